@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package ddpm.cpp needs to build, test, run and benchmark.
+# Idempotent: when everything is already installed it prints nothing and exits 0.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU, oneDNN, OpenMP)
+  nlohmann-json3-dev libcli11-dev libfmt-dev
+  libstb-dev libpng-dev libjpeg-dev zlib1g-dev
+  libgtest-dev
+  dataset-fashion-mnist   # the built-in default dataset (IDX .gz files)
+  python3-torch python3-numpy   # the PyTorch peer for bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

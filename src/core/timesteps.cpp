@@ -1,0 +1,62 @@
+#include "core/timesteps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace ddpm {
+
+template <>
+const EnumTable<TimestepSpacing>& enum_table<TimestepSpacing>() {
+  static const EnumTable<TimestepSpacing> table{"timestep spacing",
+                                                {{TimestepSpacing::leading, "leading"},
+                                                 {TimestepSpacing::linspace, "linspace"},
+                                                 {TimestepSpacing::trailing, "trailing"},
+                                                 {TimestepSpacing::quadratic, "quadratic"}}};
+  return table;
+}
+
+std::vector<int64_t> inference_timesteps(TimestepSpacing spacing, int64_t T, int64_t n,
+                                         int64_t steps_offset) {
+  if (n < 1 || n > T)
+    throw std::invalid_argument("number of sampling steps must be in [1, " + std::to_string(T) +
+                                "], got " + std::to_string(n));
+  std::vector<int64_t> ts;
+  switch (spacing) {
+    case TimestepSpacing::leading: {
+      const int64_t ratio = T / n;
+      for (int64_t i = 0; i < n; ++i) ts.push_back(i * ratio + steps_offset);
+      break;
+    }
+    case TimestepSpacing::linspace:
+      // np.linspace(0, T − 1, n).round()
+      for (int64_t i = 0; i < n; ++i)
+        ts.push_back(n == 1 ? 0 : std::llround(double(i) * double(T - 1) / double(n - 1)));
+      break;
+    case TimestepSpacing::trailing: {
+      // np.round(np.arange(T, 0, −T/n)) − 1
+      const double ratio = double(T) / double(n);
+      for (double v = double(T); v > 0 && int64_t(ts.size()) < n; v -= ratio)
+        ts.push_back(std::llround(v) - 1);
+      break;
+    }
+    case TimestepSpacing::quadratic: {
+      const double top = std::sqrt(double(T) * 0.8);
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = n == 1 ? 0.0 : double(i) * top / double(n - 1);
+        ts.push_back(int64_t(v * v));
+      }
+      ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+      break;
+    }
+  }
+  std::sort(ts.begin(), ts.end(), std::greater<int64_t>());
+  for (int64_t t : ts)
+    if (t < 0 || t >= T)
+      throw std::invalid_argument("timestep " + std::to_string(t) + " out of range [0, " +
+                                  std::to_string(T) + "): lower steps_offset");
+  return ts;
+}
+
+}  // namespace ddpm

@@ -1,0 +1,114 @@
+// Strict reading of plain config structs from JSON (DESIGN rule 5): every key is declared once,
+// an unknown key or a value of the wrong type is an error naming what is allowed.
+//
+//   JsonFields in(json, "training");            // context names the section in messages
+//   in.read("lr", config.lr);                   // optional: absent keys keep the in-class default
+//   in.read_enum("loss", config.loss);          // enums through their one string table
+//   in.finish();                                // throws on keys nobody read
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/enum_table.h"
+
+namespace ddpm {
+
+class JsonFields {
+ public:
+  JsonFields(const nlohmann::json& object, std::string context)
+      : object_(object), context_(std::move(context)) {
+    if (!object_.is_object())
+      throw std::invalid_argument(context_ + ": expected a JSON object, found " +
+                                  std::string(object_.type_name()));
+  }
+
+  /// Reads `key` into `field` when present; `field` keeps its value otherwise.
+  template <typename T>
+  void read(const std::string& key, T& field) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    if (it == object_.end()) return;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (!it->is_number_integer())
+        throw std::invalid_argument(context_ + "." + key + ": expected an integer, found " +
+                                    it->dump());
+    }
+    try {
+      field = it->template get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw std::invalid_argument(context_ + "." + key + ": expected " + type_name<T>() +
+                                  ", found " + it->dump());
+    }
+  }
+
+  template <typename T>
+  void read(const std::string& key, std::optional<T>& field) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    if (it == object_.end()) return;
+    if (it->is_null()) {
+      field.reset();
+      return;
+    }
+    T value{};
+    read(key, value);
+    field = value;
+  }
+
+  template <typename E>
+  void read_enum(const std::string& key, E& field) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    if (it == object_.end()) return;
+    if (!it->is_string())
+      throw std::invalid_argument(context_ + "." + key + ": expected one of " +
+                                  allowed_values<E>() + ", found " + it->dump());
+    try {
+      field = parse_enum<E>(it->template get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(context_ + "." + key + ": " + e.what());
+    }
+  }
+
+  /// The sub-object at `key`, or an empty object when absent (marks the key as known).
+  nlohmann::json section(const std::string& key) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    return it == object_.end() ? nlohmann::json::object() : *it;
+  }
+
+  void ignore(const std::string& key) { known_.insert(key); }
+
+  /// Throws std::invalid_argument when the object holds a key that no read() declared.
+  void finish() const {
+    for (const auto& item : object_.items()) {
+      if (known_.count(item.key())) continue;
+      std::string allowed;
+      for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
+      throw std::invalid_argument(context_ + ": unknown key '" + item.key() +
+                                  "' (allowed: " + allowed + ")");
+    }
+  }
+
+ private:
+  template <typename T>
+  static std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else if constexpr (std::is_same_v<T, std::string>) return "a string";
+    else return "a list";
+  }
+
+  const nlohmann::json& object_;
+  std::string context_;
+  std::set<std::string> known_;
+};
+
+}  // namespace ddpm

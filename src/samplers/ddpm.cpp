@@ -1,0 +1,59 @@
+#include "samplers/ddpm.h"
+
+namespace ddpm {
+
+template <>
+const EnumTable<VarianceType>& enum_table<VarianceType>() {
+  static const EnumTable<VarianceType> table{
+      "variance type",
+      {{VarianceType::fixed_small, "fixed_small"}, {VarianceType::fixed_large, "fixed_large"}}};
+  return table;
+}
+
+StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& o,
+                     const torch::Tensor& model_output, const torch::Tensor& x_t, int64_t t,
+                     int64_t t_prev, const torch::Tensor& noise) {
+  const double alpha_bar = schedule.alpha_bar(t);
+  const double alpha_bar_prev = schedule.alpha_bar(t_prev);
+  const double alpha = alpha_bar / alpha_bar_prev;  // α of the (possibly strided) step
+  const double beta = 1.0 - alpha;
+
+  auto a = torch::scalar_tensor(alpha_bar, torch::kFloat64);
+  auto x0 = split_prediction(o.prediction_type, model_output, x_t, a).x0;
+  if (o.clip_sample) x0 = x0.clamp(-o.clip_range, o.clip_range);
+
+  // μ̃_t(x_t, x̂_0), DDPM eq. (7)
+  const double coef_x0 = std::sqrt(alpha_bar_prev) * beta / (1.0 - alpha_bar);
+  const double coef_xt = std::sqrt(alpha) * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar);
+  auto prev = coef_x0 * x0 + coef_xt * x_t;
+
+  if (t > 0) {
+    TORCH_CHECK(noise.defined(), "ddpm_step: noise is required for t > 0");
+    double variance = (1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * beta;  // β̃, eq. (7)
+    variance = std::max(variance, 1e-20);
+    if (o.variance_type == VarianceType::fixed_large) variance = beta;
+    prev = prev + std::sqrt(variance) * noise;  // Algorithm 2, line 4
+  }
+  return {prev, x0};
+}
+
+torch::Tensor ddpm_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
+                          const DDPMOptions& options, const std::vector<int64_t>& timesteps,
+                          torch::Tensor x, torch::Generator& generator,
+                          const StepCallback& on_step) {
+  TORCH_CHECK(!timesteps.empty(), "ddpm_sample: no timesteps");
+  const int64_t n = int64_t(timesteps.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = timesteps[i];
+    const int64_t t_prev = i + 1 < n ? timesteps[i + 1] : -1;
+    auto t_batch = torch::full({x.size(0)}, t, torch::TensorOptions().dtype(torch::kLong));
+    auto out = denoise(x, t_batch.to(x.device()));
+    auto z = t > 0 ? draw_noise(x, generator) : torch::Tensor();
+    auto step = ddpm_step(schedule, options, out, x, t, t_prev, z);
+    if (on_step) on_step({i, n, t, x, step.pred_x0, step.prev_sample});
+    x = step.prev_sample;
+  }
+  return x;
+}
+
+}  // namespace ddpm

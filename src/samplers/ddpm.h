@@ -1,0 +1,47 @@
+// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2), over the full chain or a strided one.
+//
+// Step as in diffusers 0.21.4 DDPMScheduler.step: x̂_0 from the model output (eq. 15), optionally
+// clipped, then x_{t'} = μ̃(x_t, x̂_0) + σ z with the posterior between t and the previous visited
+// step t' (eq. 7 with ᾱ_t/ᾱ_{t'} as the step's α), σ² = β̃ (fixed_small) or β (fixed_large).
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "core/noise_schedule.h"
+#include "core/prediction.h"
+#include "samplers/denoise_fn.h"
+
+namespace ddpm {
+
+enum class VarianceType { fixed_small, fixed_large };
+template <>
+const EnumTable<VarianceType>& enum_table<VarianceType>();
+
+struct DDPMOptions {
+  /// σ_t² = β̃_t (fixed_small, best for fixed_large-free FID in DDPM §4.2) or β_t (fixed_large).
+  VarianceType variance_type = VarianceType::fixed_small;
+  PredictionType prediction_type = PredictionType::epsilon;
+  /// Clip x̂_0 to [−clip_range, clip_range]; right for data scaled to [−1, 1].
+  bool clip_sample = true;
+  double clip_range = 1.0;
+};
+
+struct StepResult {
+  torch::Tensor prev_sample;  ///< x_{t'}   [B, C, H, W]
+  torch::Tensor pred_x0;      ///< x̂_0      [B, C, H, W]
+};
+
+/// One reverse step from step index t to t_prev (t_prev < 0: to the clean end). `noise` z is used
+/// only when t > 0 and may be undefined otherwise.
+StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& options,
+                     const torch::Tensor& model_output, const torch::Tensor& x_t, int64_t t,
+                     int64_t t_prev, const torch::Tensor& noise);
+
+/// Runs Algorithm 2 from x_T over `timesteps` (descending; T−1, …, 0 for the full chain).
+torch::Tensor ddpm_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
+                          const DDPMOptions& options, const std::vector<int64_t>& timesteps,
+                          torch::Tensor x_T, torch::Generator& generator,
+                          const StepCallback& on_step = {});
+
+}  // namespace ddpm
