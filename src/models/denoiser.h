@@ -1,0 +1,23 @@
+// The bridge from a UNet to the samplers' DenoiseFn (samplers/denoise_fn.h): step indices t
+// become the network's conditioning — the timestep itself (DDPM) or the noise variance
+// 1 − ᾱ_t (the Keras DDIM example, whose network takes noise_rates²).
+#pragma once
+#include <torch/torch.h>
+
+#include "core/noise_schedule.h"
+#include "models/unet.h"
+#include "samplers/denoise_fn.h"
+
+namespace ddpm {
+
+/// t [B] int64 step indices in [0, T) → c [B] float32 on t's device: t as a float
+/// (conditioning = timestep) or 1 − ᾱ_t from schedule.alphas_cumprod (noise-variance).
+/// Used by sampling and training alike.
+torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
+                               const torch::Tensor& t);
+
+/// (x_t, t) → model(x_t, conditioning_for(t)) under NoGradGuard. The schedule's ᾱ is copied,
+/// so the function outlives `schedule`; the model is shared, and the caller sets eval mode.
+DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule);
+
+}  // namespace ddpm

@@ -1,0 +1,41 @@
+#include "models/norm_layer.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace ddpm {
+
+NormOptions norm_options(const UNetConfig& c) {
+  NormOptions o;
+  o.type = c.norm;
+  o.num_groups = c.norm_num_groups;
+  o.eps = c.norm_eps;
+  o.momentum = c.batch_norm_momentum;
+  return o;
+}
+
+NormLayer::NormLayer(torch::nn::Module& parent, const std::string& name, const NormOptions& options,
+                     int64_t channels) {
+  if (options.type == NormType::group) {
+    if (options.num_groups < 1 || channels % options.num_groups != 0)
+      throw std::invalid_argument(fmt::format(
+          "{}: GroupNorm needs the {} channels divisible by norm_num_groups, got {} groups", name,
+          channels, options.num_groups));
+    group_ = parent.register_module(
+        name, torch::nn::GroupNorm(
+                  torch::nn::GroupNormOptions(options.num_groups, channels).eps(options.eps)));
+  } else {
+    batch_ = parent.register_module(
+        name, torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(channels)
+                                         .eps(options.eps)
+                                         .momentum(options.momentum)
+                                         .affine(options.type == NormType::batch_affine)));
+  }
+}
+
+torch::Tensor NormLayer::operator()(const torch::Tensor& x) {
+  return group_.is_empty() ? batch_->forward(x) : group_->forward(x);
+}
+
+}  // namespace ddpm

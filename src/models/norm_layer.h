@@ -1,0 +1,42 @@
+// The normalisation layer of every block, chosen by UNetConfig::norm and registered under the
+// name the checkpoint uses (norm1, group_norm, conv_norm_out, ...): GroupNorm as in DDPM and
+// diffusers, or BatchNorm2d as in the Keras DDIM example (BatchNormalization(center=False,
+// scale=False), momentum 0.99 → torch 0.01, ε 1e-3).
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "models/unet_config.h"
+
+namespace ddpm {
+
+struct NormOptions {
+  NormType type = NormType::group;
+  int64_t num_groups = 32;  ///< GroupNorm groups
+  double eps = 1e-5;
+  double momentum = 0.01;  ///< BatchNorm running-statistics momentum (torch convention)
+};
+
+/// The norm settings a UNetConfig gives every norm layer.
+NormOptions norm_options(const UNetConfig& config);
+
+/// A GroupNorm or BatchNorm2d over `channels`, registered in `parent` as `name`. Not a module of
+/// its own, so the parameter names are name.weight / name.bias as in diffusers.
+class NormLayer {
+ public:
+  NormLayer() = default;
+  /// Throws std::invalid_argument when GroupNorm's groups do not divide `channels`.
+  NormLayer(torch::nn::Module& parent, const std::string& name, const NormOptions& options,
+            int64_t channels);
+
+  /// x [B, C, H, W] → [B, C, H, W]
+  torch::Tensor operator()(const torch::Tensor& x);
+  bool defined() const { return !group_.is_empty() || !batch_.is_empty(); }
+
+ private:
+  torch::nn::GroupNorm group_{nullptr};
+  torch::nn::BatchNorm2d batch_{nullptr};
+};
+
+}  // namespace ddpm

@@ -1,0 +1,202 @@
+// UNetConfig: one plain struct describing every UNet this project builds, in two layouts.
+//
+// "diffusers" follows diffusers 0.21.4 UNet2DModel (src/diffusers/models/unet_2d.py), itself the
+// DDPM network of Ho et al. 2020 (Appendix B; diffusion_tf/models/unet.py); its field names and
+// JSON keys are the diffusers config.json keys, so a diffusers config maps onto it key for key.
+// "keras" follows the Keras example "Denoising Diffusion Implicit Models" (A. Béres, 2022,
+// keras.io/examples/generative/ddim): widths + block_depth residual blocks with a pre-BatchNorm,
+// average-pool down, bilinear up, and the noise variance embedded once at the input.
+//
+//   UNetConfig c = model_preset("fashion-mnist");   // models/presets.h
+//   c.in_channels = 1;
+//   validate(c);                                     // throws naming the bad field
+//   nlohmann::json j = to_json(c);                   // keys = field names
+//   UNetConfig back = unet_config_from_json(j);      // unknown keys and bad enums throw
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/enum_table.h"
+
+namespace ddpm {
+
+/// Which published arrangement of blocks the UNet follows.
+enum class UNetLayout {
+  diffusers,  ///< diffusers UNet2DModel / DDPM: L down blocks, mid (resnet, attn, resnet), L up
+  keras,      ///< Keras DDIM example: L−1 down blocks, block_depth mid resnets, L−1 up blocks
+};
+template <>
+const EnumTable<UNetLayout>& enum_table<UNetLayout>();
+
+/// The normalisation used in every residual block, attention block and before conv_out.
+enum class NormType {
+  group,         ///< "group": GroupNorm(norm_num_groups), affine (DDPM, diffusers)
+  batch,         ///< "batch": BatchNorm2d without weight and bias (Keras center=False, scale=False)
+  batch_affine,  ///< "batch-affine": BatchNorm2d with weight and bias
+};
+template <>
+const EnumTable<NormType>& enum_table<NormType>();
+
+/// What the network is conditioned on (the scalar per sample that forward() receives).
+enum class Conditioning {
+  timestep,        ///< "timestep": the step index t as a float, positional embedding (DDPM)
+  noise_variance,  ///< "noise-variance": 1 − ᾱ_t, sinusoidal embedding (Keras example)
+};
+template <>
+const EnumTable<Conditioning>& enum_table<Conditioning>();
+
+/// Where the conditioning embedding enters the network.
+enum class Injection {
+  input_only,   ///< "input-only": embedding broadcast to H×W, concatenated after conv_in (Keras)
+  every_block,  ///< "every-block": MLP → added in every residual block (DDPM, diffusers)
+};
+template <>
+const EnumTable<Injection>& enum_table<Injection>();
+
+/// How up blocks double the resolution.
+enum class Upsampling {
+  nearest,   ///< "nearest": nearest ×2 then a 3×3 conv (diffusers Upsample2D, use_conv)
+  bilinear,  ///< "bilinear": bilinear ×2 (half-pixel centres), no conv (Keras UpSampling2D)
+};
+template <>
+const EnumTable<Upsampling>& enum_table<Upsampling>();
+
+/// How down blocks halve the resolution.
+enum class Downsampling {
+  conv,      ///< "conv": 3×3 conv, stride 2 (diffusers Downsample2D, use_conv)
+  avg_pool,  ///< "avg-pool": 2×2 average pooling, no parameters (Keras AveragePooling2D)
+};
+template <>
+const EnumTable<Downsampling>& enum_table<Downsampling>();
+
+/// How the time embedding modulates a residual block (diffusers resnet_time_scale_shift).
+enum class ResnetTimeScaleShift {
+  additive,     ///< "default": h + proj(temb) after conv1
+  scale_shift,  ///< "scale_shift": norm2(h)·(1 + scale) + shift (improved DDPM, AdaGN)
+};
+template <>
+const EnumTable<ResnetTimeScaleShift>& enum_table<ResnetTimeScaleShift>();
+
+/// diffusers down block class names: with or without self-attention after each resnet.
+enum class DownBlockType {
+  plain,      ///< "DownBlock2D"
+  attention,  ///< "AttnDownBlock2D"
+};
+template <>
+const EnumTable<DownBlockType>& enum_table<DownBlockType>();
+
+/// diffusers up block class names: with or without self-attention after each resnet.
+enum class UpBlockType {
+  plain,      ///< "UpBlock2D"
+  attention,  ///< "AttnUpBlock2D"
+};
+template <>
+const EnumTable<UpBlockType>& enum_table<UpBlockType>();
+
+/// Defaults are diffusers 0.21.4 UNet2DModel's where diffusers has the field (so a diffusers
+/// config.json that omits a key means the same here) and diffusers' behaviour for the rest.
+struct UNetConfig {
+  /// Block arrangement; diffusers (DDPM) by default.
+  UNetLayout layout = UNetLayout::diffusers;
+  /// Height = width of the images in pixels; must be divisible by 2^(levels − 1).
+  int64_t sample_size = 32;
+  /// Image channels in (3 for RGB; the trainer sets it from the data).
+  int64_t in_channels = 3;
+  /// Output channels (= in_channels for ε, x_0 or v prediction).
+  int64_t out_channels = 3;
+  /// Channels per resolution level, highest resolution first (diffusers' default).
+  std::vector<int64_t> block_out_channels = {224, 448, 672, 896};
+  /// Residual blocks per down block (up blocks get one more in the diffusers layout); Keras'
+  /// block_depth. diffusers' default 2.
+  int64_t layers_per_block = 2;
+  /// One entry per down block (diffusers: L, keras: L − 1), highest resolution first;
+  /// AttnDownBlock2D adds self-attention after each resnet. diffusers' default.
+  std::vector<DownBlockType> down_block_types = {DownBlockType::plain, DownBlockType::attention,
+                                                 DownBlockType::attention,
+                                                 DownBlockType::attention};
+  /// One entry per up block (diffusers: L, keras: L − 1), lowest resolution first.
+  std::vector<UpBlockType> up_block_types = {UpBlockType::attention, UpBlockType::attention,
+                                             UpBlockType::attention, UpBlockType::plain};
+  /// Self-attention in the mid block, after its first resnet (diffusers' default true).
+  bool add_attention = true;
+  /// Channels per attention head; 0 = one head over all channels (diffusers' null). Default 8
+  /// as diffusers.
+  int64_t attention_head_dim = 8;
+  /// Normalisation in every block; GroupNorm as DDPM.
+  NormType norm = NormType::group;
+  /// Groups of every GroupNorm (norm = group); 32 as DDPM. Must divide every normed width.
+  int64_t norm_num_groups = 32;
+  /// ε of every norm layer; diffusers' 1e-5 (DDPM used 1e-6, Keras BatchNorm 1e-3).
+  double norm_eps = 1e-5;
+  /// Running-statistics momentum of BatchNorm (torch convention); Keras' 0.99 is torch's 0.01.
+  double batch_norm_momentum = 0.01;
+  /// The scalar the network is conditioned on; the DDPM timestep by default.
+  Conditioning conditioning = Conditioning::timestep;
+  /// Where that conditioning enters; every residual block as DDPM.
+  Injection injection = Injection::every_block;
+  /// Up-sampling in the up blocks; diffusers' nearest + conv.
+  Upsampling upsampling = Upsampling::nearest;
+  /// Down-sampling in the down blocks; diffusers' strided conv.
+  Downsampling downsampling = Downsampling::conv;
+  /// Dropout probability inside residual blocks, before conv2 (DDPM CIFAR-10: 0.1).
+  double dropout = 0.0;
+  /// Kernel of conv_in, 3 (diffusers) or 1 (Keras).
+  int64_t conv_in_kernel = 3;
+  /// Kernel of conv_out, 3 (diffusers) or 1 (Keras).
+  int64_t conv_out_kernel = 3;
+  /// Norm + SiLU before conv_out (diffusers conv_norm_out, conv_act); the Keras example has none.
+  bool norm_out = true;
+  /// Zero conv_out's weight and bias so the initial output is 0 (Keras kernel_initializer zeros).
+  bool zero_init_out = false;
+  /// Channels of the embedding concatenated after conv_in (injection = input-only); Keras 32.
+  /// Every-block injection embeds into block_out_channels[0] channels as diffusers does.
+  int64_t embedding_dim = 32;
+  /// Positional embedding: cos before sin (diffusers' default true; DDPM's own code false).
+  bool flip_sin_to_cos = true;
+  /// Positional embedding frequencies exp(−ln(10⁴)·i/(half − freq_shift)); DDPM 1, diffusers 0.
+  double freq_shift = 0.0;
+  /// Padding of the stride-2 down conv; 1 (diffusers), or 0 = pad right/bottom by 1 (DDPM TF).
+  int64_t downsample_padding = 1;
+  /// Divides the mid block's resnet and attention outputs (diffusers mid_block_scale_factor).
+  double mid_block_scale_factor = 1.0;
+  /// How the time embedding enters a residual block; diffusers' "default" (added).
+  ResnetTimeScaleShift resnet_time_scale_shift = ResnetTimeScaleShift::additive;
+  /// Map the input from [0, 1] to [−1, 1] first (x ← 2x − 1); off, data arrives in [−1, 1].
+  bool center_input_sample = false;
+};
+
+/// Throws std::invalid_argument naming the field, what was expected and what was found: list
+/// lengths, channel counts divisible by norm_num_groups and attention_head_dim, sample_size
+/// divisible by 2^(levels − 1), kernels in {1, 3}, combinations the layout does not support.
+void validate(const UNetConfig& config);
+
+/// Every field, keys = field names, enums by their strings.
+nlohmann::json to_json(const UNetConfig& config);
+
+/// Strict reading: absent keys keep the in-class defaults, unknown keys and bad enum values
+/// throw std::invalid_argument naming the allowed ones; validates the result. attention_head_dim
+/// also accepts null (= 0), as diffusers writes it.
+UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& context = "model");
+
+bool operator==(const UNetConfig& a, const UNetConfig& b);
+inline bool operator!=(const UNetConfig& a, const UNetConfig& b) {
+  return !(a == b);
+}
+
+/// Resolution levels: block_out_channels.size().
+inline int64_t num_levels(const UNetConfig& c) {
+  return int64_t(c.block_out_channels.size());
+}
+
+/// Channels of the conditioning embedding: embedding_dim (input-only) or block_out_channels[0]
+/// (every-block, diffusers' time_proj width).
+int64_t conditioning_embedding_dim(const UNetConfig& config);
+
+/// Width of the every-block time embedding MLP: 4·block_out_channels[0] (diffusers, DDPM).
+inline int64_t time_embed_dim(const UNetConfig& c) {
+  return 4 * c.block_out_channels.at(0);
+}
+
+}  // namespace ddpm

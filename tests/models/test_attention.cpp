@@ -1,0 +1,51 @@
+// Attention against a hand-written single-head computation, and head splitting.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "models/attention.h"
+
+namespace ddpm {
+namespace {
+
+TEST(Attention, OneHeadMatchesManualComputation) {
+  torch::manual_seed(3);
+  AttentionOptions o;
+  o.channels = 8;
+  o.head_dim = 0;  // one head of 8
+  o.norm = NormOptions{NormType::group, 2, 1e-5, 0.01};
+  o.rescale_output_factor = 2.0;
+  Attention attn(o);
+  EXPECT_EQ(attn->heads(), 1);
+  auto p = attn->named_parameters();
+  for (const char* key : {"group_norm.weight", "to_q.weight", "to_k.bias", "to_v.weight",
+                          "to_out.0.weight", "to_out.0.bias"})
+    EXPECT_TRUE(p.contains(key)) << key;
+  auto x = torch::randn({2, 8, 3, 3});
+  torch::NoGradGuard no_grad;
+  auto h = torch::group_norm(x, 2, p["group_norm.weight"], p["group_norm.bias"], 1e-5);
+  h = h.flatten(2).transpose(1, 2);  // [2, 9, 8]
+  auto lin = [&](const std::string& name, const torch::Tensor& t) {
+    return torch::matmul(t, p[name + ".weight"].t()) + p[name + ".bias"];
+  };
+  auto q = lin("to_q", h), k = lin("to_k", h), v = lin("to_v", h);
+  auto w = torch::softmax(torch::matmul(q, k.transpose(1, 2)) / std::sqrt(8.0), -1);
+  auto out = lin("to_out.0", torch::matmul(w, v)).transpose(1, 2).reshape({2, 8, 3, 3});
+  auto expected = (out + x) / 2.0;
+  EXPECT_TRUE(torch::allclose(attn(x), expected, 1e-5, 1e-6));
+}
+
+TEST(Attention, HeadsSplitChannels) {
+  AttentionOptions o;
+  o.channels = 16;
+  o.head_dim = 4;
+  Attention attn(o);
+  EXPECT_EQ(attn->heads(), 4);
+  EXPECT_FALSE(attn->named_parameters().contains("group_norm.weight"));  // no norm requested
+  EXPECT_EQ(attn(torch::randn({1, 16, 2, 2})).sizes(), (std::vector<int64_t>{1, 16, 2, 2}));
+  o.head_dim = 5;
+  EXPECT_THROW(Attention{o}, c10::Error);
+}
+
+}  // namespace
+}  // namespace ddpm
