@@ -1,0 +1,31 @@
+// Drawing images from a model with the sampler a SamplingConfig names (DDPM Algorithm 2 or DDIM).
+#pragma once
+#include <torch/torch.h>
+
+#include "core/noise_schedule.h"
+#include "models/unet.h"
+#include "pipeline/run_config.h"
+#include "samplers/denoise_fn.h"
+
+namespace ddpm {
+
+struct GenerateRequest {
+  int64_t count = 64;       ///< images to draw
+  int64_t batch_size = 64;  ///< images per network call
+  uint64_t seed = 0;        ///< x_T and every sampler draw come from this seed
+  /// Initial x_T [count, C, H, W]; drawn from `seed` when undefined.
+  torch::Tensor x_T;
+};
+
+/// Progress: batch index, batch count, and the sampler's step within the batch.
+using GenerateProgress = std::function<void(int64_t batch, int64_t batches, const SamplerStep&)>;
+
+/// The timesteps `sampling` visits (descending).
+std::vector<int64_t> sampling_timesteps(const SamplingConfig& sampling, int64_t num_train_timesteps);
+
+/// Samples in model space (float32 [count, C, H, W] on the CPU). The model must be in eval mode.
+torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
+                       const SamplingConfig& sampling, const GenerateRequest& request,
+                       const GenerateProgress& progress = {});
+
+}  // namespace ddpm

@@ -1,0 +1,256 @@
+#include "pipeline/run_config.h"
+
+#include <map>
+
+#include "io/json_fields.h"
+#include "models/presets.h"
+
+namespace ddpm {
+
+// Generated at build time from configs/*.json (CMakeLists.txt).
+const std::map<std::string, std::string>& embedded_presets();
+
+template <>
+const EnumTable<LossType>& enum_table<LossType>() {
+  static const EnumTable<LossType> table{"loss", {{LossType::mse, "mse"}, {LossType::l1, "l1"}}};
+  return table;
+}
+
+template <>
+const EnumTable<SamplerKind>& enum_table<SamplerKind>() {
+  static const EnumTable<SamplerKind> table{
+      "sampler", {{SamplerKind::ddpm, "ddpm"}, {SamplerKind::ddim, "ddim"}}};
+  return table;
+}
+
+namespace {
+
+using nlohmann::json;
+
+json schedule_to_json(const ScheduleConfig& s) {
+  json j{{"num_train_timesteps", s.num_train_timesteps},
+         {"beta_schedule", to_string(s.beta_schedule)},
+         {"beta_start", s.beta_start},
+         {"beta_end", s.beta_end},
+         {"max_signal_rate", s.max_signal_rate},
+         {"min_signal_rate", s.min_signal_rate},
+         {"trained_betas", nullptr}};
+  if (s.trained_betas) j["trained_betas"] = *s.trained_betas;
+  return j;
+}
+
+ScheduleConfig schedule_from_json(const json& j) {
+  ScheduleConfig s;
+  JsonFields in(j, "schedule");
+  in.read("num_train_timesteps", s.num_train_timesteps);
+  in.read_enum("beta_schedule", s.beta_schedule);
+  in.read("beta_start", s.beta_start);
+  in.read("beta_end", s.beta_end);
+  in.read("max_signal_rate", s.max_signal_rate);
+  in.read("min_signal_rate", s.min_signal_rate);
+  in.read("trained_betas", s.trained_betas);
+  in.finish();
+  return s;
+}
+
+json training_to_json(const TrainingConfig& t) {
+  return {{"steps", t.steps},
+          {"epochs", t.epochs},
+          {"batch_size", t.batch_size},
+          {"lr", t.lr},
+          {"weight_decay", t.weight_decay},
+          {"adam_beta1", t.adam_beta1},
+          {"adam_beta2", t.adam_beta2},
+          {"adam_eps", t.adam_eps},
+          {"warmup_steps", t.warmup_steps},
+          {"grad_clip", t.grad_clip},
+          {"loss", to_string(t.loss)},
+          {"ema_decay", t.ema_decay},
+          {"ema_warmup", t.ema_warmup},
+          {"sample_every", t.sample_every},
+          {"checkpoint_every", t.checkpoint_every},
+          {"log_every", t.log_every},
+          {"sample_images", t.sample_images},
+          {"sample_steps", t.sample_steps},
+          {"seed", t.seed},
+          {"device", t.device},
+          {"threads", t.threads}};
+}
+
+TrainingConfig training_from_json(const json& j) {
+  TrainingConfig t;
+  JsonFields in(j, "training");
+  in.read("steps", t.steps);
+  in.read("epochs", t.epochs);
+  in.read("batch_size", t.batch_size);
+  in.read("lr", t.lr);
+  in.read("weight_decay", t.weight_decay);
+  in.read("adam_beta1", t.adam_beta1);
+  in.read("adam_beta2", t.adam_beta2);
+  in.read("adam_eps", t.adam_eps);
+  in.read("warmup_steps", t.warmup_steps);
+  in.read("grad_clip", t.grad_clip);
+  in.read_enum("loss", t.loss);
+  in.read("ema_decay", t.ema_decay);
+  in.read("ema_warmup", t.ema_warmup);
+  in.read("sample_every", t.sample_every);
+  in.read("checkpoint_every", t.checkpoint_every);
+  in.read("log_every", t.log_every);
+  in.read("sample_images", t.sample_images);
+  in.read("sample_steps", t.sample_steps);
+  in.read("seed", t.seed);
+  in.read("device", t.device);
+  in.read("threads", t.threads);
+  in.finish();
+  return t;
+}
+
+json sampling_to_json(const SamplingConfig& s) {
+  return {{"sampler", to_string(s.sampler)},
+          {"steps", s.steps},
+          {"eta", s.eta},
+          {"timestep_spacing", to_string(s.timestep_spacing)},
+          {"steps_offset", s.steps_offset},
+          {"clip_sample", s.clip_sample},
+          {"clip_range", s.clip_range},
+          {"variance_type", to_string(s.variance_type)},
+          {"set_alpha_to_one", s.set_alpha_to_one}};
+}
+
+SamplingConfig sampling_from_json(const json& j) {
+  SamplingConfig s;
+  JsonFields in(j, "sampling");
+  in.read_enum("sampler", s.sampler);
+  in.read("steps", s.steps);
+  in.read("eta", s.eta);
+  in.read_enum("timestep_spacing", s.timestep_spacing);
+  in.read("steps_offset", s.steps_offset);
+  in.read("clip_sample", s.clip_sample);
+  in.read("clip_range", s.clip_range);
+  in.read_enum("variance_type", s.variance_type);
+  in.read("set_alpha_to_one", s.set_alpha_to_one);
+  in.finish();
+  return s;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+void validate(const RunConfig& c) {
+  const auto& t = c.training;
+  require(t.steps >= 0 && t.epochs >= 0, "training.steps and training.epochs must be >= 0");
+  require(t.batch_size >= 1, "training.batch_size must be >= 1, got " + std::to_string(t.batch_size));
+  require(t.lr > 0, "training.lr must be > 0");
+  require(t.weight_decay >= 0, "training.weight_decay must be >= 0");
+  require(t.adam_beta1 >= 0 && t.adam_beta1 < 1 && t.adam_beta2 >= 0 && t.adam_beta2 < 1,
+          "training.adam_beta1 and adam_beta2 must be in [0, 1)");
+  require(t.adam_eps > 0, "training.adam_eps must be > 0");
+  require(t.warmup_steps >= 0, "training.warmup_steps must be >= 0");
+  require(t.grad_clip >= 0, "training.grad_clip must be >= 0 (0 disables clipping)");
+  require(t.ema_decay >= 0 && t.ema_decay < 1, "training.ema_decay must be in [0, 1)");
+  require(t.sample_every >= 0 && t.checkpoint_every >= 0, "training.sample_every and "
+          "training.checkpoint_every must be >= 0");
+  require(t.log_every >= 1, "training.log_every must be >= 1");
+  require(t.sample_images >= 1 && t.sample_steps >= 1,
+          "training.sample_images and training.sample_steps must be >= 1");
+  require(t.threads >= 0, "training.threads must be >= 0");
+  require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
+          "training.device must be auto, cpu, cuda or cuda:N, got '" + t.device + "'");
+  const auto& s = c.sampling;
+  require(s.steps >= 0 && s.steps <= c.schedule.num_train_timesteps,
+          "sampling.steps must be in [0, num_train_timesteps]");
+  require(s.eta >= 0 && s.eta <= 1, "sampling.eta must be in [0, 1]");
+  require(s.clip_range > 0, "sampling.clip_range must be > 0");
+  make_betas(c.schedule);  // throws on a bad schedule
+}
+
+}  // namespace
+
+json to_json(const RunConfig& c) {
+  return {{"preset", c.preset},
+          {"model", to_json(c.model)},
+          {"schedule", schedule_to_json(c.schedule)},
+          {"prediction_type", to_string(c.prediction_type)},
+          {"data", to_json(c.data)},
+          {"training", training_to_json(c.training)},
+          {"sampling", sampling_to_json(c.sampling)}};
+}
+
+RunConfig run_config_from_json(const json& j) {
+  RunConfig c;
+  JsonFields in(j, "config");
+  in.read("preset", c.preset);
+  c.model = unet_config_from_json(in.section("model"));
+  c.schedule = schedule_from_json(in.section("schedule"));
+  in.read_enum("prediction_type", c.prediction_type);
+  c.data = data_config_from_json(in.section("data"));
+  c.training = training_from_json(in.section("training"));
+  c.sampling = sampling_from_json(in.section("sampling"));
+  in.finish();
+  validate(c);
+  return c;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : embedded_presets()) names.push_back(name);
+  return names;
+}
+
+json parse_json_with_comments(const std::string& text, const std::string& origin) {
+  try {
+    return json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    throw std::invalid_argument(origin + ": invalid JSON: " + e.what());
+  }
+}
+
+json preset_json(const std::string& name) {
+  const auto& presets = embedded_presets();
+  auto it = presets.find(name);
+  if (it == presets.end()) {
+    std::string allowed;
+    for (const auto& n : preset_names()) allowed += (allowed.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown preset '" + name + "' (allowed: " + allowed + ")");
+  }
+  return parse_json_with_comments(it->second, "configs/" + name + ".json");
+}
+
+RunConfig resolve_run_config(const std::string& preset, const std::vector<json>& patches) {
+  std::string name = preset;
+  for (const auto& p : patches)
+    if (p.contains("preset")) name = p.at("preset").get<std::string>();
+  RunConfig defaults;
+  defaults.preset = name;
+  json resolved = to_json(defaults);
+  json recipe = preset_json(name);
+  // A recipe names its architecture; the model section then patches that preset.
+  std::string model_name = recipe.value("model_preset", name);
+  recipe.erase("model_preset");
+  resolved["model"] = to_json(model_preset(model_name));
+  resolved.merge_patch(recipe);
+  for (const auto& p : patches) resolved.merge_patch(p);
+  resolved["preset"] = name;
+  return run_config_from_json(resolved);
+}
+
+void resolve_data_shape(RunConfig& config, const std::vector<json>& patches, int64_t image_size,
+                        int64_t channels) {
+  auto set_by_user = [&](const char* key) {
+    for (const auto& p : patches)
+      if (p.contains("model") && p["model"].contains(key)) return true;
+    return false;
+  };
+  if (!set_by_user("sample_size")) config.model.sample_size = image_size;
+  if (!set_by_user("in_channels")) config.model.in_channels = channels;
+  if (!set_by_user("out_channels")) config.model.out_channels = channels;
+  if (config.model.sample_size != image_size || config.model.in_channels != channels)
+    throw std::invalid_argument(fmt::format(
+        "the model takes {}x{} images with {} channels but the data has {}x{} with {} channels",
+        config.model.sample_size, config.model.sample_size, config.model.in_channels, image_size,
+        image_size, channels));
+  validate(config.model);
+}
+
+}  // namespace ddpm

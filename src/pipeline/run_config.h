@@ -1,0 +1,128 @@
+// RunConfig: everything that defines a training run and how its model is sampled, as plain
+// structs with in-class defaults (DESIGN rule 5). One resolution path for files and flags:
+//
+//   defaults → configs/<preset>.json → --config FILE.json → flags
+//
+// each layer a JSON merge patch (RFC 7386) over the previous one, then one strict parse, so an
+// unknown key or bad value anywhere is an error naming what is allowed. The resolved config is
+// written as config.json into the run directory.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/beta_schedule.h"
+#include "core/prediction.h"
+#include "core/timesteps.h"
+#include "data/dataset.h"
+#include "models/unet_config.h"
+#include "samplers/ddpm.h"
+
+namespace ddpm {
+
+enum class LossType { mse, l1 };
+template <>
+const EnumTable<LossType>& enum_table<LossType>();
+
+enum class SamplerKind { ddpm, ddim };
+template <>
+const EnumTable<SamplerKind>& enum_table<SamplerKind>();
+
+struct TrainingConfig {
+  /// Optimizer steps to run in total (0: use epochs). Counted across resumes.
+  int64_t steps = 0;
+  /// Passes over the training split when steps is 0.
+  int64_t epochs = 0;
+  /// Images per step; DDPM used 128, 64 suits 2 CPU cores.
+  int64_t batch_size = 64;
+  /// AdamW learning rate; DDPM's 2e-4.
+  double lr = 2e-4;
+  /// AdamW decoupled weight decay; the Keras example's 1e-4, DDPM used none.
+  double weight_decay = 0.0;
+  /// AdamW β₁, β₂ and ε (PyTorch defaults).
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  /// Linear learning-rate warmup over this many steps (DDPM: 5000 on CIFAR-10).
+  int64_t warmup_steps = 0;
+  /// Clip the global gradient norm to this (DDPM: 1.0); 0 disables.
+  double grad_clip = 1.0;
+  /// Simple loss on the prediction target: mse (DDPM L_simple) or l1 (Keras example).
+  LossType loss = LossType::mse;
+  /// EMA decay of the weights used for sampling (DDPM: 0.9999; Keras: 0.999).
+  double ema_decay = 0.9999;
+  /// Use decay min(ema_decay, (1 + step)/(10 + step)) so short runs get a useful EMA.
+  bool ema_warmup = true;
+  /// Write a sample grid every this many steps (0: never).
+  int64_t sample_every = 1000;
+  /// Write checkpoints/latest every this many steps (and always at the end).
+  int64_t checkpoint_every = 1000;
+  /// Append a log.csv row every this many steps.
+  int64_t log_every = 10;
+  /// Images in each periodic grid and DDIM steps used to draw them.
+  int64_t sample_images = 64;
+  int64_t sample_steps = 50;
+  /// Seed of every random choice in the run (init, batches, t, noise, dropout).
+  uint64_t seed = 0;
+  /// "auto" (cuda when available), "cpu", "cuda" or "cuda:N".
+  std::string device = "auto";
+  /// CPU threads for intra-op parallelism (0: every core).
+  int64_t threads = 0;
+};
+
+struct SamplingConfig {
+  /// ddim (fast, deterministic at η = 0) or ddpm (ancestral, Algorithm 2).
+  SamplerKind sampler = SamplerKind::ddim;
+  /// Network evaluations; ddpm uses the full chain when 0.
+  int64_t steps = 50;
+  /// DDIM η: 0 deterministic, 1 DDPM-like.
+  double eta = 0.0;
+  /// How the sub-sequence is picked from the T training steps.
+  TimestepSpacing timestep_spacing = TimestepSpacing::leading;
+  /// diffusers' steps_offset, added to leading spacing.
+  int64_t steps_offset = 0;
+  /// Clip x̂_0 to ±clip_range; right for [-1, 1] data, wrong for mean-std data.
+  bool clip_sample = true;
+  double clip_range = 1.0;
+  /// DDPM posterior variance: fixed_small (β̃) or fixed_large (β).
+  VarianceType variance_type = VarianceType::fixed_small;
+  /// ᾱ = 1 after the last DDIM step (otherwise the chain ends noisy).
+  bool set_alpha_to_one = true;
+};
+
+struct RunConfig {
+  /// The named recipe this run started from (configs/<preset>.json).
+  std::string preset = "fashion-mnist";
+  UNetConfig model;
+  ScheduleConfig schedule;
+  /// What the network predicts: epsilon (DDPM), sample or v_prediction.
+  PredictionType prediction_type = PredictionType::epsilon;
+  DataConfig data;
+  TrainingConfig training;
+  SamplingConfig sampling;
+};
+
+nlohmann::json to_json(const RunConfig& config);
+/// Strict parse of a complete config (as written by to_json).
+RunConfig run_config_from_json(const nlohmann::json& json);
+
+/// Names of the recipes in configs/ (embedded in the binary at build time).
+std::vector<std::string> preset_names();
+/// The recipe's JSON (comments stripped); throws naming the allowed presets.
+nlohmann::json preset_json(const std::string& name);
+
+/// Resolves defaults → preset → each patch in order (config file, then flags). The preset is
+/// patches' "preset" key if any, else `preset`. Model size and channels follow the data later,
+/// in resolve_data_shape, unless a patch sets them.
+RunConfig resolve_run_config(const std::string& preset, const std::vector<nlohmann::json>& patches);
+
+/// Sets model.sample_size/in_channels/out_channels from the data unless `patches` set them, then
+/// validates the model against that image size. Throws naming the mismatch.
+void resolve_data_shape(RunConfig& config, const std::vector<nlohmann::json>& patches,
+                        int64_t image_size, int64_t channels);
+
+/// Parses JSON text that may hold // comments (the configs/ recipes do).
+nlohmann::json parse_json_with_comments(const std::string& text, const std::string& origin);
+
+}  // namespace ddpm
