@@ -1,0 +1,26 @@
+#include "training/ema.h"
+
+#include "models/state_dict.h"
+
+namespace ddpm {
+
+EMA::EMA(UNet& model) : ema_(UNet(model->config())) {
+  load_state_dict(*ema_, state_dict(*model), "EMA copy");
+  ema_->to(model->parameters().front().device());
+  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+}
+
+void EMA::update(UNet& model, double decay) {
+  torch::NoGradGuard no_grad;
+  auto online = model->named_parameters(true);
+  for (auto& p : ema_->named_parameters(true)) p.value().lerp_(online[p.key()], 1.0 - decay);
+  auto buffers = model->named_buffers(true);
+  for (auto& b : ema_->named_buffers(true)) b.value().copy_(buffers[b.key()]);
+}
+
+double ema_decay_at(double decay, int64_t step, bool warmup) {
+  if (!warmup) return decay;
+  return std::min(decay, (1.0 + double(step)) / (10.0 + double(step)));
+}
+
+}  // namespace ddpm
