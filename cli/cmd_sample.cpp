@@ -1,0 +1,123 @@
+// ddpm sample: draw images from a trained model with DDPM or DDIM and save a grid or files.
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "data/transforms.h"
+#include "io/grid.h"
+#include "io/image.h"
+#include "pipeline/generate.h"
+#include "pipeline/model_loading.h"
+#include "progress.h"
+
+namespace ddpm::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SampleFlags {
+  std::string model;
+  std::string sampler;
+  int64_t steps = -1;
+  double eta = -1;
+  std::string spacing;
+  bool no_clip = false;
+  int64_t n = 64;
+  int64_t batch_size = 64;
+  uint64_t seed = 0;
+  std::string weights = "ema";
+  std::string out;
+  std::string out_dir;
+  std::string device = "auto";
+};
+
+}  // namespace
+
+Run add_sample(CLI::App& app) {
+  auto flags = std::make_shared<SampleFlags>();
+  auto& f = *flags;
+  auto* cmd = app.add_subcommand("sample", "Draw images from a trained model (DDPM or DDIM)");
+  cmd->add_option("--model", f.model, "Run directory or checkpoint folder")->required();
+  cmd->add_option("--sampler", f.sampler, "ddpm or ddim (default: the run's, ddim)")
+      ->check(CLI::IsMember({"ddpm", "ddim"}));
+  cmd->add_option("--steps", f.steps,
+                  "Network evaluations (default: the run's for ddim, all T for ddpm)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--eta", f.eta, "DDIM eta in [0, 1] (0: deterministic)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--timestep-spacing", f.spacing, "leading, linspace, trailing or quadratic")
+      ->check(CLI::IsMember({"leading", "linspace", "trailing", "quadratic"}));
+  cmd->add_flag("--no-clip", f.no_clip, "Do not clip the predicted x0 to [-1, 1]");
+  cmd->add_option("--n", f.n, "Number of images")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", f.batch_size, "Images per network call")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", f.seed, "Seed of x_T and of every sampler draw");
+  cmd->add_option("--weights", f.weights, "ema (default) or raw (the online weights)")
+      ->check(CLI::IsMember({"ema", "raw"}));
+  auto* out = cmd->add_option("--out", f.out, "PNG grid to write (default samples.png)");
+  auto* out_dir = cmd->add_option("--out-dir", f.out_dir, "Folder for one PNG per image");
+  out->excludes(out_dir);
+  cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
+
+  return [flags]() -> int {
+    auto& f = *flags;
+    const auto device = parse_device(f.device);
+    auto loaded = load_model(f.model, parse_enum<WeightsKind>(f.weights), device);
+    SamplingConfig sampling = loaded.config.sampling;
+    if (!f.sampler.empty()) {
+      sampling.sampler = parse_enum<SamplerKind>(f.sampler);
+      // DDPM's ancestral chain is meant to run its full length unless told otherwise.
+      if (sampling.sampler == SamplerKind::ddpm && f.steps < 0) sampling.steps = 0;
+    }
+    if (f.steps > 0) sampling.steps = f.steps;
+    if (f.eta >= 0) sampling.eta = f.eta;
+    if (!f.spacing.empty()) sampling.timestep_spacing = parse_enum<TimestepSpacing>(f.spacing);
+    if (f.no_clip) sampling.clip_sample = false;
+    if (sampling.steps > loaded.schedule.num_train_timesteps)
+      throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}",
+                                              sampling.steps,
+                                              loaded.schedule.num_train_timesteps));
+    const auto timesteps = sampling_timesteps(sampling, loaded.schedule.num_train_timesteps);
+
+    fmt::print("model: {} (step {}, {} weights) on {}\n", loaded.checkpoint_dir.string(),
+               loaded.step, f.weights, device.str());
+    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}\n",
+               to_string(sampling.sampler), timesteps.size(), sampling.eta,
+               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off");
+    GenerateRequest request;
+    request.count = f.n;
+    request.batch_size = f.batch_size;
+    request.seed = f.seed;
+    ProgressLine line;
+    const auto start = std::chrono::steady_clock::now();
+    auto samples = generate(
+        loaded.model, loaded.schedule, loaded.config.prediction_type, sampling, request,
+        [&](int64_t batch, int64_t batches, const SamplerStep& s) {
+          const double done = double(batch * s.num_steps + s.index + 1) / double(batches * s.num_steps);
+          const double elapsed =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          line.update(fmt::format("batch {}/{}  step {}/{} (t={})  ETA {}", batch + 1, batches,
+                                  s.index + 1, s.num_steps, s.t,
+                                  format_duration(elapsed / done * (1 - done))));
+        });
+    line.finish();
+    auto images = denormalize_to_uint8(samples, dataset_normalization(loaded.config.data));
+    if (!f.out_dir.empty()) {
+      fs::create_directories(f.out_dir);
+      for (int64_t i = 0; i < images.size(0); ++i)
+        write_png(fs::path(f.out_dir) / fmt::format("{:05d}.png", i), images[i]);
+      fmt::print("wrote {} images to {}\n", images.size(0), f.out_dir);
+    } else {
+      const fs::path path = f.out.empty() ? fs::path("samples.png") : fs::path(f.out);
+      GridOptions grid;
+      grid.columns = int64_t(std::ceil(std::sqrt(double(images.size(0)))));
+      write_png(path, make_grid(images, grid));
+      fmt::print("wrote a grid of {} images to {}\n", images.size(0), path.string());
+    }
+    return 0;
+  };
+}
+
+}  // namespace ddpm::cli

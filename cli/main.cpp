@@ -1,0 +1,37 @@
+// ddpm: train, sample and inspect denoising diffusion models (DDPM, DDIM).
+// The only place that parses argv, prints for a person, or exits (DESIGN).
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ddpm: denoising diffusion models (DDPM, DDIM) in native C++ on LibTorch.\n"
+      "Train on Fashion-MNIST or an image folder, sample with DDPM or DDIM.\n"
+      "Start with:  ddpm train --out runs/fmnist   then   ddpm sample --model runs/fmnist"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ddpm 0.1.0 (LibTorch " TORCH_VERSION ")");
+  std::map<std::string, ddpm::cli::Run> runs;
+  runs["train"] = ddpm::cli::add_train(app);
+  runs["sample"] = ddpm::cli::add_sample(app);
+  runs["presets"] = ddpm::cli::add_presets(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) return runs.at(sub->get_name())();
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    // c10::Error appends a C++ backtrace after the message: keep the first line for people.
+    if (auto pos = message.find("\nException raised from"); pos != std::string::npos)
+      message.resize(pos);
+    fmt::print(stderr, "error: {}\n", message);
+    return 1;
+  }
+  return 0;
+}
