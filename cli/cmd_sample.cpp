@@ -9,6 +9,7 @@
 #include "io/image.h"
 #include "pipeline/generate.h"
 #include "pipeline/model_loading.h"
+#include "pipeline/threads.h"
 #include "progress.h"
 
 namespace ddpm::cli {
@@ -31,6 +32,7 @@ struct SampleFlags {
   std::string out;
   std::string out_dir;
   std::string device = "auto";
+  int64_t threads = 0;
 };
 
 }  // namespace
@@ -60,9 +62,11 @@ Run add_sample(CLI::App& app) {
   auto* out_dir = cmd->add_option("--out-dir", f.out_dir, "Folder for one PNG per image");
   out->excludes(out_dir);
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
+  cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
 
   return [flags]() -> int {
     auto& f = *flags;
+    configure_cpu_threads(f.threads);
     const auto device = parse_device(f.device);
     auto loaded = load_model(f.model, parse_enum<WeightsKind>(f.weights), device);
     SamplingConfig sampling = loaded.config.sampling;

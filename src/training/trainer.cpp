@@ -10,6 +10,7 @@
 #include "pipeline/checkpoint.h"
 #include "pipeline/generate.h"
 #include "pipeline/model_loading.h"
+#include "pipeline/threads.h"
 #include "training/loss.h"
 
 namespace ddpm {
@@ -63,7 +64,7 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
     throw std::invalid_argument(fmt::format(
         "the model takes {}x{}x{} images but the data is {}x{}x{}", mc.in_channels, mc.sample_size,
         mc.sample_size, data_.channels, data_.image_size, data_.image_size));
-  if (tc.threads > 0) torch::set_num_threads(int(tc.threads));
+  configure_cpu_threads(tc.threads);
 
   torch::manual_seed(tc.seed);  // weight init and dropout
   model_ = UNet(mc);
@@ -137,12 +138,11 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   const auto& tc = config_.training;
   TrainingLog log(run_dir_ / "log.csv", step_);
   using clock = std::chrono::steady_clock;
-  auto window_start = clock::now();
+  double window_seconds = 0;  // optimizer steps only: grids and checkpoints are not training
   double window_loss = 0;
   int64_t window_steps = 0;
   const int64_t first_step = step_;
   auto report = [&](double lr, double grad_norm) {
-    const double window_seconds = std::chrono::duration<double>(clock::now() - window_start).count();
     TrainProgress p;
     p.step = step_;
     p.total_steps = total_steps_;
@@ -153,7 +153,7 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     p.eta_seconds = window_steps ? window_seconds / double(window_steps) * double(total_steps_ - step_) : 0;
     log.append(step_, p.loss, lr, grad_norm, p.images_per_second, elapsed_seconds_);
     if (events.on_progress) events.on_progress(p);
-    window_start = clock::now();
+    window_seconds = 0;
     window_loss = 0;
     window_steps = 0;
   };
@@ -174,7 +174,9 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     ++step_;
     window_loss += loss.item<double>();
     ++window_steps;
-    elapsed_seconds_ += std::chrono::duration<double>(clock::now() - t0).count();
+    const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    elapsed_seconds_ += step_seconds;
+    window_seconds += step_seconds;
 
     if (step_ % tc.log_every == 0) report(lr, grad_norm);
     if (tc.sample_every > 0 && step_ % tc.sample_every == 0) {

@@ -4,7 +4,10 @@
 
 #include <fstream>
 
+#include "core/timesteps.h"
+#include "models/denoiser.h"
 #include "models/presets.h"
+#include "samplers/ddim.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
 #include "test_util.h"
@@ -60,6 +63,29 @@ TEST(DiffusersParity, ForwardMatchesDiffusers) {
   auto eps = model->forward(io.at("x"), io.at("t"));  // t int64 → float, as diffusers
   auto check = test::tensors_close(eps, io.at("eps"), 1e-4);
   std::cout << "[ parity   ] tiny-unet forward: " << check.message() << "\n";
+  EXPECT_TRUE(check);
+}
+
+// diffusers' DDIMScheduler (10 steps, leading spacing, steps_offset 0, η = 0, clip_sample,
+// set_alpha_to_one) driving the same UNet from the same x_T: same timesteps, same x_0.
+TEST(DiffusersParity, DDIMRunMatchesDiffusers) {
+  UNet model(tiny_unet_config());
+  load_state_dict(*model, test::load_fixture("tiny-unet/diffusion_pytorch_model.safetensors"),
+                  "tiny-unet");
+  model->eval();
+  auto ref = test::load_fixture("tiny-unet/ddim-10-leading.safetensors");
+  auto timesteps = inference_timesteps(TimestepSpacing::leading, 1000, 10);
+  auto ref_t = ref.at("timesteps");
+  ASSERT_EQ(int64_t(timesteps.size()), ref_t.numel());
+  for (size_t i = 0; i < timesteps.size(); ++i) EXPECT_EQ(timesteps[i], ref_t[i].item<int64_t>());
+
+  auto schedule = make_noise_schedule(ScheduleConfig{});
+  DDIMOptions options;  // η = 0, clip to [-1, 1], ᾱ_prev = 1 after the last step
+  torch::Generator gen = at::detail::createCPUGenerator(0);
+  auto x0 = ddim_sample(make_denoise_fn(model, schedule), schedule, options, timesteps,
+                        ref.at("x_T"), gen);
+  auto check = test::tensors_close(x0, ref.at("x_0"), 1e-3);
+  std::cout << "[ parity   ] tiny-unet DDIM-10: " << check.message() << "\n";
   EXPECT_TRUE(check);
 }
 

@@ -1,0 +1,72 @@
+// Runs the built `ddpm` program as a user would, for the CLI tests.
+#pragma once
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ddpm::test {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output;  ///< stdout and stderr together
+};
+
+inline std::string ddpm_binary() { return std::string(DDPM_BINARY_DIR) + "/ddpm"; }
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// `env` is a prefix such as "DDPM_FASHION_MNIST_DIR=/nowhere".
+inline CliResult run_ddpm(const std::vector<std::string>& args, const std::string& env = "") {
+  std::string command = env + (env.empty() ? "" : " ") + shell_quote(ddpm_binary());
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " 2>&1";
+  CliResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// Starts `ddpm args...` in the background with its output discarded; returns its pid.
+inline pid_t spawn_ddpm(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* null = std::fopen("/dev/null", "w");
+    if (null) {
+      dup2(fileno(null), STDOUT_FILENO);
+      dup2(fileno(null), STDERR_FILENO);
+    }
+    std::vector<std::string> argv_storage{ddpm_binary()};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+/// Waits for `pid`; returns its exit code, or 128 + signal when a signal ended it.
+inline int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace ddpm::test

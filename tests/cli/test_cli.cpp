@@ -1,0 +1,240 @@
+// The `ddpm` program end to end, as a user runs it: help, validation, train → sample, resume,
+// and checkpoints that survive SIGKILL at any moment.
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "cli_runner.h"
+#include "io/image.h"
+#include "pipeline/checkpoint.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_ddpm;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// 24 random 20×20 RGB PNGs (the model size, 16, is reached by center crop + resize).
+fs::path image_folder(const fs::path& root) {
+  torch::manual_seed(1);
+  const fs::path dir = root / "images";
+  fs::create_directories(dir / "nested");
+  for (int i = 0; i < 24; ++i)
+    write_png(dir / (i % 2 ? "nested" : ".") / fmt::format("img{:02d}.png", i),
+              torch::randint(0, 256, {3, 20, 20}, torch::kUInt8));
+  return dir;
+}
+
+// A tiny model and run; the keys are the same as in a run's config.json.
+fs::path tiny_config(const fs::path& root, int64_t steps, int64_t checkpoint_every = 2) {
+  const fs::path path = root / "tiny.json";
+  std::ofstream(path) << nlohmann::json{
+      {"model",
+       {{"block_out_channels", {8, 16}},
+        {"layers_per_block", 1},
+        {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
+        {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
+        {"norm_num_groups", 4}}},
+      {"training",
+       {{"steps", steps},
+        {"batch_size", 4},
+        {"sample_every", 0},
+        {"checkpoint_every", checkpoint_every},
+        {"log_every", 1},
+        {"sample_images", 4},
+        {"sample_steps", 2},
+        {"threads", 1}}},
+      {"sampling", {{"steps", 3}}}};
+  return path;
+}
+
+TEST(Cli, HelpListsEveryFlag) {
+  auto top = run_ddpm({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* sub : {"train", "sample", "presets"}) EXPECT_TRUE(contains(top.output, sub));
+  auto train = run_ddpm({"train", "--help"});
+  EXPECT_EQ(train.exit_code, 0);
+  for (const char* flag : {"--preset", "--config", "--data", "--image-size", "--out", "--steps",
+                           "--epochs", "--batch-size", "--lr", "--seed", "--resume", "--device",
+                           "--loss", "--ema-decay", "--grad-clip", "--warmup-steps"})
+    EXPECT_TRUE(contains(train.output, flag)) << flag;
+  auto sample = run_ddpm({"sample", "--help"});
+  EXPECT_EQ(sample.exit_code, 0);
+  for (const char* flag : {"--model", "--sampler", "--steps", "--eta", "--timestep-spacing",
+                           "--no-clip", "--n", "--batch-size", "--seed", "--weights", "--out",
+                           "--out-dir"})
+    EXPECT_TRUE(contains(sample.output, flag)) << flag;
+  auto presets = run_ddpm({"presets"});
+  EXPECT_EQ(presets.exit_code, 0);
+  for (const char* name : {"fashion-mnist", "ddpm-cifar10", "keras-ddim", "bk", "bbno", "bbano",
+                           "bgano", "35.75M"})
+    EXPECT_TRUE(contains(presets.output, name)) << name;
+}
+
+TEST(Cli, BadValuesAreErrorsNamingWhatIsAllowed) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path).string();
+  const auto out = (dir.path / "run").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> expected;  // all must appear in the output
+  };
+  std::ofstream(dir.path / "typo.json") << R"({"training": {"stepz": 3}})";
+  fs::create_directories(dir.path / "empty");
+  const std::vector<Case> cases{
+      {{"train", "--preset", "nope", "--out", out}, {"nope", "fashion-mnist", "bgano"}},
+      {{"train", "--data", images, "--loss", "huber", "--out", out}, {"huber", "mse", "l1"}},
+      {{"train", "--data", images, "--batch-size", "0", "--out", out}, {"batch_size"}},
+      {{"train", "--data", images, "--config", (dir.path / "typo.json").string(), "--out", out},
+       {"stepz", "steps"}},
+      {{"train", "--data", (dir.path / "missing").string(), "--out", out}, {"missing"}},
+      {{"train", "--data", (dir.path / "empty").string(), "--out", out}, {"empty"}},
+      // The default model halves the image 3 times: 20 is not a multiple of 8.
+      {{"train", "--data", images, "--image-size", "20", "--out", out}, {"20", "8"}},
+      {{"train", "--resume", "--out", out}, {"no checkpoint"}},
+      {{"sample", "--model", out, "--sampler", "euler"}, {"euler", "ddpm", "ddim"}},
+      {{"sample", "--model", out, "--eta", "2"}, {"eta", "2"}},
+      {{"sample", "--model", out}, {"run"}},
+  };
+  for (const auto& c : cases) {
+    auto r = run_ddpm(c.args);
+    const std::string shown = fmt::format("ddpm {}\n{}", fmt::join(c.args, " "), r.output);
+    EXPECT_NE(r.exit_code, 0) << shown;
+    for (const auto& e : c.expected) EXPECT_TRUE(contains(r.output, e)) << e << " in " << shown;
+    // Validated before any work starts: no training began, no run directory was left behind.
+    EXPECT_FALSE(contains(r.output, "step 1/")) << shown;
+    EXPECT_FALSE(fs::exists(dir.path / "run" / "checkpoints")) << shown;
+  }
+  auto no_dataset = run_ddpm({"train", "--out", out}, "DDPM_FASHION_MNIST_DIR=/nonexistent");
+  EXPECT_NE(no_dataset.exit_code, 0);
+  EXPECT_TRUE(contains(no_dataset.output, "apt")) << no_dataset.output;
+  EXPECT_TRUE(contains(no_dataset.output, "dataset-fashion-mnist")) << no_dataset.output;
+}
+
+TEST(Cli, TrainThenSampleFromAnImageFolder) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path);
+  std::ofstream(images / "broken.png") << "not a png";
+  const auto run = dir.path / "run";
+  auto train = run_ddpm({"train", "--data", images.string(), "--image-size", "16", "--config",
+                         tiny_config(dir.path, 4).string(), "--out", run.string(), "--seed", "3"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_TRUE(contains(train.output, "broken.png")) << "one warning naming the corrupt file";
+  EXPECT_TRUE(contains(train.output, "step 4/4")) << train.output;
+  EXPECT_TRUE(fs::is_regular_file(run / "samples/step_000004.png"));
+  auto config = nlohmann::json::parse(std::ifstream(run / "config.json"));
+  EXPECT_EQ(config["model"]["sample_size"], 16);
+  EXPECT_EQ(config["model"]["in_channels"], 3);  // follows the data
+
+  auto sample = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"sample", "--model", run.string(), "--n", "4"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_ddpm(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r;
+  };
+  sample({"--seed", "1", "--out", (dir.path / "a.png").string()});
+  sample({"--seed", "1", "--out", (dir.path / "b.png").string()});
+  sample({"--seed", "2", "--out", (dir.path / "c.png").string()});
+  EXPECT_EQ(read_bytes(dir.path / "a.png"), read_bytes(dir.path / "b.png")) << "same seed";
+  EXPECT_NE(read_bytes(dir.path / "a.png"), read_bytes(dir.path / "c.png")) << "other seed";
+  auto grid = read_image(dir.path / "a.png");
+  EXPECT_EQ(grid.size(0), 3);
+  EXPECT_EQ(grid.size(1), 2 * 16 + 3 * 2);  // 2×2 grid of 16-px images, 2-px padding
+
+  sample({"--out-dir", (dir.path / "each").string(), "--sampler", "ddpm", "--steps", "4",
+          "--weights", "raw", "--timestep-spacing", "trailing", "--batch-size", "3"});
+  for (int i = 0; i < 4; ++i) {
+    auto img = read_image(dir.path / "each" / fmt::format("{:05d}.png", i));
+    EXPECT_EQ(img.sizes(), (std::vector<int64_t>{3, 16, 16}));
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "each" / "00004.png"));
+  // A checkpoint folder works as --model too, and DDIM η = 1 without clipping.
+  auto from_checkpoint = run_ddpm({"sample", "--model", (run / "checkpoints/latest").string(),
+                                   "--n", "2", "--eta", "1", "--no-clip", "--timestep-spacing",
+                                   "quadratic", "--out", (dir.path / "d.png").string()});
+  EXPECT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.output;
+  EXPECT_TRUE(fs::is_regular_file(dir.path / "d.png"));
+}
+
+TEST(Cli, ResumeContinuesAndNeverOverwrites) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path).string();
+  const auto run = dir.path / "run";
+  const auto config = tiny_config(dir.path, 2).string();
+  auto first = run_ddpm({"train", "--data", images, "--image-size", "16", "--config", config,
+                         "--out", run.string()});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto again = run_ddpm({"train", "--data", images, "--image-size", "16", "--config", config,
+                         "--out", run.string()});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_TRUE(contains(again.output, "--resume")) << again.output;
+  auto more = run_ddpm({"train", "--out", run.string(), "--resume", "--steps", "5"});
+  ASSERT_EQ(more.exit_code, 0) << more.output;
+  EXPECT_TRUE(contains(more.output, "resumed")) << more.output;
+  EXPECT_EQ(read_checkpoint(run / "checkpoints/latest").state.at("step"), 5);
+}
+
+// SIGKILL at random moments (mid-step, mid-checkpoint, mid-start-up): the latest checkpoint is
+// always readable, never goes backwards, and the run resumes to completion.
+TEST(Cli, CheckpointSurvivesSigkillAtAnyMoment) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path).string();
+  const auto run = dir.path / "run";
+  const auto config = tiny_config(dir.path, 100000, /*checkpoint_every=*/1).string();
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> delay_ms(300, 2500);
+  int64_t last_step = 0;
+  for (int kill = 0; kill < 6; ++kill) {
+    std::vector<std::string> args{"train", "--out", run.string()};
+    if (checkpoint_exists(run / "checkpoints/latest")) {
+      args.push_back("--resume");
+    } else {
+      args.insert(args.end(), {"--data", images, "--image-size", "16", "--config", config});
+    }
+    const pid_t pid = test::spawn_ddpm(args);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    ::kill(pid, SIGKILL);
+    EXPECT_EQ(test::wait_for(pid), 128 + SIGKILL);
+    if (!checkpoint_exists(run / "checkpoints/latest")) continue;  // killed before the first
+    auto c = read_checkpoint(run / "checkpoints/latest");
+    const int64_t step = c.state.at("step").get<int64_t>();
+    EXPECT_GE(step, last_step) << "kill " << kill;
+    EXPECT_EQ(c.model.size(), c.ema.size());
+    last_step = step;
+  }
+  ASSERT_GT(last_step, 0) << "no checkpoint was ever written";
+  auto finish = run_ddpm({"train", "--out", run.string(), "--resume", "--steps",
+                          std::to_string(last_step + 2)});
+  ASSERT_EQ(finish.exit_code, 0) << finish.output;
+  EXPECT_EQ(read_checkpoint(run / "checkpoints/latest").state.at("step"), last_step + 2);
+}
+
+TEST(Cli, CtrlCCheckpointsAndSaysHowToResume) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path).string();
+  const auto run = dir.path / "run";
+  const auto config = tiny_config(dir.path, 100000, /*checkpoint_every=*/1000).string();
+  const pid_t pid = test::spawn_ddpm({"train", "--data", images, "--image-size", "16", "--config",
+                                      config, "--out", run.string()});
+  // Wait until training has started (log.csv has rows), then interrupt.
+  for (int i = 0; i < 300 && read_bytes(run / "log.csv").find("\n1,") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(test::wait_for(pid), 130);
+  auto c = read_checkpoint(run / "checkpoints/latest");
+  EXPECT_GT(c.state.at("step").get<int64_t>(), 0);
+}
+
+}  // namespace
+}  // namespace ddpm

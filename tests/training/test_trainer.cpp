@@ -1,0 +1,145 @@
+#include "training/trainer.h"
+
+#include <fstream>
+
+#include "models/state_dict.h"
+#include "pipeline/checkpoint.h"
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A tiny run: a 2-level UNet on 16×16 grayscale noise images, a handful of steps.
+RunConfig tiny_run(int64_t steps) {
+  RunConfig c = resolve_run_config("fashion-mnist", {});
+  UNetConfig m;
+  m.sample_size = 16;
+  m.in_channels = m.out_channels = 1;
+  m.block_out_channels = {8, 16};
+  m.layers_per_block = 1;
+  m.down_block_types = {DownBlockType::plain, DownBlockType::attention};
+  m.up_block_types = {UpBlockType::attention, UpBlockType::plain};
+  m.norm_num_groups = 4;
+  m.attention_head_dim = 8;
+  m.dropout = 0.1;  // exercises the dropout RNG across a resume
+  c.model = m;
+  c.data.source = "synthetic";
+  c.data.hflip = true;  // exercises the flip RNG across a resume
+  c.training.steps = steps;
+  c.training.batch_size = 8;
+  c.training.lr = 1e-3;
+  c.training.warmup_steps = 2;
+  c.training.ema_decay = 0.9;
+  c.training.log_every = 1;
+  c.training.sample_every = 0;
+  c.training.checkpoint_every = 2;
+  c.training.sample_images = 4;
+  c.training.sample_steps = 2;
+  c.training.device = "cpu";
+  c.training.threads = 1;  // one thread: bit-for-bit reproducible reductions
+  c.training.seed = 5;
+  return c;
+}
+
+Dataset synthetic_data() {
+  torch::manual_seed(0);
+  Dataset d;
+  d.train = torch::randint(0, 256, {40, 1, 16, 16}, torch::kUInt8);
+  d.validation = torch::randint(0, 256, {8, 1, 16, 16}, torch::kUInt8);
+  d.image_size = 16;
+  d.channels = 1;
+  return d;
+}
+
+TEST(Trainer, WritesTheRunDirectoryLayout) {
+  test::TempDir dir;
+  Trainer trainer(tiny_run(4), synthetic_data(), dir.path);
+  std::vector<std::string> files;
+  trainer.run({nullptr, [&](const std::string& kind, const fs::path& p) {
+                 files.push_back(kind + ":" + p.filename().string());
+               }});
+  EXPECT_EQ(trainer.step(), 4);
+  for (const char* f :
+       {"config.json", "log.csv", "samples/step_000004.png", "checkpoints/latest/model.safetensors",
+        "checkpoints/latest/ema.safetensors", "checkpoints/latest/optimizer.safetensors",
+        "checkpoints/latest/state.json"})
+    EXPECT_TRUE(fs::is_regular_file(dir.path / f)) << f;
+
+  std::ifstream log(dir.path / "log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_EQ(header, "step,loss,lr,grad_norm,images_per_s,seconds");
+  auto rows = read_training_log(dir.path / "log.csv");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows.back().step, 4);
+
+  auto ckpt = read_checkpoint(dir.path / "checkpoints/latest");
+  EXPECT_EQ(ckpt.state.at("step"), 4);
+  EXPECT_TRUE(ckpt.state.contains("generator"));
+  EXPECT_TRUE(ckpt.state.contains("global_generator"));
+  auto config = run_config_from_json(
+      nlohmann::json::parse(std::ifstream(dir.path / "config.json")));
+  EXPECT_EQ(config.model.block_out_channels, (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(files.back(), "samples:step_000004.png");
+}
+
+// N steps, stop, resume, N more == 2N straight: same weights, EMA and optimizer state (≤ 1e-6),
+// same log.
+TEST(Trainer, ResumedRunEqualsStraightRun) {
+  const int64_t n = 3;
+  test::TempDir straight_dir, resumed_dir;
+  Trainer straight(tiny_run(2 * n), synthetic_data(), straight_dir.path);
+  straight.run();
+
+  {
+    Trainer first(tiny_run(2 * n), synthetic_data(), resumed_dir.path);
+    std::atomic<bool> stop{false};
+    first.run({[&](const TrainProgress& p) {
+                 if (p.step == n) stop = true;
+               },
+               nullptr},
+              &stop);
+    ASSERT_EQ(first.step(), n);
+  }
+  at::manual_seed(12345);  // the resumed run must not depend on the global RNG's state here
+  Trainer second(tiny_run(2 * n), synthetic_data(), resumed_dir.path);
+  second.resume();
+  EXPECT_EQ(second.step(), n);
+  second.run();
+  ASSERT_EQ(second.step(), 2 * n);
+
+  auto a = read_checkpoint(straight_dir.path / "checkpoints/latest");
+  auto b = read_checkpoint(resumed_dir.path / "checkpoints/latest");
+  for (auto [part, x, y] : {std::tuple{"model", &a.model, &b.model},
+                            std::tuple{"ema", &a.ema, &b.ema},
+                            std::tuple{"optimizer", &a.optimizer, &b.optimizer}}) {
+    ASSERT_EQ(x->size(), y->size()) << part;
+    for (const auto& [name, t] : *x)
+      EXPECT_TRUE(test::tensors_close(y->at(name), t, 1e-6)) << part << " " << name;
+  }
+  auto log_a = read_training_log(straight_dir.path / "log.csv");
+  auto log_b = read_training_log(resumed_dir.path / "log.csv");
+  ASSERT_EQ(log_a.size(), log_b.size());
+  for (size_t i = 0; i < log_a.size(); ++i) {
+    EXPECT_EQ(log_a[i].step, log_b[i].step);
+    EXPECT_NEAR(log_a[i].loss, log_b[i].loss, 1e-6);
+  }
+}
+
+TEST(Trainer, RejectsDataOfTheWrongShape) {
+  test::TempDir dir;
+  Dataset d = synthetic_data();
+  d.train = torch::zeros({8, 3, 16, 16}, torch::kUInt8);
+  d.channels = 3;
+  try {
+    Trainer trainer(tiny_run(2), d, dir.path);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("1x16x16"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace ddpm
