@@ -8,19 +8,33 @@
 
 namespace ddpm::cli {
 
+namespace {
+
+/// 1706001 → "1,706,001": exact counts, readable.
+std::string with_thousands(int64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace
+
 Run add_presets(CLI::App& app) {
   app.add_subcommand("presets", "List the named recipes (--preset) with parameter counts");
   return []() -> int {
-    fmt::print("{:<14} {:>12}  {:<10} {:<14} {:<10} {}\n", "preset", "parameters", "layout",
-               "schedule", "loss", "image");
+    fmt::print("{:<14} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}\n", "preset", "parameters",
+               "layout", "norm", "conditioning", "schedule", "loss", "image");
     for (const auto& name : preset_names()) {
       auto config = resolve_run_config(name, {});
       UNet model(config.model);
-      fmt::print("{:<14} {:>12}  {:<10} {:<14} {:<10} {}x{}x{}\n", name,
-                 fmt::format("{:.2f}M", double(count_parameters(*model)) / 1e6),
-                 to_string(config.model.layout), to_string(config.schedule.beta_schedule),
-                 to_string(config.training.loss), config.model.in_channels,
-                 config.model.sample_size, config.model.sample_size);
+      fmt::print("{:<14} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}x{}x{}\n", name,
+                 with_thousands(count_parameters(*model)), to_string(config.model.layout),
+                 to_string(config.model.norm), to_string(config.model.conditioning),
+                 to_string(config.schedule.beta_schedule), to_string(config.training.loss),
+                 config.model.in_channels, config.model.sample_size, config.model.sample_size);
     }
     return 0;
   };

@@ -31,7 +31,7 @@ void AdamW::step(double lr) {
     if (options_.weight_decay != 0) p.mul_(1.0 - lr * options_.weight_decay);
     exp_avg_[i].lerp_(g, 1.0 - options_.beta1);
     exp_avg_sq_[i].mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
-    auto denom = (exp_avg_sq_[i].sqrt() / bias2_sqrt).add_(options_.eps);
+    auto denom = exp_avg_sq_[i].sqrt().div_(bias2_sqrt).add_(options_.eps);  // one temporary
     p.addcdiv_(exp_avg_[i], denom, -step_size);
   }
 }

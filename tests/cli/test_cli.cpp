@@ -38,23 +38,22 @@ fs::path image_folder(const fs::path& root) {
 // A tiny model and run; the keys are the same as in a run's config.json.
 fs::path tiny_config(const fs::path& root, int64_t steps, int64_t checkpoint_every = 2) {
   const fs::path path = root / "tiny.json";
-  std::ofstream(path) << nlohmann::json{
-      {"model",
-       {{"block_out_channels", {8, 16}},
-        {"layers_per_block", 1},
-        {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
-        {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
-        {"norm_num_groups", 4}}},
-      {"training",
-       {{"steps", steps},
-        {"batch_size", 4},
-        {"sample_every", 0},
-        {"checkpoint_every", checkpoint_every},
-        {"log_every", 1},
-        {"sample_images", 4},
-        {"sample_steps", 2},
-        {"threads", 1}}},
-      {"sampling", {{"steps", 3}}}};
+  std::ofstream(path) << nlohmann::json{{"model",
+                                         {{"block_out_channels", {8, 16}},
+                                          {"layers_per_block", 1},
+                                          {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
+                                          {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
+                                          {"norm_num_groups", 4}}},
+                                        {"training",
+                                         {{"steps", steps},
+                                          {"batch_size", 4},
+                                          {"sample_every", 0},
+                                          {"checkpoint_every", checkpoint_every},
+                                          {"log_every", 1},
+                                          {"sample_images", 4},
+                                          {"sample_steps", 2},
+                                          {"threads", 1}}},
+                                        {"sampling", {{"steps", 3}}}};
   return path;
 }
 
@@ -70,14 +69,14 @@ TEST(Cli, HelpListsEveryFlag) {
     EXPECT_TRUE(contains(train.output, flag)) << flag;
   auto sample = run_ddpm({"sample", "--help"});
   EXPECT_EQ(sample.exit_code, 0);
-  for (const char* flag : {"--model", "--sampler", "--steps", "--eta", "--timestep-spacing",
-                           "--no-clip", "--n", "--batch-size", "--seed", "--weights", "--out",
-                           "--out-dir"})
+  for (const char* flag :
+       {"--model", "--sampler", "--steps", "--eta", "--timestep-spacing", "--no-clip", "--n",
+        "--batch-size", "--seed", "--weights", "--out", "--out-dir"})
     EXPECT_TRUE(contains(sample.output, flag)) << flag;
   auto presets = run_ddpm({"presets"});
   EXPECT_EQ(presets.exit_code, 0);
   for (const char* name : {"fashion-mnist", "ddpm-cifar10", "keras-ddim", "bk", "bbno", "bbano",
-                           "bgano", "35.75M"})
+                           "bgano", "35,746,307", "1,706,001"})
     EXPECT_TRUE(contains(presets.output, name)) << name;
 }
 
@@ -172,11 +171,11 @@ TEST(Cli, ResumeContinuesAndNeverOverwrites) {
   const auto images = image_folder(dir.path).string();
   const auto run = dir.path / "run";
   const auto config = tiny_config(dir.path, 2).string();
-  auto first = run_ddpm({"train", "--data", images, "--image-size", "16", "--config", config,
-                         "--out", run.string()});
+  auto first = run_ddpm(
+      {"train", "--data", images, "--image-size", "16", "--config", config, "--out", run.string()});
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  auto again = run_ddpm({"train", "--data", images, "--image-size", "16", "--config", config,
-                         "--out", run.string()});
+  auto again = run_ddpm(
+      {"train", "--data", images, "--image-size", "16", "--config", config, "--out", run.string()});
   EXPECT_NE(again.exit_code, 0);
   EXPECT_TRUE(contains(again.output, "--resume")) << again.output;
   auto more = run_ddpm({"train", "--out", run.string(), "--resume", "--steps", "5"});
@@ -214,8 +213,8 @@ TEST(Cli, CheckpointSurvivesSigkillAtAnyMoment) {
     last_step = step;
   }
   ASSERT_GT(last_step, 0) << "no checkpoint was ever written";
-  auto finish = run_ddpm({"train", "--out", run.string(), "--resume", "--steps",
-                          std::to_string(last_step + 2)});
+  auto finish = run_ddpm(
+      {"train", "--out", run.string(), "--resume", "--steps", std::to_string(last_step + 2)});
   ASSERT_EQ(finish.exit_code, 0) << finish.output;
   EXPECT_EQ(read_checkpoint(run / "checkpoints/latest").state.at("step"), last_step + 2);
 }
@@ -225,8 +224,8 @@ TEST(Cli, CtrlCCheckpointsAndSaysHowToResume) {
   const auto images = image_folder(dir.path).string();
   const auto run = dir.path / "run";
   const auto config = tiny_config(dir.path, 100000, /*checkpoint_every=*/1000).string();
-  const pid_t pid = test::spawn_ddpm({"train", "--data", images, "--image-size", "16", "--config",
-                                      config, "--out", run.string()});
+  const pid_t pid = test::spawn_ddpm(
+      {"train", "--data", images, "--image-size", "16", "--config", config, "--out", run.string()});
   // Wait until training has started (log.csv has rows), then interrupt.
   for (int i = 0; i < 300 && read_bytes(run / "log.csv").find("\n1,") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -22,7 +22,8 @@ TEST(Checkpoint, WriteReadRoundTrip) {
   const auto latest = dir.path / "checkpoints" / "latest";
   write_checkpoint(latest, sample_checkpoint(1.0f, 10));
   EXPECT_TRUE(checkpoint_exists(latest));
-  for (const char* f : {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "state.json"})
+  for (const char* f :
+       {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "state.json"})
     EXPECT_TRUE(fs::is_regular_file(latest / f)) << f;
   write_checkpoint(latest, sample_checkpoint(2.0f, 20));  // replaces the old one
   auto c = read_checkpoint(latest);

@@ -1,0 +1,421 @@
+// ddpm_bench: training and DDIM sampling throughput of our UNet presets, measured against the
+// same network in PyTorch from Python (bench/peer_pytorch.py) on the same machine in the same run.
+//
+// For each preset the bench builds the UNet with a fixed seed and writes its config, weights and
+// one forward pass (input, conditioning, output) into a temporary folder; it times ours, then
+// runs the peer on that folder with the same threads, batch sizes and step counts, and prints:
+//
+//   train   one optimizer step: t ~ U{0..T−1}, ε ~ N(0, I), x_t by q(x_t|x_0) (DDPM eq. 4),
+//           forward, MSE on ε (training/loss.h), backward, AdamW (training/adamw.h; the peer:
+//           torch.optim.AdamW, same lr and weight decay). images/s = batch / median step time.
+//           Data loading, gradient clipping and EMA are left out (the trainer adds them).
+//   sample  one DDIM run (η = 0, x̂_0 clipped, `--sample-steps` network evaluations, leading
+//           spacing) on one batch without autograd (samplers/ddim.h + models/denoiser.h; the peer:
+//           the same loop under torch.no_grad). images/s = batch / median time of the whole run.
+//
+// Each figure is the median over `--repeats` timed runs after `--warmup` untimed ones. The
+// forward check (max |Δ| between the peer's output and ours on the same input and weights, eval
+// mode) shows that both time the same architecture; above 1e-3 the bench fails.
+//
+//   build-bench/ddpm_bench                      # both presets, all cores, peer /usr/bin/python3
+//   build-bench/ddpm_bench --presets fashion-mnist --threads 1 --no-peer --json out.json
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/noise_schedule.h"
+#include "core/timesteps.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "models/denoiser.h"
+#include "models/presets.h"
+#include "models/state_dict.h"
+#include "models/unet.h"
+#include "pipeline/run_config.h"
+#include "pipeline/threads.h"
+#include "samplers/ddim.h"
+#include "training/adamw.h"
+#include "training/loss.h"
+
+#ifndef DDPM_BENCH_DIR
+#error "DDPM_BENCH_DIR must name the bench/ folder (set by CMakeLists.txt)"
+#endif
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// The training hyper-parameters both sides use: DDPM's learning rate and the Keras example's
+// weight decay (non-zero, so that both optimizers do the decay multiply).
+constexpr double kLearningRate = 2e-4;
+constexpr double kWeightDecay = 1e-4;
+// Largest |ours − peer| accepted for one forward pass in float32.
+constexpr double kMaxForwardDiff = 1e-3;
+constexpr int64_t kCheckBatch = 4;
+
+struct Flags {
+  std::vector<std::string> presets = {"fashion-mnist", "ddpm-cifar10"};
+  int64_t threads = 0;
+  int64_t train_batch = 0;   // 0: the preset's default (kDefaultBatch)
+  int64_t sample_batch = 0;  // 0: the preset's default
+  int64_t sample_steps = 10;
+  int64_t warmup = 1;
+  int64_t repeats = 5;
+  uint64_t seed = 0;
+  std::string peer = "/usr/bin/python3";
+  bool no_peer = false;
+  std::string json_path;
+};
+
+// Batches that keep a full run at a few minutes on 2 cores: ddpm-cifar10 (35.7M parameters)
+// costs about 20× fashion-mnist (1.7M) per image.
+const std::map<std::string, std::pair<int64_t, int64_t>> kDefaultBatch = {
+    {"fashion-mnist", {32, 32}}, {"ddpm-cifar10", {8, 8}}};
+
+struct Timing {
+  int64_t batch = 0;
+  std::vector<double> seconds;  // one entry per timed repeat
+  double median_s = 0;
+  double images_per_s = 0;
+};
+
+json to_json(const Timing& t) {
+  return {{"batch", t.batch},
+          {"seconds", t.seconds},
+          {"median_s", t.median_s},
+          {"images_per_s", t.images_per_s}};
+}
+
+Timing timing_from_json(const json& j) {
+  Timing t;
+  t.batch = j.at("batch").get<int64_t>();
+  t.seconds = j.at("seconds").get<std::vector<double>>();
+  t.median_s = j.at("median_s").get<double>();
+  t.images_per_s = j.at("images_per_s").get<double>();
+  return t;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// `work` run `warmup` times untimed, then `repeats` times timed (wall clock).
+Timing time_repeats(int64_t batch, int64_t warmup, int64_t repeats,
+                    const std::function<void()>& work) {
+  using clock = std::chrono::steady_clock;
+  for (int64_t i = 0; i < warmup; ++i) work();
+  Timing t;
+  t.batch = batch;
+  for (int64_t i = 0; i < repeats; ++i) {
+    const auto t0 = clock::now();
+    work();
+    t.seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  t.median_s = median(t.seconds);
+  t.images_per_s = double(batch) / t.median_s;
+  return t;
+}
+
+struct PresetResult {
+  std::string preset;
+  int64_t parameters = 0;
+  Timing ours_train, ours_sample;
+  std::optional<Timing> peer_train, peer_sample;
+  std::optional<double> max_abs_diff;  // peer forward vs ours on the same input
+  double max_abs_output = 0;
+  std::string peer_torch;
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+/// Runs `command` through the shell; returns its stdout (stderr passes through). Throws when it
+/// cannot start or exits non-zero.
+std::string run_capture(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run: " + command);
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  if (status != 0)
+    throw std::runtime_error(fmt::format("the PyTorch peer failed (exit status {}): {}",
+                                         WIFEXITED(status) ? WEXITSTATUS(status) : status,
+                                         command));
+  return out;
+}
+
+/// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "ddpm_bench_XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t threads) {
+  PresetResult r;
+  r.preset = preset;
+  const auto defaults =
+      kDefaultBatch.count(preset) ? kDefaultBatch.at(preset) : std::pair<int64_t, int64_t>{16, 16};
+  const int64_t train_batch = f.train_batch > 0 ? f.train_batch : defaults.first;
+  const int64_t sample_batch = f.sample_batch > 0 ? f.sample_batch : defaults.second;
+
+  const ddpm::UNetConfig config = ddpm::model_preset(preset);
+  TORCH_CHECK(config.layout == ddpm::UNetLayout::diffusers,
+              "the PyTorch peer implements the diffusers layout only; preset '", preset, "' is ",
+              ddpm::to_string(config.layout));
+  torch::manual_seed(int64_t(f.seed));
+  ddpm::UNet model(config);
+  r.parameters = ddpm::count_parameters(*model);
+  const auto schedule = ddpm::make_noise_schedule(ddpm::ScheduleConfig{});
+  torch::Generator gen = at::detail::createCPUGenerator(f.seed + 1);
+  const std::vector<int64_t> image = {config.in_channels, config.sample_size, config.sample_size};
+  auto batch_shape = [&](int64_t b) {
+    return std::vector<int64_t>{b, image[0], image[1], image[2]};
+  };
+
+  // What the peer needs: the config, the initial weights, and one forward pass in eval mode.
+  TempDir dir;
+  ddpm::write_file_atomic(dir.path() / "config.json", ddpm::to_json(config).dump(2));
+  ddpm::write_safetensors(dir.path() / "model.safetensors", ddpm::state_dict(*model));
+  {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    auto x = torch::randn(batch_shape(kCheckBatch), gen);      // [4, C, H, W]
+    auto t = torch::tensor({0, 250, 500, 999}, torch::kLong);  // [4]
+    auto c = ddpm::conditioning_for(config, schedule, t);      // [4] float
+    auto out = model->forward(x, c);                           // [4, C, H, W]
+    r.max_abs_output = out.abs().max().item<double>();
+    ddpm::write_safetensors(dir.path() / "check.safetensors", {{"x", x}, {"c", c}, {"out", out}});
+  }
+
+  // Ours, train: the project's loss and optimizer on one fixed batch in [−1, 1].
+  {
+    model->train();
+    std::vector<std::pair<std::string, torch::Tensor>> params;
+    for (auto& p : model->named_parameters(true)) params.emplace_back(p.key(), p.value());
+    ddpm::AdamWOptions adam;
+    adam.weight_decay = kWeightDecay;
+    ddpm::AdamW optimizer(params, adam);
+    auto x0 = torch::rand(batch_shape(train_batch), gen) * 2 - 1;  // [B, C, H, W]
+    r.ours_train = time_repeats(train_batch, f.warmup, f.repeats, [&] {
+      auto loss = ddpm::diffusion_loss(model, schedule, ddpm::PredictionType::epsilon,
+                                       ddpm::LossType::mse, x0, gen);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step(kLearningRate);
+    });
+  }
+
+  // Ours, sample: DDIM (η = 0) through the samplers' DenoiseFn, no autograd.
+  {
+    model->eval();
+    auto denoise = ddpm::make_denoise_fn(model, schedule);
+    const auto timesteps = ddpm::inference_timesteps(ddpm::TimestepSpacing::leading,
+                                                     schedule.num_train_timesteps, f.sample_steps);
+    auto x_T = torch::randn(batch_shape(sample_batch), gen);  // [B, C, H, W]
+    r.ours_sample = time_repeats(sample_batch, f.warmup, f.repeats, [&] {
+      torch::NoGradGuard no_grad;
+      ddpm::ddim_sample(denoise, schedule, ddpm::DDIMOptions{}, timesteps, x_T, gen);
+    });
+  }
+
+  if (f.no_peer) return r;
+  const std::string script = (fs::path(DDPM_BENCH_DIR) / "peer_pytorch.py").string();
+  const std::string command = fmt::format(
+      "{} {} --config {} --weights {} --check {} --threads {} --train-batch {} --sample-batch {} "
+      "--sample-steps {} --warmup {} --repeats {} --lr {} --weight-decay {} --timesteps {} "
+      "--seed {}",
+      shell_quote(f.peer), shell_quote(script), shell_quote((dir.path() / "config.json").string()),
+      shell_quote((dir.path() / "model.safetensors").string()),
+      shell_quote((dir.path() / "check.safetensors").string()), threads, train_batch, sample_batch,
+      f.sample_steps, f.warmup, f.repeats, kLearningRate, kWeightDecay,
+      schedule.num_train_timesteps, f.seed);
+  const std::string out = run_capture(command);
+  json peer;
+  try {
+    peer = json::parse(out);
+  } catch (const json::exception& e) {
+    throw std::runtime_error("the PyTorch peer printed no JSON object: " + out);
+  }
+  TORCH_CHECK(peer.at("threads").get<int64_t>() == threads, "the peer ran with ",
+              peer.at("threads").get<int64_t>(), " threads, ours with ", threads);
+  TORCH_CHECK(peer.at("parameters").get<int64_t>() == r.parameters, "the peer's network has ",
+              peer.at("parameters").get<int64_t>(), " parameters, ours ", r.parameters);
+  r.peer_torch = peer.at("torch_version").get<std::string>();
+  r.max_abs_diff = peer.at("check").at("max_abs_diff").get<double>();
+  r.peer_train = timing_from_json(peer.at("train"));
+  r.peer_sample = timing_from_json(peer.at("sample"));
+  return r;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+std::string ratio_text(const Timing& ours, const std::optional<Timing>& peer) {
+  return peer ? fmt::format("{:.2f}", ours.images_per_s / peer->images_per_s) : "-";
+}
+
+std::string peer_text(const std::optional<Timing>& peer) {
+  return peer ? fmt::format("{:.1f}", peer->images_per_s) : "-";
+}
+
+int run(const Flags& f) {
+  const int64_t threads = ddpm::configure_cpu_threads(f.threads);
+  fmt::print("ddpm_bench: LibTorch {}, {} threads, {}; load average {} at start\n", TORCH_VERSION,
+             threads, cpu_model(), load_average());
+  fmt::print("DDIM {} steps; median of {} repeats after {} warm-up; peer: {}\n", f.sample_steps,
+             f.repeats, f.warmup, f.no_peer ? "none" : f.peer);
+
+  std::vector<PresetResult> results;
+  for (const auto& preset : f.presets) {
+    fmt::print("{}: measuring ours{}...\n", preset, f.no_peer ? "" : ", then the PyTorch peer");
+    std::fflush(stdout);
+    results.push_back(bench_preset(preset, f, threads));
+  }
+
+  fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10}\n", "preset", "task", "batch", "ours img/s",
+             "peer img/s", "ours/peer");
+  for (const auto& r : results) {
+    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10}\n", r.preset, "train",
+               r.ours_train.batch, r.ours_train.images_per_s, peer_text(r.peer_train),
+               ratio_text(r.ours_train, r.peer_train));
+    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10}\n", r.preset, "sample",
+               r.ours_sample.batch, r.ours_sample.images_per_s, peer_text(r.peer_sample),
+               ratio_text(r.ours_sample, r.peer_sample));
+  }
+  fmt::print("load average {} at the end\n", load_average());
+
+  bool same_network = true;
+  if (!f.no_peer) {
+    fmt::print("\nforward check (eval mode, batch {}, same input and weights):\n", kCheckBatch);
+    for (const auto& r : results) {
+      const bool ok = *r.max_abs_diff <= kMaxForwardDiff;
+      same_network = same_network && ok;
+      fmt::print("  {:<14} {:>10} parameters  max |peer - ours| = {:.3g} (max |out| {:.3g}) {}\n",
+                 r.preset, r.parameters, *r.max_abs_diff, r.max_abs_output,
+                 ok ? "ok" : fmt::format("FAILED: above {:g}", kMaxForwardDiff));
+    }
+  }
+
+  if (!f.json_path.empty()) {
+    json out = {{"libtorch", TORCH_VERSION}, {"threads", threads},
+                {"cpu", cpu_model()},        {"sample_steps", f.sample_steps},
+                {"warmup", f.warmup},        {"repeats", f.repeats},
+                {"lr", kLearningRate},       {"weight_decay", kWeightDecay},
+                {"presets", json::array()}};
+    for (const auto& r : results) {
+      json p = {{"preset", r.preset},
+                {"parameters", r.parameters},
+                {"ours", {{"train", to_json(r.ours_train)}, {"sample", to_json(r.ours_sample)}}}};
+      if (r.peer_train) {
+        p["peer"] = {{"torch_version", r.peer_torch},
+                     {"train", to_json(*r.peer_train)},
+                     {"sample", to_json(*r.peer_sample)}};
+        p["forward_max_abs_diff"] = *r.max_abs_diff;
+        p["ratio"] = {{"train", r.ours_train.images_per_s / r.peer_train->images_per_s},
+                      {"sample", r.ours_sample.images_per_s / r.peer_sample->images_per_s}};
+      }
+      out["presets"].push_back(p);
+    }
+    ddpm::write_file_atomic(f.json_path, out.dump(2) + "\n");
+    fmt::print("wrote {}\n", f.json_path);
+  }
+  if (!same_network) {
+    fmt::print(stderr, "error: the peer's forward pass differs from ours by more than {:g}\n",
+               kMaxForwardDiff);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ddpm_bench: training and DDIM sampling images/s of our UNet presets, next to the same\n"
+      "network in PyTorch from Python (bench/peer_pytorch.py) on this machine, in this run."};
+  Flags f;
+  app.add_option("--presets", f.presets, "Comma-separated model presets (diffusers layout)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(ddpm::model_preset_names()));
+  app.add_option("--threads", f.threads, "CPU threads for both sides (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--train-batch", f.train_batch,
+                 "Images per training step (default: fashion-mnist 32, ddpm-cifar10 8)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sample-batch", f.sample_batch,
+                 "Images per DDIM run (default: fashion-mnist 32, ddpm-cifar10 8)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sample-steps", f.sample_steps, "DDIM steps (network evaluations) per run")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", f.warmup, "Untimed runs before timing")->check(CLI::NonNegativeNumber);
+  app.add_option("--repeats", f.repeats, "Timed runs; the median is reported")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", f.seed, "Seed of the weights and inputs");
+  auto* peer = app.add_option("--peer", f.peer, "Python with torch 1.13 for the PyTorch peer");
+  app.add_flag("--no-peer", f.no_peer, "Measure ours only")->excludes(peer);
+  app.add_option("--json", f.json_path, "Also write every timing to this JSON file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run(f);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    if (auto pos = message.find("\nException raised from"); pos != std::string::npos)
+      message.resize(pos);
+    fmt::print(stderr, "error: {}\n", message);
+    return 1;
+  }
+}
