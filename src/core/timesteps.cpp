@@ -30,15 +30,17 @@ std::vector<int64_t> inference_timesteps(TimestepSpacing spacing, int64_t T, int
       break;
     }
     case TimestepSpacing::linspace:
-      // np.linspace(0, T − 1, n).round()
+      // np.linspace(0, T − 1, n).round(); numpy rounds halves to even, as std::nearbyint does
+      // in the default rounding mode (7 steps of 1000: …, 832, …, 166, 0, not 833 / 167).
       for (int64_t i = 0; i < n; ++i)
-        ts.push_back(n == 1 ? 0 : std::llround(double(i) * double(T - 1) / double(n - 1)));
+        ts.push_back(n == 1 ? 0 : int64_t(std::nearbyint(double(i) * double(T - 1) / double(n - 1))));
       break;
     case TimestepSpacing::trailing: {
-      // np.round(np.arange(T, 0, −T/n)) − 1
+      // np.round(np.arange(T, 0, −T/n)) − 1: arange's i-th value is T − i·(T/n), rounded half to
+      // even (16 steps of 1000: 812.5 → 812 → 811).
       const double ratio = double(T) / double(n);
-      for (double v = double(T); v > 0 && int64_t(ts.size()) < n; v -= ratio)
-        ts.push_back(std::llround(v) - 1);
+      for (int64_t i = 0; i < n; ++i)
+        ts.push_back(int64_t(std::nearbyint(double(T) - double(i) * ratio)) - 1);
       break;
     }
     case TimestepSpacing::quadratic: {

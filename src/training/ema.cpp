@@ -8,6 +8,9 @@ EMA::EMA(UNet& model) : ema_(UNet(model->config())) {
   load_state_dict(*ema_, state_dict(*model), "EMA copy");
   ema_->to(model->parameters().front().device());
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  // The EMA copy is only ever evaluated: BatchNorm must use (and not update) the running
+  // statistics, and dropout must be off, when training draws grids or measures KID with it.
+  ema_->eval();
 }
 
 void EMA::update(UNet& model, double decay) {

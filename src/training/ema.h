@@ -13,7 +13,8 @@ namespace ddpm {
 
 class EMA {
  public:
-  /// A copy of `model` (same config, weights and buffers).
+  /// A copy of `model` (same config, weights and buffers), in eval mode for good: it is sampled
+  /// from, never trained, so BatchNorm uses its running statistics and dropout is off.
   explicit EMA(UNet& model);
 
   /// θ_ema ← decay θ_ema + (1 − decay) θ for parameters; buffers copied.

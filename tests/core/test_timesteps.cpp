@@ -16,6 +16,13 @@ TEST(Timesteps, DiffusersSpacings) {
             (V{999, 888, 777, 666, 555, 444, 333, 222, 111, 0}));
   EXPECT_EQ(inference_timesteps(TimestepSpacing::trailing, 1000, 7),
             (V{999, 856, 713, 570, 428, 285, 142}));
+  // Halves round to even, as numpy does (np.linspace(0, 999, 7).round(), np.round(np.arange(
+  // 1000, 0, -62.5)) - 1).
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::linspace, 1000, 7),
+            (V{999, 832, 666, 500, 333, 166, 0}));
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::trailing, 1000, 16),
+            (V{999, 937, 874, 811, 749, 687, 624, 561, 499, 437, 374, 311, 249, 187, 124, 61}));
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::trailing, 1000, 3), (V{999, 666, 332}));
   auto full = inference_timesteps(TimestepSpacing::leading, 1000, 1000);
   EXPECT_EQ(full.size(), 1000u);
   EXPECT_EQ(full.front(), 999);

@@ -58,6 +58,27 @@ TEST(EMA, AveragesParametersAndCopiesBatchNormStatistics) {
   EXPECT_GT(statistics, 0);
 }
 
+// Sampling from the EMA copy during training (grids, KID) must use the running statistics and
+// leave them alone: a BatchNorm model in training mode would normalise with batch statistics
+// and write the sampling batches into its running mean/variance.
+TEST(EMA, IsInEvalModeAndSamplingLeavesItsStatisticsAlone) {
+  UNet model = batch_norm_unet();
+  model->train();
+  EMA ema(model);
+  EXPECT_FALSE(ema.model()->is_training());
+  for (const auto& m : ema.model()->modules(false)) EXPECT_FALSE(m->is_training()) << m->name();
+  TensorMap before;
+  for (const auto& [name, t] : state_dict(*ema.model())) before[name] = t.clone();
+  {
+    torch::NoGradGuard no_grad;
+    ema.model()->forward(torch::randn({4, 3, 64, 64}) * 3 + 1, torch::rand({4}));
+  }
+  for (const auto& [name, t] : state_dict(*ema.model()))
+    EXPECT_TRUE(torch::equal(t, before.at(name))) << name << " changed by an evaluation";
+  ema.update(model, 0.9);  // updating keeps the mode
+  EXPECT_FALSE(ema.model()->is_training());
+}
+
 TEST(EMA, DecayWarmup) {
   EXPECT_DOUBLE_EQ(ema_decay_at(0.999, 0, true), 0.1);  // (1 + 0)/(10 + 0)
   EXPECT_DOUBLE_EQ(ema_decay_at(0.999, 90, true), 91.0 / 100.0);
