@@ -1,12 +1,16 @@
-// ddpm sample: draw images from a trained model with DDPM or DDIM and save a grid or files.
+// ddpm sample: draw images from a trained model (ours or a diffusers UNet2DModel) with DDPM or
+// DDIM and save a grid, one PNG per image, and/or the float samples as a safetensors tensor.
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.h"
 #include "data/transforms.h"
 #include "io/grid.h"
 #include "io/image.h"
+#include "io/safetensors.h"
+#include "model_option.h"
 #include "pipeline/generate.h"
 #include "pipeline/model_loading.h"
 #include "pipeline/threads.h"
@@ -28,9 +32,12 @@ struct SampleFlags {
   int64_t n = 64;
   int64_t batch_size = 64;
   uint64_t seed = 0;
-  std::string weights = "ema";
+  std::string weights;  ///< "" = ema
   std::string out;
   std::string out_dir;
+  std::string init_noise;
+  std::string save_tensor;
+  CLI::Option* n_option = nullptr;
   std::string device = "auto";
   int64_t threads = 0;
 };
@@ -41,8 +48,9 @@ Run add_sample(CLI::App& app) {
   auto flags = std::make_shared<SampleFlags>();
   auto& f = *flags;
   auto* cmd = app.add_subcommand("sample", "Draw images from a trained model (DDPM or DDIM)");
-  cmd->add_option("--model", f.model, "Run directory or checkpoint folder")->required();
-  cmd->add_option("--sampler", f.sampler, "ddpm or ddim (default: the run's, ddim)")
+  cmd->add_option("--model", f.model, kModelHelp)->required();
+  cmd->add_option("--sampler", f.sampler,
+                  "ddpm or ddim (default: the run's, ddim; a diffusers model's scheduler class)")
       ->check(CLI::IsMember({"ddpm", "ddim"}));
   cmd->add_option("--steps", f.steps,
                   "Network evaluations (default: the run's for ddim, all T for ddpm)")
@@ -52,15 +60,24 @@ Run add_sample(CLI::App& app) {
   cmd->add_option("--timestep-spacing", f.spacing, "leading, linspace, trailing or quadratic")
       ->check(CLI::IsMember({"leading", "linspace", "trailing", "quadratic"}));
   cmd->add_flag("--no-clip", f.no_clip, "Do not clip the predicted x0 to [-1, 1]");
-  cmd->add_option("--n", f.n, "Number of images")->check(CLI::PositiveNumber);
+  f.n_option = cmd->add_option("--n", f.n, "Number of images (default 64, or --init-noise's N)")
+                   ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", f.batch_size, "Images per network call")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", f.seed, "Seed of x_T and of every sampler draw");
-  cmd->add_option("--weights", f.weights, "ema (default) or raw (the online weights)")
-      ->check(CLI::IsMember({"ema", "raw"}));
-  auto* out = cmd->add_option("--out", f.out, "PNG grid to write (default samples.png)");
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  auto* out = cmd->add_option(
+      "--out", f.out,
+      "PNG grid to write (default samples.png, unless only --save-tensor is given)");
   auto* out_dir = cmd->add_option("--out-dir", f.out_dir, "Folder for one PNG per image");
   out->excludes(out_dir);
+  cmd->add_option("--init-noise", f.init_noise,
+                  "safetensors file with the initial noise as tensor x_T [N, C, H, W] "
+                  "(instead of drawing it from --seed)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--save-tensor", f.save_tensor,
+                  "Also write the samples as tensor x_0 (float32 [N, C, H, W], model space, "
+                  "before the conversion to 8-bit) to this safetensors file");
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
 
@@ -68,12 +85,15 @@ Run add_sample(CLI::App& app) {
     auto& f = *flags;
     configure_cpu_threads(f.threads);
     const auto device = parse_device(f.device);
-    auto loaded = load_model(f.model, parse_enum<WeightsKind>(f.weights), device);
+    auto loaded = load_model_option(f.model, f.weights, device);
     SamplingConfig sampling = loaded.config.sampling;
     if (!f.sampler.empty()) {
       sampling.sampler = parse_enum<SamplerKind>(f.sampler);
       // DDPM's ancestral chain is meant to run its full length unless told otherwise.
       if (sampling.sampler == SamplerKind::ddpm && f.steps < 0) sampling.steps = 0;
+      // A full-chain default (a DDPMScheduler's) switched to DDIM takes DDIMPipeline's 50.
+      if (sampling.sampler == SamplerKind::ddim && f.steps < 0 && sampling.steps == 0)
+        sampling.steps = std::min<int64_t>(50, loaded.schedule.num_train_timesteps);
     }
     if (f.steps > 0) sampling.steps = f.steps;
     if (f.eta >= 0) sampling.eta = f.eta;
@@ -85,15 +105,22 @@ Run add_sample(CLI::App& app) {
                                               loaded.schedule.num_train_timesteps));
     const auto timesteps = sampling_timesteps(sampling, loaded.schedule.num_train_timesteps);
 
-    fmt::print("model: {} (step {}, {} weights) on {}\n", loaded.checkpoint_dir.string(),
-               loaded.step, f.weights, device.str());
-    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}\n",
-               to_string(sampling.sampler), timesteps.size(), sampling.eta,
-               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off");
     GenerateRequest request;
     request.count = f.n;
     request.batch_size = f.batch_size;
     request.seed = f.seed;
+    if (!f.init_noise.empty()) {
+      request.x_T = read_initial_noise(f.init_noise, loaded.config.model);
+      if (f.n_option->count() > 0 && f.n != request.x_T.size(0))
+        throw std::invalid_argument(fmt::format("--n {} but --init-noise {} holds {} images", f.n,
+                                                f.init_noise, request.x_T.size(0)));
+      request.count = request.x_T.size(0);
+    }
+
+    fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
+    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}\n",
+               to_string(sampling.sampler), timesteps.size(), sampling.eta,
+               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off");
     ProgressLine line;
     const auto start = std::chrono::steady_clock::now();
     auto samples = generate(
@@ -107,6 +134,11 @@ Run add_sample(CLI::App& app) {
                                   format_duration(elapsed / done * (1 - done))));
         });
     line.finish();
+    if (!f.save_tensor.empty()) {
+      write_safetensors(f.save_tensor, {{"x_0", samples}});
+      fmt::print("wrote x_0 [{}] to {}\n", fmt::join(samples.sizes(), ", "), f.save_tensor);
+      if (f.out.empty() && f.out_dir.empty()) return 0;
+    }
     auto images = denormalize_to_uint8(samples, dataset_normalization(loaded.config.data));
     if (!f.out_dir.empty()) {
       fs::create_directories(f.out_dir);

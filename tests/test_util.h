@@ -16,6 +16,11 @@ inline std::filesystem::path fixture(const std::string& relative) {
   return std::filesystem::path(DDPM_FIXTURES_DIR) / "diffusers-0.21.4" / relative;
 }
 
+/// Fixtures committed with the tests (tests/fixtures/), e.g. the generated diffusers folders.
+inline std::filesystem::path repo_fixture(const std::string& relative) {
+  return std::filesystem::path(DDPM_SOURCE_DIR) / "tests" / "fixtures" / relative;
+}
+
 inline TensorMap load_fixture(const std::string& relative) {
   return read_safetensors(fixture(relative)).tensors;
 }

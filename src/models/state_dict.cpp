@@ -29,6 +29,11 @@ void load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : targets) {
     const auto& value = tensors.at(name);
+    if (!value.is_floating_point() && target.is_floating_point())
+      throw std::runtime_error(
+          fmt::format("{}: tensor {} has dtype {} but the model expects a floating-point tensor "
+                      "(F32, F16, BF16 or F64)",
+                      origin, name, c10::toString(value.scalar_type())));
     if (value.sizes() != target.sizes())
       throw std::runtime_error(fmt::format("{}: tensor {} has shape {} but the model expects {}",
                                            origin, name, fmt::join(value.sizes(), "x"),

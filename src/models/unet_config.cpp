@@ -287,6 +287,18 @@ UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& 
   return c;
 }
 
+std::vector<std::string> architecture_differences(const UNetConfig& a, const UNetConfig& b) {
+  const auto ja = to_json(a), jb = to_json(b);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : ja.items()) {
+    if (key == "sample_size" || key == "dropout" || key == "batch_norm_momentum" ||
+        key == "zero_init_out")
+      continue;
+    if (value != jb.at(key)) keys.push_back(key);
+  }
+  return keys;
+}
+
 bool operator==(const UNetConfig& a, const UNetConfig& b) {
   return to_json(a) == to_json(b);
 }

@@ -185,6 +185,12 @@ inline bool operator!=(const UNetConfig& a, const UNetConfig& b) {
   return !(a == b);
 }
 
+/// The keys of to_json whose values differ between `a` and `b`, leaving out those that change
+/// neither the weights' shapes nor the function the weights compute: sample_size (the network is
+/// convolutional), dropout and batch_norm_momentum (training only) and zero_init_out
+/// (initialisation only). Empty when weights of one fit the other and mean the same.
+std::vector<std::string> architecture_differences(const UNetConfig& a, const UNetConfig& b);
+
 /// Resolution levels: block_out_channels.size().
 inline int64_t num_levels(const UNetConfig& c) {
   return int64_t(c.block_out_channels.size());

@@ -46,16 +46,15 @@ bool checkpoint_exists(const fs::path& dir) {
   return complete(dir) || complete(sibling(dir, ".old"));
 }
 
+fs::path complete_checkpoint_dir(const fs::path& dir) {
+  if (complete(dir)) return dir;
+  if (complete(sibling(dir, ".old"))) return sibling(dir, ".old");
+  throw std::runtime_error(dir.string() +
+                           ": not a checkpoint folder (expected state.json and model.safetensors)");
+}
+
 Checkpoint read_checkpoint(const fs::path& requested, bool with_optimizer) {
-  fs::path dir = requested;
-  if (!complete(dir)) {
-    if (complete(sibling(dir, ".old")))
-      dir = sibling(dir, ".old");
-    else
-      throw std::runtime_error(requested.string() +
-                               ": not a checkpoint folder (expected state.json and "
-                               "model.safetensors)");
-  }
+  const fs::path dir = complete_checkpoint_dir(requested);
   Checkpoint c;
   std::ifstream state_file(dir / "state.json");
   try {

@@ -31,4 +31,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir, bool with_optimizer
 /// True when `dir` (or its .old twin) holds a complete checkpoint.
 bool checkpoint_exists(const std::filesystem::path& dir);
 
+/// The complete folder read_checkpoint would read: `dir`, or its .old twin after a kill between
+/// the two renames. Throws std::runtime_error when neither is complete.
+std::filesystem::path complete_checkpoint_dir(const std::filesystem::path& dir);
+
 }  // namespace ddpm

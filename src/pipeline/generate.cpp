@@ -1,10 +1,37 @@
 #include "pipeline/generate.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "io/safetensors.h"
+
 #include "models/denoiser.h"
 #include "samplers/ddim.h"
 #include "samplers/ddpm.h"
 
 namespace ddpm {
+
+torch::Tensor read_initial_noise(const std::filesystem::path& file, const UNetConfig& model) {
+  const auto tensors = read_safetensors(file).tensors;
+  auto it = tensors.find("x_T");
+  if (it == tensors.end()) {
+    std::string names;
+    for (const auto& [name, t] : tensors) names += (names.empty() ? "" : ", ") + name;
+    throw std::runtime_error(
+        file.string() + ": no tensor named x_T (found: " + (names.empty() ? "none" : names) + ")");
+  }
+  const auto& x = it->second;
+  if (!x.is_floating_point())
+    throw std::runtime_error(file.string() + ": x_T has dtype " +
+                             std::string(c10::toString(x.scalar_type())) +
+                             ", expected a floating-point type");
+  if (x.dim() != 4 || x.size(0) < 1 || x.size(1) != model.in_channels ||
+      x.size(2) != model.sample_size || x.size(3) != model.sample_size)
+    throw std::runtime_error(fmt::format(
+        "{}: x_T has shape [{}] but the model needs [N, {}, {}, {}] with N >= 1", file.string(),
+        fmt::join(x.sizes(), ", "), model.in_channels, model.sample_size, model.sample_size));
+  return x.to(torch::kFloat32);
+}
 
 std::vector<int64_t> sampling_timesteps(const SamplingConfig& s, int64_t T) {
   const int64_t steps = s.steps > 0 ? s.steps : T;

@@ -2,6 +2,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <filesystem>
+
 #include "core/noise_schedule.h"
 #include "models/unet.h"
 #include "pipeline/run_config.h"
@@ -16,6 +18,11 @@ struct GenerateRequest {
   /// Initial x_T [count, C, H, W]; drawn from `seed` when undefined.
   torch::Tensor x_T;
 };
+
+/// The initial noise x_T stored as tensor "x_T" [N, C, H, W] in a safetensors file (any float
+/// dtype; other tensors in the file are ignored), as float32, checked against the model's
+/// channels and sample_size. Throws std::runtime_error naming the file and what is wrong.
+torch::Tensor read_initial_noise(const std::filesystem::path& file, const UNetConfig& model);
 
 /// Progress: batch index, batch count, and the sampler's step within the batch.
 using GenerateProgress = std::function<void(int64_t batch, int64_t batches, const SamplerStep&)>;

@@ -1,41 +1,203 @@
+// Folder layouts: ours (pipeline/checkpoint.h) and diffusers' (ModelMixin.save_pretrained writes
+// config.json + diffusion_pytorch_model.safetensors; DiffusionPipeline.save_pretrained writes
+// model_index.json and one subfolder per component, diffusers 0.21.4 pipeline_utils.py).
 #include "pipeline/model_loading.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 
 #include "models/state_dict.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/diffusers_format.h"
+#include "pipeline/scheduler_config.h"
 
 namespace ddpm {
 
 namespace fs = std::filesystem;
 
 template <>
-const EnumTable<WeightsKind>& enum_table<WeightsKind>() {
-  static const EnumTable<WeightsKind> table{
-      "weights", {{WeightsKind::ema, "ema"}, {WeightsKind::raw, "raw"}}};
+const EnumTable<ModelLayout>& enum_table<ModelLayout>() {
+  static const EnumTable<ModelLayout> table{
+      "model layout",
+      {{ModelLayout::run_directory, "run directory"},
+       {ModelLayout::checkpoint, "checkpoint folder"},
+       {ModelLayout::diffusers_model, "diffusers model folder"},
+       {ModelLayout::diffusers_pipeline, "diffusers pipeline folder"}}};
   return table;
 }
 
 namespace {
 
+constexpr const char* kDiffusersWeights = "diffusion_pytorch_model.safetensors";
+
+const char* kAcceptedLayouts =
+    "accepted: a run directory (config.json + checkpoints/latest/), a checkpoint folder "
+    "(state.json + model.safetensors), a diffusers model folder (config.json + "
+    "diffusion_pytorch_model.safetensors [+ scheduler_config.json]) or a diffusers pipeline "
+    "folder (model_index.json + unet/ + scheduler/)";
+
 struct Located {
-  fs::path config;
-  fs::path checkpoint;
+  ModelLayout layout = ModelLayout::run_directory;
+  fs::path config;     ///< our config.json, or the diffusers UNet2DModel config.json
+  fs::path folder;     ///< our checkpoint folder, or the diffusers model folder
+  fs::path scheduler;  ///< diffusers scheduler_config.json, empty when none
 };
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path.string() + ": cannot read");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path.string() + ": invalid JSON: " + e.what());
+  }
+}
+
+bool is_diffusers_model(const fs::path& dir) {
+  return fs::is_regular_file(dir / "config.json") && fs::is_regular_file(dir / kDiffusersWeights);
+}
+
+/// The scheduler config of a diffusers model folder: beside config.json, in scheduler/, or in
+/// the scheduler/ of the pipeline the folder is the unet/ of.
+fs::path find_scheduler_config(const fs::path& model_dir) {
+  const fs::path parent = fs::absolute(model_dir).lexically_normal().parent_path();
+  std::vector<fs::path> candidates{model_dir / "scheduler_config.json",
+                                   model_dir / "scheduler" / "scheduler_config.json"};
+  if (fs::is_regular_file(parent / "model_index.json"))
+    candidates.push_back(parent / "scheduler" / "scheduler_config.json");
+  for (const auto& c : candidates)
+    if (fs::is_regular_file(c)) return c;
+  return {};
+}
+
+/// Checks a pipeline's model_index.json: a UNet2DModel `unet` and a DDPM/DDIM `scheduler`, no
+/// other component (an LDM's vqvae, a text encoder, ...).
+void check_model_index(const fs::path& path) {
+  const auto index = read_json(path);
+  if (!index.is_object()) throw std::runtime_error(path.string() + ": expected a JSON object");
+  std::vector<std::string> others;
+  for (const auto& [name, entry] : index.items()) {
+    if (name.empty() || name[0] == '_') continue;  // _class_name, _diffusers_version, ...
+    // Entries are [library, class]; [null, null] marks an optional component left out.
+    const bool absent = entry.is_array() && entry.size() == 2 && entry[1].is_null();
+    if (absent) continue;
+    const std::string cls = entry.is_array() && entry.size() == 2 && entry[1].is_string()
+                                ? entry[1].get<std::string>()
+                                : entry.dump();
+    if (name == "unet") {
+      if (cls != "UNet2DModel")
+        throw std::runtime_error(path.string() + ": unet is " + cls +
+                                 "; only UNet2DModel pipelines are supported");
+    } else if (name == "scheduler") {
+      if (cls != "DDPMScheduler" && cls != "DDIMScheduler")
+        throw std::runtime_error(path.string() + ": scheduler is " + cls +
+                                 " (supported: DDPMScheduler, DDIMScheduler)");
+    } else {
+      others.push_back(name + " (" + cls + ")");
+    }
+  }
+  if (!others.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: the pipeline has components this project cannot run: {} (supported: unet and "
+        "scheduler, as DDPMPipeline and DDIMPipeline)",
+        path.string(), fmt::join(others, ", ")));
+}
 
 Located locate(const fs::path& path) {
   if (!fs::exists(path)) throw std::runtime_error(path.string() + ": no such file or directory");
+  if (!fs::is_directory(path))
+    throw std::runtime_error(path.string() + ": is a file, not a model folder; " +
+                             kAcceptedLayouts);
   if (fs::is_regular_file(path / "config.json") && checkpoint_exists(path / "checkpoints/latest"))
-    return {path / "config.json", path / "checkpoints/latest"};
+    return {ModelLayout::run_directory, path / "config.json", path / "checkpoints/latest", {}};
   if (checkpoint_exists(path)) {
-    for (const auto& candidate : {path / "config.json", path.parent_path().parent_path() / "config.json"})
-      if (fs::is_regular_file(candidate)) return {candidate, path};
-    throw std::runtime_error(path.string() + ": checkpoint folder without a config.json beside it "
-                                             "or in its run directory");
+    for (const auto& candidate :
+         {path / "config.json", path.parent_path().parent_path() / "config.json"})
+      if (fs::is_regular_file(candidate)) return {ModelLayout::checkpoint, candidate, path, {}};
+    throw std::runtime_error(path.string() +
+                             ": checkpoint folder without a config.json beside it "
+                             "or in its run directory");
   }
-  throw std::runtime_error(path.string() +
-                           ": not a run directory (config.json + checkpoints/latest/) or a "
-                           "checkpoint folder (state.json + model.safetensors)");
+  // A pipeline keeps the UNet in unet/; early hub repositories (google/ddpm-*) have a
+  // model_index.json beside a flat model folder instead, which the next case reads.
+  if (fs::is_regular_file(path / "model_index.json") && fs::is_directory(path / "unet")) {
+    check_model_index(path / "model_index.json");
+    const fs::path unet = path / "unet";
+    if (!is_diffusers_model(unet))
+      throw std::runtime_error((unet).string() + ": a pipeline's unet/ needs config.json and " +
+                               kDiffusersWeights);
+    const fs::path scheduler = path / "scheduler" / "scheduler_config.json";
+    return {ModelLayout::diffusers_pipeline, unet / "config.json", unet,
+            fs::is_regular_file(scheduler) ? scheduler : fs::path()};
+  }
+  if (is_diffusers_model(path)) {
+    if (fs::is_regular_file(path / "model_index.json"))
+      check_model_index(path / "model_index.json");
+    return {ModelLayout::diffusers_model, path / "config.json", path, find_scheduler_config(path)};
+  }
+  if (fs::is_regular_file(path / "config.json")) {
+    for (const char* other :
+         {"diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors"})
+      if (fs::is_regular_file(path / other))
+        throw std::runtime_error(
+            path.string() + ": has " + other + " but no " + kDiffusersWeights +
+            " (the weights are read from that file only; convert or rename them, see "
+            "docs/diffusers.md)");
+    if (read_json(path / "config.json").contains("_class_name"))
+      throw std::runtime_error(path.string() + ": diffusers config.json without " +
+                               kDiffusersWeights);
+  }
+  throw std::runtime_error(path.string() + ": not a model folder that this project recognises; " +
+                           kAcceptedLayouts);
+}
+
+bool is_diffusers(ModelLayout layout) {
+  return layout == ModelLayout::diffusers_model || layout == ModelLayout::diffusers_pipeline;
+}
+
+/// Sets loaded.config (and the fields saying where it came from) without reading any weights.
+void read_config(const Located& where, LoadedModel& loaded) {
+  loaded.layout = where.layout;
+  loaded.checkpoint_dir = where.folder;
+  if (!is_diffusers(where.layout)) {
+    loaded.config = run_config_from_json(read_json(where.config));
+    return;
+  }
+  auto& c = loaded.config;
+  try {
+    c.model = unet_config_from_diffusers(read_json(where.config), where.config.string());
+    if (!where.scheduler.empty())
+      apply_scheduler_config(read_json(where.scheduler), c, where.scheduler.string());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  // The images such a model draws: sample_size² × in_channels in [-1, 1] (DDPMPipeline maps
+  // them to [0, 1] with image / 2 + 0.5).
+  c.data.image_size = c.model.sample_size;
+  c.data.channels = c.model.in_channels;
+  c.data.normalization = Normalization::minus_one_one;
+  loaded.scheduler_config = where.scheduler;
+}
+
+/// The weights (current diffusers spelling), reading only the one file `weights` picks.
+TensorMap read_weights(const Located& where, WeightsKind weights, LoadedModel& loaded) {
+  if (is_diffusers(where.layout)) {
+    loaded.weights_file = where.folder / kDiffusersWeights;
+    try {
+      return convert_legacy_attention_keys(read_safetensors(loaded.weights_file).tensors);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(loaded.weights_file.string() + ": " + e.what());
+    }
+  }
+  const fs::path dir = complete_checkpoint_dir(where.folder);
+  loaded.step = read_json(dir / "state.json").value("step", int64_t(0));
+  const bool ema = weights == WeightsKind::ema;
+  loaded.weights_file = dir / (ema ? "ema.safetensors" : "model.safetensors");
+  if (ema && !fs::is_regular_file(loaded.weights_file))
+    throw std::runtime_error(dir.string() + ": has no ema.safetensors (use --weights raw)");
+  return read_safetensors(loaded.weights_file).tensors;
 }
 
 }  // namespace
@@ -54,28 +216,20 @@ torch::Device parse_device(const std::string& text) {
   return device;
 }
 
-LoadedModel load_model(const fs::path& path, WeightsKind weights, const torch::Device& device) {
-  auto where = locate(path);
-  std::ifstream in(where.config);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(where.config.string() + ": " + e.what());
-  }
+RunConfig read_model_config(const fs::path& path) {
   LoadedModel loaded;
-  loaded.config = run_config_from_json(json);
+  read_config(locate(path), loaded);
+  return loaded.config;
+}
+
+LoadedModel load_model(const fs::path& path, WeightsKind weights, const torch::Device& device) {
+  const Located where = locate(path);
+  LoadedModel loaded;
+  read_config(where, loaded);
+  const TensorMap tensors = read_weights(where, weights, loaded);
   loaded.schedule = make_noise_schedule(loaded.config.schedule);
-  auto checkpoint = read_checkpoint(where.checkpoint, /*with_optimizer=*/false);
-  loaded.checkpoint_dir = where.checkpoint;
-  loaded.step = checkpoint.state.value("step", int64_t(0));
   loaded.model = UNet(loaded.config.model);
-  const bool ema = weights == WeightsKind::ema;
-  if (ema && checkpoint.ema.empty())
-    throw std::runtime_error(where.checkpoint.string() +
-                             ": has no ema.safetensors (use --weights raw)");
-  load_state_dict(*loaded.model, ema ? checkpoint.ema : checkpoint.model,
-                  (where.checkpoint / (ema ? "ema.safetensors" : "model.safetensors")).string());
+  load_state_dict(*loaded.model, tensors, loaded.weights_file.string());
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;

@@ -1,5 +1,6 @@
 // Golden test against diffusers 0.21.4: the tiny UNet2DModel fixture (config.json beside the
-// weights) loads name for name, and our forward matches diffusers' output.
+// weights) loads name for name, and our forward matches diffusers' output. (The whole loader,
+// folder to forward pass, is tested in tests/pipeline/test_model_loading.cpp.)
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,27 +11,17 @@
 #include "samplers/ddim.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
+#include "pipeline/diffusers_format.h"
 #include "test_util.h"
 
 namespace ddpm {
 namespace {
 
-// diffusers' tiny-unet/config.json mapped onto UNetConfig; the keys it shares with UNetConfig
-// are read by the same parser (the diffusers-only keys are checked to hold the values we
-// implement, then dropped).
+// diffusers' tiny-unet/config.json read by the project's diffusers config reader
+// (pipeline/diffusers_format.h), as `ddpm sample --model tiny-unet` reads it.
 UNetConfig tiny_unet_config() {
   std::ifstream in(test::fixture("tiny-unet/config.json"));
-  auto j = nlohmann::json::parse(in);
-  EXPECT_EQ(j.at("act_fn"), "silu");
-  EXPECT_EQ(j.at("time_embedding_type"), "positional");
-  EXPECT_EQ(j.at("downsample_type"), "conv");
-  EXPECT_EQ(j.at("upsample_type"), "conv");
-  EXPECT_TRUE(j.at("class_embed_type").is_null());
-  for (const char* key :
-       {"_class_name", "_diffusers_version", "act_fn", "class_embed_type", "num_class_embeds",
-        "time_embedding_type", "downsample_type", "upsample_type"})
-    j.erase(key);
-  return unet_config_from_json(j, "tiny-unet/config.json");
+  return unet_config_from_diffusers(nlohmann::json::parse(in), "tiny-unet/config.json");
 }
 
 TEST(DiffusersParity, StateDictMatchesFixtureKeysAndShapes) {

@@ -1,0 +1,52 @@
+// ddpm export: write a model as a folder another library loads (diffusers UNet2DModel).
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "model_option.h"
+#include "models/state_dict.h"
+#include "pipeline/diffusers_export.h"
+
+namespace ddpm::cli {
+
+namespace {
+
+struct ExportFlags {
+  std::string model;
+  std::string format;
+  std::string out;
+  std::string weights;  ///< "" = ema
+};
+
+}  // namespace
+
+Run add_export(CLI::App& app) {
+  auto flags = std::make_shared<ExportFlags>();
+  auto& f = *flags;
+  auto* cmd = app.add_subcommand("export", "Write a model in another library's format");
+  cmd->footer(
+      "--format diffusers writes config.json, diffusion_pytorch_model.safetensors and "
+      "scheduler_config.json, which diffusers' UNet2DModel.from_pretrained and "
+      "DDPMScheduler/DDIMScheduler.from_pretrained read (diffusers layout, GroupNorm, timestep "
+      "conditioning only).");
+  cmd->add_option("--model", f.model, kModelHelp)->required();
+  cmd->add_option("--format", f.format, "diffusers")
+      ->required()
+      ->check(CLI::IsMember({"diffusers"}));
+  cmd->add_option("--out", f.out, "Folder to create (must be new or empty)")->required();
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+
+  return [flags]() -> int {
+    auto& f = *flags;
+    auto loaded = load_model_option(f.model, f.weights, torch::kCPU);
+    fmt::print("model: {}\n", describe(loaded, f.weights));
+    export_diffusers(loaded.config, state_dict(*loaded.model), f.out);
+    fmt::print(
+        "wrote a diffusers UNet2DModel folder to {} (load it with "
+        "UNet2DModel.from_pretrained and {}.from_pretrained)\n",
+        f.out,
+        loaded.config.sampling.sampler == SamplerKind::ddim ? "DDIMScheduler" : "DDPMScheduler");
+    return 0;
+  };
+}
+
+}  // namespace ddpm::cli

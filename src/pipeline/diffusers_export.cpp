@@ -1,0 +1,38 @@
+#include "pipeline/diffusers_export.h"
+
+#include <stdexcept>
+
+#include "io/atomic_file.h"
+#include "models/state_dict.h"
+#include "models/unet.h"
+#include "pipeline/diffusers_format.h"
+#include "pipeline/scheduler_config.h"
+
+namespace ddpm {
+
+namespace fs = std::filesystem;
+
+void export_diffusers(const RunConfig& config, const TensorMap& weights, const fs::path& out) {
+  const nlohmann::json unet = unet_config_to_diffusers(config.model);
+  const nlohmann::json scheduler = scheduler_config_to_diffusers(config);
+  // The weights must be this architecture's, name for name and shape for shape: loading them
+  // into a fresh model runs every check load_model runs.
+  TensorMap f32;
+  {
+    UNet probe(config.model);
+    load_state_dict(*probe, weights, "export");
+    for (const auto& [name, tensor] : weights)
+      f32[name] = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  }
+  if (fs::exists(out) && (!fs::is_directory(out) || !fs::is_empty(out)))
+    throw std::runtime_error(out.string() +
+                             (fs::is_directory(out) ? ": folder is not empty" : ": is a file") +
+                             "; export writes into a new or empty folder");
+  fs::create_directories(out);
+  write_file_atomic(out / "config.json", unet.dump(2) + "\n");
+  write_safetensors(out / "diffusion_pytorch_model.safetensors", f32, {{"format", "pt"}});
+  write_file_atomic(out / "scheduler_config.json", scheduler.dump(2) + "\n");
+  sync_directory(out);
+}
+
+}  // namespace ddpm

@@ -1,0 +1,67 @@
+#include "pipeline/predict.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "io/safetensors.h"
+#include "models/denoiser.h"
+
+namespace ddpm {
+
+namespace {
+
+const torch::Tensor& named(const TensorMap& tensors, const std::string& name,
+                           const std::filesystem::path& file) {
+  auto it = tensors.find(name);
+  if (it != tensors.end()) return it->second;
+  std::vector<std::string> names;
+  for (const auto& [n, t] : tensors) names.push_back(n);
+  throw std::runtime_error(
+      fmt::format("{}: no tensor named {} (found: {})", file.string(), name,
+                  names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+}
+
+}  // namespace
+
+PredictInput read_predict_input(const std::filesystem::path& file, const UNetConfig& model,
+                                int64_t T) {
+  const auto tensors = read_safetensors(file).tensors;
+  const auto& x = named(tensors, "x", file);
+  const auto& t = named(tensors, "t", file);
+  const std::string where = file.string();
+  if (!x.is_floating_point() || x.dim() != 4 || x.size(0) < 1 || x.size(1) != model.in_channels)
+    throw std::runtime_error(
+        fmt::format("{}: x must be a float tensor [N, {}, H, W] with N >= 1, found {} [{}]", where,
+                    model.in_channels, c10::toString(x.scalar_type()), fmt::join(x.sizes(), ", ")));
+  if (t.is_floating_point() || t.scalar_type() == torch::kBool || t.dim() != 1 ||
+      t.size(0) != x.size(0))
+    throw std::runtime_error(fmt::format(
+        "{}: t must be an integer tensor [N] = [{}] (int64, one step index per image), found "
+        "{} [{}]",
+        where, x.size(0), c10::toString(t.scalar_type()), fmt::join(t.sizes(), ", ")));
+  auto t64 = t.to(torch::kInt64);
+  if (t64.lt(0).any().item<bool>() || t64.ge(T).any().item<bool>())
+    throw std::runtime_error(
+        fmt::format("{}: t holds values outside [0, {}) (the model's "
+                    "num_train_timesteps): min {}, max {}",
+                    where, T, t64.min().item<int64_t>(), t64.max().item<int64_t>()));
+  return {x.to(torch::kFloat32), t64};
+}
+
+torch::Tensor predict(UNet& model, const NoiseSchedule& schedule, const torch::Tensor& x,
+                      const torch::Tensor& t, int64_t batch_size) {
+  TORCH_CHECK(batch_size >= 1, "predict: batch_size must be >= 1, got ", batch_size);
+  const auto device = model->parameters().front().device();
+  auto denoise = make_denoise_fn(model, schedule);
+  std::vector<torch::Tensor> out;
+  torch::NoGradGuard no_grad;
+  for (int64_t begin = 0; begin < x.size(0); begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, x.size(0));
+    auto y = denoise(x.slice(0, begin, end).to(device, torch::kFloat32),
+                     t.slice(0, begin, end).to(device));  // [b, out, H, W]
+    out.push_back(y.to(torch::kCPU, torch::kFloat32));
+  }
+  return torch::cat(out);
+}
+
+}  // namespace ddpm
