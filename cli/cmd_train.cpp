@@ -1,5 +1,6 @@
-// ddpm train: resolve the config (preset → --config → flags), load the data, train with progress,
-// checkpoints and sample grids; Ctrl-C checkpoints and stops cleanly.
+// ddpm train: resolve the config (preset → [--init / --arch model] → --config → flags), load the
+// data, train with progress, checkpoints and sample grids; Ctrl-C checkpoints and stops cleanly.
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "data/dataset.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/model_source.h"
 #include "pipeline/run_config.h"
 #include "progress.h"
 #include "training/trainer.h"
@@ -31,6 +33,9 @@ struct TrainFlags {
   std::string config_file;
   std::string out;
   bool resume = false;
+  std::string init;
+  std::string init_weights = "ema";
+  std::string arch;
   json patch = json::object();  ///< every flag the user set, as a RunConfig merge patch
 };
 
@@ -71,6 +76,19 @@ Run add_train(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", f.out, "Run directory (default runs/<preset>)");
   cmd->add_flag("--resume", f.resume, "Continue the run in --out from checkpoints/latest");
+  auto* init = cmd->add_option(
+      "--init", f.init,
+      "Fine-tune: start from this model's weights, architecture, schedule and prediction type "
+      "(run directory, checkpoint folder, diffusers model or pipeline folder)");
+  cmd->add_option("--init-weights", f.init_weights,
+                  "ema (default) or raw: which weights of --init when it is one of our runs "
+                  "(a diffusers folder holds one set)")
+      ->check(CLI::IsMember({"ema", "raw"}));
+  auto* arch = cmd->add_option("--arch", f.arch,
+                               "Train a fresh model of the architecture in this diffusers "
+                               "UNet2DModel config.json")
+                   ->check(CLI::ExistingFile);
+  init->excludes(arch);
   patch_option<std::string>(*cmd, f, "--data", "data", "source",
                             "fashion-mnist or a folder of PNG/JPEG images (recursive)");
   patch_option<int64_t>(*cmd, f, "--image-size", "data", "image_size",
@@ -79,9 +97,11 @@ Run add_train(CLI::App& app) {
   patch_option<std::string>(*cmd, f, "--normalization", "data", "normalization",
                             "[-1,1] (DDPM) or mean-std (Keras)");
   patch_option<bool>(*cmd, f, "--hflip", "data", "hflip", "Random horizontal flips (true/false)");
-  patch_option<int64_t>(*cmd, f, "--steps", "training", "steps", "Total optimizer steps");
+  patch_option<int64_t>(*cmd, f, "--steps", "training", "steps",
+                        "Total optimizer steps, counted across resumes");
   patch_option<int64_t>(*cmd, f, "--epochs", "training", "epochs",
-                        "Passes over the data (when --steps is 0)");
+                        "Passes over the data instead of --steps (replaces the preset's steps)");
+  cmd->get_option("--steps")->excludes(cmd->get_option("--epochs"));
   patch_option<int64_t>(*cmd, f, "--batch-size", "training", "batch_size", "Images per step");
   patch_option<double>(*cmd, f, "--lr", "training", "lr", "AdamW learning rate");
   patch_option<double>(*cmd, f, "--weight-decay", "training", "weight_decay", "AdamW weight decay");
@@ -112,9 +132,40 @@ Run add_train(CLI::App& app) {
     if (!f.config_file.empty()) patches.push_back(read_json_file(f.config_file));
     patches.push_back(f.patch);
     std::string preset = f.preset.empty() ? "fashion-mnist" : f.preset;
+    bool preset_given = !f.preset.empty();
     for (const auto& p : patches)
-      if (p.contains("preset") && f.preset.empty()) preset = p["preset"].get<std::string>();
+      if (p.contains("preset") && f.preset.empty()) {
+        preset = p["preset"].get<std::string>();
+        preset_given = true;
+      }
     if (!f.preset.empty()) patches.push_back({{"preset", f.preset}});
+
+    // --init (or training.init from --config) / --arch: the model comes from elsewhere.
+    std::string init_dir = f.init;
+    WeightsKind init_weights = parse_enum<WeightsKind>(f.init_weights);
+    for (auto& p : patches) {
+      if (!p.contains("training") || !p["training"].is_object()) continue;
+      auto& t = p["training"];
+      if (f.init.empty() && t.contains("init") && t["init"].is_string()) {
+        init_dir = t["init"].get<std::string>();
+        init_weights = parse_enum<WeightsKind>(t.value("init_weights", "ema"));
+      }
+      t.erase("init");  // source_patch records the resolved folder
+      t.erase("init_weights");
+    }
+    if (!init_dir.empty() || !f.arch.empty()) {
+      if (f.resume)
+        throw std::invalid_argument(
+            "--resume continues a run from its own checkpoint; --init and --arch start new runs "
+            "(drop them, or --resume)");
+      if (!init_dir.empty() && !f.arch.empty())
+        throw std::invalid_argument(
+            "--arch and --init (training.init) both give the architecture; use one");
+      const ModelSource source =
+          f.arch.empty() ? init_source(init_dir, init_weights) : arch_source(f.arch);
+      check_model_source(source, preset, preset_given, patches);
+      patches.insert(patches.begin(), source_patch(source));
+    }
     const fs::path run_dir = f.out.empty() ? fs::path("runs") / preset : fs::path(f.out);
     const bool has_checkpoint = checkpoint_exists(run_dir / "checkpoints/latest");
 
@@ -125,7 +176,7 @@ Run add_train(CLI::App& app) {
                                     "(expected checkpoints/latest/); drop --resume to start it");
       // The run's own resolved config, with any flags given now on top (e.g. more --steps).
       json resolved = read_json_file(run_dir / "config.json");
-      for (const auto& p : patches) resolved.merge_patch(p);
+      for (const auto& p : patches) merge_run_config_patch(resolved, p);
       config = run_config_from_json(resolved);
     } else {
       if (has_checkpoint)
@@ -153,17 +204,27 @@ Run add_train(CLI::App& app) {
     for (const auto& p : trainer.model()->parameters()) params += p.numel();
     fmt::print("model: preset {}, {:.2f}M parameters; training {} steps into {}\n", config.preset,
                double(params) / 1e6, trainer.total_steps(), run_dir.string());
+    if (!f.resume && !config.training.init.empty())
+      fmt::print("initialised from {} ({} weights)\n", config.training.init,
+                 to_string(config.training.init_weights));
+    if (!f.arch.empty()) fmt::print("architecture from {}\n", f.arch);
 
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
     ProgressLine line;
     TrainEvents events;
     events.on_progress = [&](const TrainProgress& p) {
+      // The validation metric (training.eval_every): latest and best, once measured.
+      std::string eval;
+      if (!p.eval_name.empty() && !std::isnan(p.best_eval))
+        eval = fmt::format("  {} {} (best {:.4g} @ {})", p.eval_name,
+                           std::isnan(p.eval) ? std::string("-") : fmt::format("{:.4g}", p.eval),
+                           p.best_eval, p.best_eval_step);
       line.update(fmt::format("step {}/{}  loss {:.4f}  lr {:.2e}  {:.1f} img/s  {:.1f} it/s  "
-                              "ETA {}",
+                              "ETA {}{}",
                               p.step, p.total_steps, p.loss, p.lr, p.images_per_second,
                               p.images_per_second / double(config.training.batch_size),
-                              format_duration(p.eta_seconds)),
+                              format_duration(p.eta_seconds), eval),
                   p.step == p.total_steps);
     };
     events.on_file = [&](const std::string& kind, const fs::path& path) {

@@ -12,6 +12,7 @@ packages=(
   libopenblas0-openmp     # optimised BLAS behind LibTorch (the default reference BLAS is ~2x slower)
   dataset-fashion-mnist   # the built-in default dataset (IDX .gz files)
   python3-torch python3-numpy   # the PyTorch peer for bench/
+  python3-torchvision     # Inception3 reference for tests/fixtures/make_inception_fixture.py
 )
 
 missing=()

@@ -23,6 +23,20 @@ const EnumTable<SamplerKind>& enum_table<SamplerKind>() {
   return table;
 }
 
+template <>
+const EnumTable<WeightsKind>& enum_table<WeightsKind>() {
+  static const EnumTable<WeightsKind> table{"weights",
+                                            {{WeightsKind::ema, "ema"}, {WeightsKind::raw, "raw"}}};
+  return table;
+}
+
+template <>
+const EnumTable<EvalMetric>& enum_table<EvalMetric>() {
+  static const EnumTable<EvalMetric> table{"eval metric",
+                                           {{EvalMetric::kid, "kid"}, {EvalMetric::fd, "fd"}}};
+  return table;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -74,7 +88,14 @@ json training_to_json(const TrainingConfig& t) {
           {"sample_steps", t.sample_steps},
           {"seed", t.seed},
           {"device", t.device},
-          {"threads", t.threads}};
+          {"threads", t.threads},
+          {"init", t.init},
+          {"init_weights", to_string(t.init_weights)},
+          {"eval_every", t.eval_every},
+          {"eval_metric", to_string(t.eval_metric)},
+          {"eval_samples", t.eval_samples},
+          {"eval_steps", t.eval_steps},
+          {"eval_inception", t.eval_inception}};
 }
 
 TrainingConfig training_from_json(const json& j) {
@@ -101,6 +122,13 @@ TrainingConfig training_from_json(const json& j) {
   in.read("seed", t.seed);
   in.read("device", t.device);
   in.read("threads", t.threads);
+  in.read("init", t.init);
+  in.read_enum("init_weights", t.init_weights);
+  in.read("eval_every", t.eval_every);
+  in.read_enum("eval_metric", t.eval_metric);
+  in.read("eval_samples", t.eval_samples);
+  in.read("eval_steps", t.eval_steps);
+  in.read("eval_inception", t.eval_inception);
   in.finish();
   return t;
 }
@@ -155,6 +183,12 @@ void validate(const RunConfig& c) {
   require(t.sample_images >= 1 && t.sample_steps >= 1,
           "training.sample_images and training.sample_steps must be >= 1");
   require(t.threads >= 0, "training.threads must be >= 0");
+  require(t.eval_every >= 0, "training.eval_every must be >= 0 (0: never)");
+  require(t.eval_samples >= 2, "training.eval_samples must be >= 2, got " +
+                                   std::to_string(t.eval_samples));
+  require(t.eval_steps >= 1 && t.eval_steps <= c.schedule.num_train_timesteps,
+          "training.eval_steps must be in [1, num_train_timesteps], got " +
+              std::to_string(t.eval_steps));
   require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
           "training.device must be auto, cpu, cuda or cuda:N, got '" + t.device + "'");
   const auto& s = c.sampling;
@@ -217,6 +251,20 @@ json preset_json(const std::string& name) {
   return parse_json_with_comments(it->second, "configs/" + name + ".json");
 }
 
+void merge_run_config_patch(json& resolved, const json& patch) {
+  json p = patch;
+  if (p.contains("training") && p["training"].is_object()) {
+    auto& t = p["training"];
+    const bool sets_steps = t.contains("steps"), sets_epochs = t.contains("epochs");
+    if (sets_steps && sets_epochs && t["steps"].is_number() && t["epochs"].is_number() &&
+        t["steps"].get<double>() > 0 && t["epochs"].get<double>() > 0)
+      throw std::invalid_argument(
+          "training.steps and training.epochs are both set: give the run's length as one of them");
+    if (sets_epochs && !sets_steps) t["steps"] = 0;
+  }
+  resolved.merge_patch(p);
+}
+
 RunConfig resolve_run_config(const std::string& preset, const std::vector<json>& patches) {
   std::string name = preset;
   for (const auto& p : patches)
@@ -230,7 +278,7 @@ RunConfig resolve_run_config(const std::string& preset, const std::vector<json>&
   recipe.erase("model_preset");
   resolved["model"] = to_json(model_preset(model_name));
   resolved.merge_patch(recipe);
-  for (const auto& p : patches) resolved.merge_patch(p);
+  for (const auto& p : patches) merge_run_config_patch(resolved, p);
   resolved["preset"] = name;
   return run_config_from_json(resolved);
 }

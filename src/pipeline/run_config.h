@@ -29,6 +29,16 @@ enum class SamplerKind { ddpm, ddim };
 template <>
 const EnumTable<SamplerKind>& enum_table<SamplerKind>();
 
+/// The quick validation metric of training (training.eval_metric): KID or the Fréchet distance.
+enum class EvalMetric { kid, fd };
+template <>
+const EnumTable<EvalMetric>& enum_table<EvalMetric>();
+
+/// Which weights of one of our checkpoints: the EMA copy (what sampling uses) or the online ones.
+enum class WeightsKind { ema, raw };
+template <>
+const EnumTable<WeightsKind>& enum_table<WeightsKind>();
+
 struct TrainingConfig {
   /// Optimizer steps to run in total (0: use epochs). Counted across resumes.
   int64_t steps = 0;
@@ -67,8 +77,27 @@ struct TrainingConfig {
   uint64_t seed = 0;
   /// "auto" (cuda when available), "cpu", "cuda" or "cuda:N".
   std::string device = "auto";
+  /// Weights a fresh run starts from (ddpm train --init): a run directory, checkpoint folder or
+  /// diffusers model/pipeline folder whose architecture the model must have. Empty: LibTorch's
+  /// initialisation, seeded. Resuming ignores it (the checkpoint holds the weights).
+  std::string init;
+  /// Which weights of `init` when it is one of our runs: ema (what sampling uses) or raw.
+  WeightsKind init_weights = WeightsKind::ema;
   /// CPU threads for intra-op parallelism (0: every core).
   int64_t threads = 0;
+  /// Measure sample quality every this many steps (0: never), keep checkpoints/best/ by it, log
+  /// it in log.csv (eval_<metric>) and the progress line (eval/validation_metric.h).
+  int64_t eval_every = 0;
+  /// kid (the Keras DDIM example's choice: unbiased, meaningful with few samples) or fd.
+  EvalMetric eval_metric = EvalMetric::kid;
+  /// EMA samples drawn per evaluation, compared with as many validation images; 256 keeps an
+  /// evaluation to a few seconds on a CPU.
+  int64_t eval_samples = 256;
+  /// DDIM steps per sample; the Keras example's kid_diffusion_steps = 5.
+  int64_t eval_steps = 5;
+  /// FID Inception weights for the metric's features; empty: the shipped Fashion-MNIST
+  /// classifier (1-channel 28/32 px data only).
+  std::string eval_inception;
 };
 
 struct SamplingConfig {
@@ -111,6 +140,12 @@ RunConfig run_config_from_json(const nlohmann::json& json);
 std::vector<std::string> preset_names();
 /// The recipe's JSON (comments stripped); throws naming the allowed presets.
 nlohmann::json preset_json(const std::string& name);
+
+/// JSON merge patch of `patch` onto a resolved config, with one rule for the run's length: a
+/// patch that sets training.epochs but not training.steps sets steps to 0, so `--epochs N`
+/// replaces a preset's step count instead of being ignored under it. A patch that sets both
+/// above 0 is an error (the run is measured in one or the other).
+void merge_run_config_patch(nlohmann::json& resolved, const nlohmann::json& patch);
 
 /// Resolves defaults → preset → each patch in order (config file, then flags). The preset is
 /// patches' "preset" key if any, else `preset`. Model size and channels follow the data later,

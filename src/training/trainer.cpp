@@ -1,6 +1,11 @@
 #include "training/trainer.h"
 
 #include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "data/transforms.h"
 #include "io/atomic_file.h"
@@ -65,6 +70,9 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
         "the model takes {}x{}x{} images but the data is {}x{}x{}", mc.in_channels, mc.sample_size,
         mc.sample_size, data_.channels, data_.image_size, data_.image_size));
   configure_cpu_threads(tc.threads);
+  if (tc.eval_every > 0)  // before any file is written: a data/network mismatch fails cleanly
+    metric_ = std::make_unique<ValidationMetric>(config_.training, data_.validation,
+                                                 data_.channels, data_.image_size);
 
   torch::manual_seed(tc.seed);  // weight init and dropout
   model_ = UNet(mc);
@@ -98,9 +106,37 @@ void Trainer::resume() {
   global.set_state(from_hex(c.state.at("global_generator").get<std::string>()));
   loader_->restore({c.state.at("loader_epoch").get<int64_t>(),
                     c.state.at("loader_position").get<int64_t>()});
+  // The best validation metric so far: checkpoints/best/ is the truth (it may be newer than
+  // latest after a kill), else what latest recorded.
+  auto read_best = [&](const nlohmann::json& state, const char* value_key, const char* step_key) {
+    if (state.contains(value_key) && state[value_key].is_number()) {
+      best_eval_ = state[value_key].get<double>();
+      best_eval_step_ = state.value(step_key, int64_t(-1));
+    }
+  };
+  read_best(c.state, "best_eval", "best_eval_step");
+  if (checkpoint_exists(run_dir_ / "checkpoints/best")) {
+    std::ifstream in(complete_checkpoint_dir(run_dir_ / "checkpoints/best") / "state.json");
+    const auto best = nlohmann::json::parse(in);
+    if (best.contains("eval")) read_best(best["eval"], "value", "step");
+  }
+  started_ = true;
 }
 
-void Trainer::save_checkpoint() {
+void Trainer::load_init_weights() {
+  const auto& tc = config_.training;
+  auto loaded = load_model(tc.init, tc.init_weights, torch::kCPU);
+  const auto differences = architecture_differences(loaded.config.model, config_.model);
+  if (!differences.empty())
+    throw std::invalid_argument(
+        fmt::format("training.init {}: that model's architecture differs from the run's in {}",
+                    tc.init, fmt::join(differences, ", ")));
+  const auto weights = state_dict(*loaded.model);
+  load_state_dict(*model_, weights, loaded.weights_file.string());
+  load_state_dict(*ema_->model(), weights, loaded.weights_file.string());
+}
+
+Checkpoint Trainer::make_checkpoint() {
   Checkpoint c;
   c.model = state_dict(*model_);
   c.ema = state_dict(*ema_->model());
@@ -112,7 +148,30 @@ void Trainer::save_checkpoint() {
              {"global_generator", to_hex(at::detail::getDefaultCPUGenerator().get_state())},
              {"loader_epoch", loader_state.epoch},
              {"loader_position", loader_state.position}};
-  write_checkpoint(run_dir_ / "checkpoints/latest", c);
+  if (!std::isnan(best_eval_)) {
+    c.state["best_eval"] = best_eval_;
+    c.state["best_eval_step"] = best_eval_step_;
+  }
+  return c;
+}
+
+void Trainer::save_checkpoint() { write_checkpoint(run_dir_ / "checkpoints/latest", make_checkpoint()); }
+
+double Trainer::evaluate() {
+  if (!metric_) throw std::logic_error("Trainer::evaluate: training.eval_every is 0");
+  const double value = metric_->evaluate(ema_->model(), schedule_, config_.prediction_type,
+                                         config_.sampling, data_.normalization);
+  if (!std::isnan(value) && (std::isnan(best_eval_) || value < best_eval_)) {
+    best_eval_ = value;
+    best_eval_step_ = step_;
+    auto c = make_checkpoint();
+    c.state["eval"] = {{"metric", metric_->name()},
+                       {"value", value},
+                       {"step", step_},
+                       {"protocol", metric_->protocol()}};
+    write_checkpoint(run_dir_ / "checkpoints/best", c);
+  }
+  return value;
 }
 
 fs::path Trainer::save_sample_grid() {
@@ -136,13 +195,17 @@ fs::path Trainer::save_sample_grid() {
 
 void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   const auto& tc = config_.training;
-  TrainingLog log(run_dir_ / "log.csv", step_);
+  if (!started_ && !tc.init.empty()) load_init_weights();
+  started_ = true;
+  TrainingLog log(run_dir_ / "log.csv", step_, metric_ ? "eval_" + metric_->name() : "");
   using clock = std::chrono::steady_clock;
   double window_seconds = 0;  // optimizer steps only: grids and checkpoints are not training
   double window_loss = 0;
   int64_t window_steps = 0;
   const int64_t first_step = step_;
-  auto report = [&](double lr, double grad_norm) {
+  double last_eval = std::numeric_limits<double>::quiet_NaN(), last_eval_seconds = 0;
+  auto report = [&](double lr, double grad_norm,
+                    double eval_now = std::numeric_limits<double>::quiet_NaN()) {
     TrainProgress p;
     p.step = step_;
     p.total_steps = total_steps_;
@@ -151,7 +214,14 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     p.images_per_second = window_seconds > 0 ? double(window_steps * tc.batch_size) / window_seconds : 0;
     p.elapsed_seconds = elapsed_seconds_;
     p.eta_seconds = window_steps ? window_seconds / double(window_steps) * double(total_steps_ - step_) : 0;
-    log.append(step_, p.loss, lr, grad_norm, p.images_per_second, elapsed_seconds_);
+    if (metric_) {
+      p.eval_name = metric_->name();
+      p.eval = last_eval;
+      p.best_eval = best_eval_;
+      p.best_eval_step = best_eval_step_;
+      p.eval_seconds = last_eval_seconds;
+    }
+    log.append(step_, p.loss, lr, grad_norm, p.images_per_second, elapsed_seconds_, eval_now);
     if (events.on_progress) events.on_progress(p);
     window_seconds = 0;
     window_loss = 0;
@@ -178,7 +248,15 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     elapsed_seconds_ += step_seconds;
     window_seconds += step_seconds;
 
-    if (step_ % tc.log_every == 0) report(lr, grad_norm);
+    double eval_now = std::numeric_limits<double>::quiet_NaN();
+    if (metric_ && step_ % tc.eval_every == 0) {  // not training time, like grids
+      const auto e0 = clock::now();
+      eval_now = last_eval = evaluate();
+      last_eval_seconds = std::chrono::duration<double>(clock::now() - e0).count();
+      if (best_eval_step_ == step_ && events.on_file)
+        events.on_file("best", run_dir_ / "checkpoints/best");
+    }
+    if (step_ % tc.log_every == 0 || !std::isnan(eval_now)) report(lr, grad_norm, eval_now);
     if (tc.sample_every > 0 && step_ % tc.sample_every == 0) {
       auto path = save_sample_grid();
       if (events.on_file) events.on_file("samples", path);

@@ -1,5 +1,6 @@
 #include "training/training_log.h"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -13,8 +14,10 @@ int64_t row_step(const std::string& line) { return std::stoll(line.substr(0, lin
 
 }  // namespace
 
-TrainingLog::TrainingLog(const std::filesystem::path& path, int64_t keep_up_to) {
-  std::string kept = std::string(kHeader) + "\n";
+TrainingLog::TrainingLog(const std::filesystem::path& path, int64_t keep_up_to,
+                         const std::string& eval_column)
+    : eval_column_(!eval_column.empty()) {
+  std::string kept = std::string(kHeader) + (eval_column_ ? "," + eval_column : "") + "\n";
   if (std::filesystem::exists(path)) {
     std::ifstream in(path);
     std::string line;
@@ -28,9 +31,14 @@ TrainingLog::TrainingLog(const std::filesystem::path& path, int64_t keep_up_to) 
 }
 
 void TrainingLog::append(int64_t step, double loss, double lr, double grad_norm,
-                         double images_per_s, double seconds) {
+                         double images_per_s, double seconds, double eval) {
   out_ << step << ',' << loss << ',' << lr << ',' << grad_norm << ',' << images_per_s << ','
-       << seconds << '\n';
+       << seconds;
+  if (eval_column_) {
+    out_ << ',';
+    if (!std::isnan(eval)) out_ << eval;
+  }
+  out_ << '\n';
   out_.flush();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,13 +15,17 @@ class TrainingLog {
   static constexpr const char* kHeader = "step,loss,lr,grad_norm,images_per_s,seconds";
 
   /// Opens `path` for appending, creating it with the header, keeping rows with step <= keep_up_to.
-  TrainingLog(const std::filesystem::path& path, int64_t keep_up_to);
+  /// A non-empty `eval_column` (e.g. "eval_kid") adds a last column for the validation metric.
+  TrainingLog(const std::filesystem::path& path, int64_t keep_up_to,
+              const std::string& eval_column = "");
 
+  /// `eval` (NaN: not evaluated at this step, written as an empty field) fills the eval column.
   void append(int64_t step, double loss, double lr, double grad_norm, double images_per_s,
-              double seconds);
+              double seconds, double eval = std::numeric_limits<double>::quiet_NaN());
 
  private:
   std::ofstream out_;
+  bool eval_column_ = false;
 };
 
 struct LogRow {

@@ -42,6 +42,23 @@ TEST(RunConfig, LayersApplyInOrder) {
   EXPECT_EQ(keras.training.loss, LossType::l1);
 }
 
+// --epochs N on a preset that counts steps (fashion-mnist: 2000) must replace the steps, not
+// be ignored under them; both above 0 in one patch is an error.
+TEST(RunConfig, EpochsReplaceThePresetsSteps) {
+  ASSERT_GT(preset_json("fashion-mnist")["training"]["steps"].get<int64_t>(), 0);
+  auto by_epochs = resolve_run_config("fashion-mnist", {{{"training", {{"epochs", 3}}}}});
+  EXPECT_EQ(by_epochs.training.steps, 0);
+  EXPECT_EQ(by_epochs.training.epochs, 3);
+  // A later patch in steps wins back.
+  auto back = resolve_run_config(
+      "fashion-mnist", {{{"training", {{"epochs", 3}}}}, {{"training", {{"steps", 7}}}}});
+  EXPECT_EQ(back.training.steps, 7);
+  auto both = error_of([] {
+    resolve_run_config("fashion-mnist", {{{"training", {{"epochs", 3}, {"steps", 7}}}}});
+  });
+  EXPECT_NE(both.find("training.steps and training.epochs"), std::string::npos) << both;
+}
+
 TEST(RunConfig, ErrorsNameWhatIsAllowed) {
   auto unknown = error_of([] { resolve_run_config("fashion-mnist", {{{"training", {{"lrate", 1}}}}}); });
   EXPECT_NE(unknown.find("unknown key 'lrate'"), std::string::npos) << unknown;

@@ -4,6 +4,7 @@
 
 #include "models/state_dict.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/model_loading.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -138,6 +139,45 @@ TEST(Trainer, RejectsDataOfTheWrongShape) {
     FAIL() << "expected an error";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("1x16x16"), std::string::npos) << e.what();
+  }
+}
+
+// train --init: a fresh run starts from training.init's weights, in the model and in the EMA.
+TEST(Trainer, InitStartsFromTheGivenModelsWeights) {
+  const auto tiny_unet = test::fixture("tiny-unet");
+  RunConfig c = tiny_run(1);
+  c.model = read_model_config(tiny_unet).model;  // 3×16×16, the diffusers fixture's network
+  c.training.init = tiny_unet.string();
+  c.training.lr = 1e-12;  // one AdamW step moves each weight by about lr
+  c.training.warmup_steps = 0;
+  c.training.sample_every = 0;
+  Dataset d = synthetic_data();
+  d.train = torch::randint(0, 256, {8, 3, 16, 16}, torch::kUInt8);
+  d.channels = 3;
+  const auto reference = test::load_fixture("tiny-unet/diffusion_pytorch_model.safetensors");
+
+  test::TempDir dir;
+  Trainer trainer(c, d, dir.path);
+  trainer.run();
+  for (auto* weights : {&trainer.model(), &trainer.ema().model()}) {
+    const auto sd = state_dict(**weights);
+    ASSERT_EQ(sd.size(), reference.size());
+    for (const auto& [name, t] : reference)
+      EXPECT_TRUE(test::tensors_close(sd.at(name), t, 1e-9)) << name;
+  }
+  auto written = nlohmann::json::parse(std::ifstream(dir.path / "config.json"));
+  EXPECT_EQ(written["training"]["init"], tiny_unet.string());
+
+  // A run whose architecture differs from the init model's (here only in the embedding) fails,
+  // naming the difference.
+  c.model.flip_sin_to_cos = false;
+  test::TempDir other;
+  Trainer mismatch(c, d, other.path);
+  try {
+    mismatch.load_init_weights();
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("flip_sin_to_cos"), std::string::npos) << e.what();
   }
 }
 

@@ -1,0 +1,173 @@
+// ddpm sweep --model PATH --steps 10,20,50,100 --eta 0,0.5,1 [--ddpm-1000]: sample quality per
+// sampler setting (the DDIM paper's Table 1 pattern) as DIR/sweep.csv, sweep.png and sweep.json.
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "eval/sampler_sweep.h"
+#include "eval_flags.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "model_option.h"
+#include "progress.h"
+
+namespace ddpm::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SweepFlags {
+  std::string model;
+  std::vector<int64_t> steps{10, 20, 50, 100};
+  std::vector<double> etas{0.0, 0.5, 1.0};
+  bool ddpm_full_chain = false;
+  int64_t n = 1000;
+  std::string ref;
+  int64_t ref_n = 0;
+  std::string out = "sweep";
+  std::string metric = "fd";
+  int64_t kid_subsets = 100;
+  int64_t kid_subset_size = 1000;
+  std::string weights;
+  EvalFlags eval;
+};
+
+}  // namespace
+
+Run add_sweep(CLI::App& app) {
+  auto flags = std::make_shared<SweepFlags>();
+  auto& f = *flags;
+  auto* cmd = app.add_subcommand(
+      "sweep", "Sample quality (FD/FID, KID) per sampler setting: CSV table + PNG plot");
+  cmd->footer(
+      "Each setting draws --n samples from the same x_T (--seed) and compares their features with "
+      "--ref (default fashion-mnist:test for Fashion-MNIST models). Writes DIR/sweep.csv, "
+      "DIR/sweep.png and DIR/sweep.json (the protocol). See docs/evaluation.md.");
+  cmd->add_option("--model", f.model, kModelHelp)->required();
+  cmd->add_option("--steps", f.steps, "DDIM step counts, comma-separated (10,20,50,100)")
+      ->delimiter(',');
+  cmd->add_option("--eta", f.etas, "DDIM eta values, comma-separated (0,0.5,1)")->delimiter(',');
+  cmd->add_flag("--ddpm-1000", f.ddpm_full_chain,
+                "Also sample with DDPM's ancestral chain over all T (1000) steps");
+  cmd->add_option("--n", f.n, "Samples per setting")->check(CLI::Range(int64_t(2), int64_t(1) << 40));
+  cmd->add_option("--ref", f.ref,
+                  "Reference images (a `ddpm fid` source; default fashion-mnist:test for "
+                  "Fashion-MNIST models)");
+  cmd->add_option("--ref-n", f.ref_n, "Reference images used (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--out", f.out, "Output folder (default sweep)");
+  cmd->add_option("--metric", f.metric, "Plotted metric: fd (FID with --inception) or kid")
+      ->check(CLI::IsMember({"fd", "kid"}));
+  cmd->add_option("--kid-subsets", f.kid_subsets, "KID subsets")->check(CLI::PositiveNumber);
+  cmd->add_option("--kid-subset-size", f.kid_subset_size, "KID subset size (capped at --n)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 40));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--inception", f.eval.inception,
+                  "FID Inception-v3 weights (.safetensors; docs/evaluation.md); without it the "
+                  "Fashion-MNIST classifier's FD");
+  cmd->add_option("--classifier", f.eval.classifier, "Fashion-MNIST classifier weights");
+  cmd->add_option("--seed", f.eval.seed, "Seed of x_T and the sampler (shared by all settings)");
+  cmd->add_option("--batch-size", f.eval.sample_batch_size, "Images per sampler call")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--device", f.eval.device, "auto, cpu, cuda or cuda:N");
+  cmd->add_option("--threads", f.eval.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+
+  return [flags]() -> int {
+    auto& f = *flags;
+    const auto start = std::chrono::steady_clock::now();
+    auto loaded = load_model_option(f.model, f.weights, parse_device(f.eval.device));
+    const auto settings = sweep_settings(f.steps, f.etas, f.ddpm_full_chain,
+                                         loaded.schedule.num_train_timesteps);
+    std::string ref = f.ref;
+    if (ref.empty()) {
+      if (loaded.config.data.source != kFashionMnistSource)
+        throw std::invalid_argument("--ref is required: the model was not trained on "
+                                    "Fashion-MNIST (give a folder of real images or a features "
+                                    "file)");
+      ref = "fashion-mnist:test";
+    }
+    auto ref_source = parse_feature_source(ref);
+    if (ref_source.kind == SourceKind::model)
+      throw std::invalid_argument("--ref " + ref + " is a model; give real images");
+    EvalFlags ref_flags = f.eval;
+    ref_flags.n = f.ref_n;
+    // One network for the model's samples and the reference.
+    const auto& mc = loaded.config.model;
+    auto net = make_feature_net(feature_net_options(f.eval), mc.in_channels, mc.sample_size,
+                                mc.sample_size);
+    auto reference = features_with_progress(ref_source, net.get(), ref_flags);
+    check_same_features({reference, reference});
+
+    SweepOptions o;
+    o.count = f.n;
+    o.batch_size = f.eval.sample_batch_size;
+    o.seed = f.eval.seed;
+    o.kid.subsets = f.kid_subsets;
+    o.kid.subset_size = f.kid_subset_size;
+    o.kid.seed = f.eval.seed;
+    fs::create_directories(f.out);
+    ProgressLine line(stderr);
+    auto rows = run_sampler_sweep(
+        loaded, *net, reference.features, settings, o,
+        [&](size_t i, size_t count, int64_t done, int64_t total) {
+          const auto& s = settings[i];
+          line.update(fmt::format("setting {}/{} ({} {} steps{})  {}/{}", i + 1, count,
+                                  to_string(s.sampler), s.steps,
+                                  s.sampler == SamplerKind::ddim ? fmt::format(", eta {}", s.eta)
+                                                                 : std::string(),
+                                  done, total));
+        });
+    line.finish();
+
+    const auto metric = parse_enum<SweepMetric>(f.metric);
+    const bool inception = net->name() == "fid-inception-v3";
+    const std::string metric_name =
+        metric == SweepMetric::kid ? "KID" : (inception ? "FID" : "FD (Fashion-MNIST classifier)");
+    write_sweep_csv(fs::path(f.out) / "sweep.csv", rows);
+    write_png(fs::path(f.out) / "sweep.png",
+              render_plot(sweep_plot(rows, metric,
+                                     fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))));
+    nlohmann::json table = nlohmann::json::array();
+    for (const auto& r : rows)
+      table.push_back({{"sampler", to_string(r.setting.sampler)},
+                       {"steps", r.setting.steps},
+                       {"eta", r.setting.sampler == SamplerKind::ddim ? nlohmann::json(r.setting.eta)
+                                                                      : nlohmann::json()},
+                       {"fd", r.fd},
+                       {"kid_mean", r.kid.mean},
+                       {"kid_std", r.kid.std},
+                       {"sample_seconds", r.sample_seconds}});
+    nlohmann::json out{
+        {"rows", table},
+        {"protocol",
+         {{"model", describe(loaded, f.weights)},
+          {"samples_per_setting", f.n},
+          {"seed", f.eval.seed},
+          {"x_T", "shared by every setting"},
+          {"timestep_spacing", to_string(loaded.config.sampling.timestep_spacing)},
+          {"clip_sample", loaded.config.sampling.clip_sample},
+          {"ddpm_variance", to_string(loaded.config.sampling.variance_type)},
+          {"reference", reference.description},
+          {"features", feature_net_json(net.get(), {reference})},
+          {"fd", inception ? "FID" : "Frechet distance of classifier features"},
+          {"kid", fmt::format("unbiased MMD^2, cubic kernel, {} subsets of {}", o.kid.subsets,
+                              std::min(o.kid.subset_size, f.n))}}},
+        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+    write_file_atomic(fs::path(f.out) / "sweep.json", out.dump(2) + "\n");
+    fmt::print("{:<6} {:>6} {:>5} {:>12} {:>12} {:>10}\n", "sampler", "steps", "eta", "fd",
+               "kid", "seconds");
+    for (const auto& r : rows)
+      fmt::print("{:<6} {:>6} {:>5} {:>12.4f} {:>12.5f} {:>10.1f}\n", to_string(r.setting.sampler),
+                 r.setting.steps,
+                 r.setting.sampler == SamplerKind::ddim ? fmt::format("{}", r.setting.eta) : "-",
+                 r.fd, r.kid.mean, r.sample_seconds);
+    fmt::print("wrote {}/sweep.csv, sweep.png and sweep.json\n", f.out);
+    return 0;
+  };
+}
+
+}  // namespace ddpm::cli

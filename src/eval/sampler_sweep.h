@@ -1,0 +1,76 @@
+// A sampler sweep: the quality of one trained model's samples for each sampler setting — DDIM
+// with S steps and η, and optionally DDPM's full ancestral chain — the pattern of the DDIM paper's
+// Table 1 (Song et al. 2020: FID for S ∈ {10, 20, 50, 100, 1000} × η ∈ {0, 0.2, 0.5, 1}).
+// Every setting starts from the same x_T (one seed), so differences between rows come from the
+// sampler, not from the noise.
+//
+//   auto settings = sweep_settings({10, 20, 50, 100}, {0.0, 0.5, 1.0}, /*ddpm_full_chain=*/true);
+//   auto rows = run_sampler_sweep(loaded, *net, reference_features, settings, options);
+//   write_sweep_csv("sweep/sweep.csv", rows);
+//   write_png("sweep/sweep.png", render_plot(sweep_plot(rows, SweepMetric::fd, "title")));
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "eval/feature_net.h"
+#include "eval/kid.h"
+#include "io/plot.h"
+#include "pipeline/model_loading.h"
+
+namespace ddpm {
+
+struct SweepSetting {
+  SamplerKind sampler = SamplerKind::ddim;
+  int64_t steps = 0;  ///< network evaluations
+  double eta = 0;     ///< DDIM η (ignored for ddpm)
+};
+
+/// Every (steps, η) pair for DDIM, in that order, then DDPM over all T steps when asked.
+/// Throws std::invalid_argument for an empty list, steps < 1 or η outside [0, 1].
+std::vector<SweepSetting> sweep_settings(const std::vector<int64_t>& steps,
+                                         const std::vector<double>& etas, bool ddpm_full_chain,
+                                         int64_t num_train_timesteps);
+
+struct SweepOptions {
+  int64_t count = 1000;     ///< samples per setting
+  int64_t batch_size = 64;  ///< images per sampler call
+  int64_t feature_batch_size = 100;
+  uint64_t seed = 0;        ///< x_T and the sampler's draws, shared by every setting
+  KIDOptions kid;           ///< KID subsets (subset_size is capped at count)
+};
+
+struct SweepRow {
+  SweepSetting setting;
+  int64_t images = 0;
+  double fd = 0;  ///< Fréchet distance to the reference features (FID with the Inception)
+  KIDResult kid;
+  double sample_seconds = 0;  ///< wall time of the sampling
+};
+
+/// Progress: setting index, settings, and the sampling progress within the setting.
+using SweepProgress =
+    std::function<void(size_t setting, size_t settings, int64_t done, int64_t total)>;
+
+/// Samples `count` images per setting from `model` (quantised to 8 bits as saved PNGs), extracts
+/// their features with `net`, and measures FD and KID against `reference` features [N, D].
+std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
+                                        const torch::Tensor& reference,
+                                        const std::vector<SweepSetting>& settings,
+                                        const SweepOptions& options,
+                                        const SweepProgress& progress = {});
+
+/// sampler,steps,eta,images,fd,kid_mean,kid_std,sample_seconds — one row per setting (eta empty
+/// for ddpm), written atomically.
+void write_sweep_csv(const std::filesystem::path& path, const std::vector<SweepRow>& rows);
+
+enum class SweepMetric { fd, kid };
+template <>
+const EnumTable<SweepMetric>& enum_table<SweepMetric>();
+
+/// The metric against DDIM steps, one line per η, DDPM's full chain as a horizontal line.
+Plot sweep_plot(const std::vector<SweepRow>& rows, SweepMetric metric, const std::string& title);
+
+}  // namespace ddpm

@@ -1,0 +1,41 @@
+// The sweep's settings table and its plot; the sampling itself runs in the CLI test.
+#include <gtest/gtest.h>
+
+#include "eval/sampler_sweep.h"
+
+namespace ddpm {
+namespace {
+
+TEST(SamplerSweep, SettingsAreEveryPairThenDdpm) {
+  auto s = sweep_settings({10, 20}, {0.0, 1.0}, true, 1000);
+  ASSERT_EQ(s.size(), 5u);
+  EXPECT_EQ(s[0].steps, 10);
+  EXPECT_EQ(s[1].steps, 20);
+  EXPECT_EQ(s[2].eta, 1.0);
+  EXPECT_EQ(s[4].sampler, SamplerKind::ddpm);
+  EXPECT_EQ(s[4].steps, 1000);
+  EXPECT_THROW(sweep_settings({0}, {0.0}, false, 1000), std::invalid_argument);
+  EXPECT_THROW(sweep_settings({10}, {1.5}, false, 1000), std::invalid_argument);
+  EXPECT_THROW(sweep_settings({2000}, {0.0}, false, 1000), std::invalid_argument);
+}
+
+TEST(SamplerSweep, PlotHasOneLinePerEtaAndTheDdpmLevel) {
+  std::vector<SweepRow> rows;
+  for (auto setting : sweep_settings({10, 20, 50}, {0.0, 0.5}, true, 1000)) {
+    SweepRow r;
+    r.setting = setting;
+    r.fd = 100.0 / double(setting.steps);
+    rows.push_back(r);
+  }
+  auto plot = sweep_plot(rows, SweepMetric::fd, "t");
+  ASSERT_EQ(plot.series.size(), 3u);
+  EXPECT_EQ(plot.series[0].x.size(), 3u);
+  EXPECT_EQ(plot.series[2].y[0], 0.1);  // DDPM over 1000 steps, drawn across the steps axis
+  EXPECT_EQ(plot.series[2].x.front(), 10);
+  EXPECT_EQ(plot.series[2].x.back(), 50);
+  auto image = render_plot(plot);
+  EXPECT_EQ(image.size(0), 3);
+}
+
+}  // namespace
+}  // namespace ddpm
