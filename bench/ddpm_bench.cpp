@@ -45,6 +45,7 @@
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "models/denoiser.h"
+#include "op_profile.h"
 #include "models/presets.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
@@ -82,6 +83,8 @@ struct Flags {
   uint64_t seed = 0;
   std::string peer = "/usr/bin/python3";
   bool no_peer = false;
+  bool profile = false;
+  int64_t profile_top = 12;
   std::string json_path;
 };
 
@@ -92,6 +95,7 @@ const std::map<std::string, std::pair<int64_t, int64_t>> kDefaultBatch = {
 
 struct Timing {
   int64_t batch = 0;
+  double peak_rss_mib = 0;  // resident-set high-water mark of the process during the timing
   std::vector<double> seconds;  // one entry per timed repeat
   double median_s = 0;
   double images_per_s = 0;
@@ -99,6 +103,7 @@ struct Timing {
 
 json to_json(const Timing& t) {
   return {{"batch", t.batch},
+          {"peak_rss_mib", t.peak_rss_mib},
           {"seconds", t.seconds},
           {"median_s", t.median_s},
           {"images_per_s", t.images_per_s}};
@@ -110,6 +115,7 @@ Timing timing_from_json(const json& j) {
   t.seconds = j.at("seconds").get<std::vector<double>>();
   t.median_s = j.at("median_s").get<double>();
   t.images_per_s = j.at("images_per_s").get<double>();
+  t.peak_rss_mib = j.value("peak_rss_mib", 0.0);
   return t;
 }
 
@@ -119,10 +125,25 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/// Linux: resets the process's resident-set high-water mark to the current RSS (proc(5),
+/// /proc/pid/clear_refs, value 5), so that VmHWM afterwards is the peak of what follows.
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+/// VmHWM of /proc/self/status in MiB (0 where unavailable).
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  return 0;
+}
+
 /// `work` run `warmup` times untimed, then `repeats` times timed (wall clock).
 Timing time_repeats(int64_t batch, int64_t warmup, int64_t repeats,
                     const std::function<void()>& work) {
   using clock = std::chrono::steady_clock;
+  reset_peak_rss();
   for (int64_t i = 0; i < warmup; ++i) work();
   Timing t;
   t.batch = batch;
@@ -133,6 +154,7 @@ Timing time_repeats(int64_t batch, int64_t warmup, int64_t repeats,
   }
   t.median_s = median(t.seconds);
   t.images_per_s = double(batch) / t.median_s;
+  t.peak_rss_mib = peak_rss_mib();
   return t;
 }
 
@@ -144,6 +166,7 @@ struct PresetResult {
   std::optional<double> max_abs_diff;  // peer forward vs ours on the same input
   double max_abs_output = 0;
   std::string peer_torch;
+  std::optional<ddpm::bench::OpProfile> train_profile, sample_profile;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -235,13 +258,15 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     adam.weight_decay = kWeightDecay;
     ddpm::AdamW optimizer(params, adam);
     auto x0 = torch::rand(batch_shape(train_batch), gen) * 2 - 1;  // [B, C, H, W]
-    r.ours_train = time_repeats(train_batch, f.warmup, f.repeats, [&] {
+    auto train_step = [&] {
       auto loss = ddpm::diffusion_loss(model, schedule, ddpm::PredictionType::epsilon,
                                        ddpm::LossType::mse, x0, gen);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step(kLearningRate);
-    });
+    };
+    r.ours_train = time_repeats(train_batch, f.warmup, f.repeats, train_step);
+    if (f.profile) r.train_profile = ddpm::bench::profile_ops(train_step, 3);
   }
 
   // Ours, sample: DDIM (η = 0) through the samplers' DenoiseFn, no autograd.
@@ -251,10 +276,12 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     const auto timesteps = ddpm::inference_timesteps(ddpm::TimestepSpacing::leading,
                                                      schedule.num_train_timesteps, f.sample_steps);
     auto x_T = torch::randn(batch_shape(sample_batch), gen);  // [B, C, H, W]
-    r.ours_sample = time_repeats(sample_batch, f.warmup, f.repeats, [&] {
+    auto sample_run = [&] {
       torch::NoGradGuard no_grad;
       ddpm::ddim_sample(denoise, schedule, ddpm::DDIMOptions{}, timesteps, x_T, gen);
-    });
+    };
+    r.ours_sample = time_repeats(sample_batch, f.warmup, f.repeats, sample_run);
+    if (f.profile) r.sample_profile = ddpm::bench::profile_ops(sample_run, 1);
   }
 
   if (f.no_peer) return r;
@@ -308,6 +335,43 @@ std::string peer_text(const std::optional<Timing>& peer) {
   return peer ? fmt::format("{:.1f}", peer->images_per_s) : "-";
 }
 
+void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, double peak,
+                   int64_t top) {
+  fmt::print("\n{}: {:.1f} ms per run under the profiler\n", title, p.total_ms);
+  fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8}\n", "category", "self ms", "share", "calls",
+             "GFLOP", "GFLOP/s");
+  for (const auto& c : p.categories)
+    fmt::print("  {:<30} {:>9.1f} {:>5.1f}% {:>7} {:>9.2f} {:>8}\n", c.name, c.self_ms,
+               100 * c.self_ms / p.total_ms, c.calls, c.gflop,
+               c.gflop > 0 ? fmt::format("{:.1f}", c.gflop / (c.self_ms / 1e3)) : "-");
+  double gflop = 0;
+  for (const auto& c : p.categories) gflop += c.gflop;
+  fmt::print("  total {:.2f} GFLOP in {:.1f} ms: {:.1f} GFLOP/s = {:.0f}% of the sgemm peak\n",
+             gflop, p.total_ms, gflop / (p.total_ms / 1e3),
+             100 * gflop / (p.total_ms / 1e3) / peak);
+  fmt::print("  {:<34} {:>9} {:>6} {:>7} {:>8}\n", "top operators", "self ms", "share", "calls",
+             "GFLOP/s");
+  for (size_t i = 0; i < p.ops.size() && int64_t(i) < top; ++i) {
+    const auto& o = p.ops[i];
+    fmt::print("  {:<34} {:>9.1f} {:>5.1f}% {:>7} {:>8}\n", o.name, o.self_ms,
+               100 * o.self_ms / p.total_ms, o.calls,
+               o.gflop > 0 ? fmt::format("{:.1f}", o.gflop / (o.self_ms / 1e3)) : "-");
+  }
+}
+
+void print_profiles(const std::vector<PresetResult>& results, int64_t top) {
+  const double peak = ddpm::bench::measure_sgemm_gflops();
+  fmt::print("\nsgemm peak (1024x1024x1024, torch::mm, these threads): {:.1f} GFLOP/s\n", peak);
+  for (const auto& r : results) {
+    if (r.train_profile)
+      print_profile(fmt::format("{} train step, batch {}", r.preset, r.ours_train.batch),
+                    *r.train_profile, peak, top);
+    if (r.sample_profile)
+      print_profile(fmt::format("{} DDIM run, batch {}", r.preset, r.ours_sample.batch),
+                    *r.sample_profile, peak, top);
+  }
+}
+
 int run(const Flags& f) {
   const int64_t threads = ddpm::configure_cpu_threads(f.threads);
   fmt::print("ddpm_bench: LibTorch {}, {} threads, {}; load average {} at start\n", TORCH_VERSION,
@@ -325,14 +389,15 @@ int run(const Flags& f) {
   fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10}\n", "preset", "task", "batch", "ours img/s",
              "peer img/s", "ours/peer");
   for (const auto& r : results) {
-    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10}\n", r.preset, "train",
+    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>13.0f}\n", r.preset, "train",
                r.ours_train.batch, r.ours_train.images_per_s, peer_text(r.peer_train),
-               ratio_text(r.ours_train, r.peer_train));
-    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10}\n", r.preset, "sample",
+               ratio_text(r.ours_train, r.peer_train), r.ours_train.peak_rss_mib);
+    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>13.0f}\n", r.preset, "sample",
                r.ours_sample.batch, r.ours_sample.images_per_s, peer_text(r.peer_sample),
-               ratio_text(r.ours_sample, r.peer_sample));
+               ratio_text(r.ours_sample, r.peer_sample), r.ours_sample.peak_rss_mib);
   }
   fmt::print("load average {} at the end\n", load_average());
+  if (f.profile) print_profiles(results, f.profile_top);
 
   bool same_network = true;
   if (!f.no_peer) {
@@ -403,6 +468,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", f.seed, "Seed of the weights and inputs");
   auto* peer = app.add_option("--peer", f.peer, "Python with torch 1.13 for the PyTorch peer");
   app.add_flag("--no-peer", f.no_peer, "Measure ours only")->excludes(peer);
+  app.add_flag("--profile", f.profile,
+               "Also print a per-operator profile (self time, FLOPs, GFLOP/s vs the sgemm peak)");
+  app.add_option("--profile-top", f.profile_top, "Operators listed per profile")
+      ->check(CLI::PositiveNumber);
   app.add_option("--json", f.json_path, "Also write every timing to this JSON file");
   try {
     app.parse(argc, argv);

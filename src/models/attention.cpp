@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "models/fused_attention.h"
+
 namespace ddpm {
 
 AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
@@ -34,10 +36,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   // Scaling q ([B, heads, HW, d]) instead of the scores ([B, heads, HW, HW]) costs HW/d times
   // less; diffusers folds the same 1/√d into baddbmm's alpha.
   const double scale = 1.0 / std::sqrt(double(dim_head_));
-  auto scores = torch::matmul(q * scale, k.transpose(-1, -2));  // [B, heads, HW, HW]
-  // diffusers upcast_softmax: the softmax runs in float32 whatever the model dtype.
-  auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
-  auto out = torch::matmul(probs, v);                // [B, heads, HW, d]
+  torch::Tensor out;  // [B, heads, HW, d]
+  if (x.is_cpu() && x.scalar_type() == torch::kFloat32 && dim_head_ <= kFusedAttentionMaxHeadDim) {
+    // Small heads on the CPU: one fused pass per (batch, head), see models/fused_attention.h.
+    auto flat = [&](const torch::Tensor& t) { return t.reshape({B * heads_, H * W, dim_head_}); };
+    out = fused_attention(flat(q), flat(k), flat(v), scale).view({B, heads_, H * W, dim_head_});
+  } else {
+    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));  // [B, heads, HW, HW]
+    // diffusers upcast_softmax: the softmax runs in float32 whatever the model dtype.
+    auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
+    out = torch::matmul(probs, v);  // [B, heads, HW, d]
+  }
   out = out.transpose(1, 2).reshape({B, H * W, C});  // [B, HW, C]
   out = out_proj_(out);                              // [B, HW, C]
   out = out.transpose(1, 2).reshape({B, C, H, W});   // [B, C, H, W]

@@ -1,0 +1,114 @@
+#include "op_profile.h"
+
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+namespace ddpm::bench {
+
+namespace {
+
+bool contains(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::vector<OpStats> sorted_by_self_time(const std::map<std::string, OpStats>& by_name) {
+  std::vector<OpStats> out;
+  for (const auto& [name, stats] : by_name) out.push_back(stats);
+  std::sort(out.begin(), out.end(),
+            [](const OpStats& a, const OpStats& b) { return a.self_ms > b.self_ms; });
+  return out;
+}
+
+}  // namespace
+
+std::string op_category(const std::string& name) {
+  if (contains(name, "conv")) return "convolution";
+  // The UNet's only batched matrix products are attention's QKᵀ and PV.
+  if (contains(name, "bmm") || contains(name, "softmax")) return "attention (QK, softmax, PV)";
+  if (name == "aten::addmm" || name == "aten::mm") return "linear layers";
+  if (contains(name, "group_norm") || contains(name, "batch_norm")) return "normalization";
+  if (contains(name, "silu")) return "SiLU";
+  if (contains(name, "upsample") || contains(name, "pool")) return "resampling";
+  if (contains(name, "lerp") || contains(name, "addcdiv") || contains(name, "addcmul") ||
+      contains(name, "sqrt"))
+    return "optimizer (AdamW)";
+  return "elementwise, copies, other";
+}
+
+OpProfile profile_ops(const std::function<void()>& work, int repeats) {
+  using torch::autograd::profiler::LegacyEvent;
+  const torch::profiler::impl::ProfilerConfig config(
+      torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true,
+      /*profile_memory=*/false, /*with_stack=*/false, /*with_flops=*/true);
+  torch::autograd::profiler::enableProfilerLegacy(config);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) work();
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  auto threads = torch::autograd::profiler::disableProfilerLegacy();
+
+  struct Open {
+    const LegacyEvent* push;
+    double child_us = 0;
+  };
+  std::map<std::string, OpStats> by_name;
+  for (const auto& events : threads) {
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      const std::string kind = e.kindStr();
+      if (kind == "push") {
+        stack.push_back({&e});
+      } else if (kind == "pop" && !stack.empty()) {
+        const Open open = stack.back();
+        stack.pop_back();
+        const double us = open.push->cpuElapsedUs(e);
+        if (!stack.empty()) stack.back().child_us += us;
+        const std::string name = open.push->name();
+        if (name.rfind("aten::", 0) != 0) continue;  // autograd nodes, record_function ranges
+        auto& stats = by_name[name];
+        stats.name = name;
+        stats.category = op_category(name);
+        stats.self_ms += (us - open.child_us) / 1000.0;
+        stats.calls += 1;
+        stats.gflop += double(const_cast<LegacyEvent*>(open.push)->flops()) / 1e9;
+      }
+    }
+  }
+  std::map<std::string, OpStats> by_category;
+  for (auto& [name, stats] : by_name) {
+    stats.self_ms /= repeats;
+    stats.gflop /= repeats;
+    stats.calls /= repeats;
+    auto& c = by_category[stats.category];
+    c.name = c.category = stats.category;
+    c.self_ms += stats.self_ms;
+    c.calls += stats.calls;
+    c.gflop += stats.gflop;
+  }
+  OpProfile profile;
+  profile.ops = sorted_by_self_time(by_name);
+  profile.categories = sorted_by_self_time(by_category);
+  profile.total_ms = wall_ms / repeats;
+  return profile;
+}
+
+double measure_sgemm_gflops(int64_t n, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  torch::mm_out(c, a, b);  // warm-up: thread pool, BLAS buffers
+  std::vector<double> seconds;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::mm_out(c, a, b);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return 2.0 * double(n) * double(n) * double(n) / seconds[seconds.size() / 2] / 1e9;
+}
+
+}  // namespace ddpm::bench
