@@ -12,5 +12,24 @@ using Run = std::function<int()>;
 Run add_train(CLI::App& app);
 Run add_sample(CLI::App& app);
 Run add_presets(CLI::App& app);
+Run add_bench(CLI::App& app);
+Run add_predict(CLI::App& app);
+Run add_export(CLI::App& app);
+// The study's figures (issue #4).
+Run add_trajectory(CLI::App& app);
+Run add_reconstruct(CLI::App& app);
+Run add_interpolate(CLI::App& app);
+Run add_encode(CLI::App& app);
+Run add_decode(CLI::App& app);
+Run add_study(CLI::App& app);
+Run add_plot(CLI::App& app);
+// Evaluation (issue #5).
+Run add_fid(CLI::App& app);
+Run add_kid(CLI::App& app);
+Run add_inception_score(CLI::App& app);
+Run add_features(CLI::App& app);
+Run add_train_classifier(CLI::App& app);
+Run add_nll(CLI::App& app);
+Run add_sweep(CLI::App& app);
 
 }  // namespace ddpm::cli

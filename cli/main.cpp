@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "ddpm: denoising diffusion models (DDPM, DDIM) in native C++ on LibTorch.\n"
-      "Train on Fashion-MNIST or an image folder, sample with DDPM or DDIM.\n"
+      "Train on Fashion-MNIST or an image folder, sample with DDPM or DDIM; load, fine-tune and\n"
+      "export diffusers UNet2DModel folders (docs/diffusers.md).\n"
       "Start with:  ddpm train --out runs/fmnist   then   ddpm sample --model runs/fmnist"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ddpm 0.1.0 (LibTorch " TORCH_VERSION ")");
@@ -18,6 +19,23 @@ int main(int argc, char** argv) {
   runs["train"] = ddpm::cli::add_train(app);
   runs["sample"] = ddpm::cli::add_sample(app);
   runs["presets"] = ddpm::cli::add_presets(app);
+  runs["bench"] = ddpm::cli::add_bench(app);
+  runs["predict"] = ddpm::cli::add_predict(app);
+  runs["export"] = ddpm::cli::add_export(app);
+  runs["trajectory"] = ddpm::cli::add_trajectory(app);
+  runs["reconstruct"] = ddpm::cli::add_reconstruct(app);
+  runs["interpolate"] = ddpm::cli::add_interpolate(app);
+  runs["encode"] = ddpm::cli::add_encode(app);
+  runs["decode"] = ddpm::cli::add_decode(app);
+  runs["study"] = ddpm::cli::add_study(app);
+  runs["plot"] = ddpm::cli::add_plot(app);
+  runs["fid"] = ddpm::cli::add_fid(app);
+  runs["kid"] = ddpm::cli::add_kid(app);
+  runs["inception-score"] = ddpm::cli::add_inception_score(app);
+  runs["features"] = ddpm::cli::add_features(app);
+  runs["train-classifier"] = ddpm::cli::add_train_classifier(app);
+  runs["nll"] = ddpm::cli::add_nll(app);
+  runs["sweep"] = ddpm::cli::add_sweep(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,28 +8,28 @@
 
 namespace ddpm::cli {
 
-ProgressLine::ProgressLine()
-    : tty_(isatty(fileno(stdout))), last_print_(std::chrono::steady_clock::now()) {}
+ProgressLine::ProgressLine(FILE* stream)
+    : stream_(stream), tty_(isatty(fileno(stream))), last_print_(std::chrono::steady_clock::now()) {}
 
 void ProgressLine::update(const std::string& text, bool force) {
   if (tty_) {
-    fmt::print("\r\033[K{}", text);
-    std::fflush(stdout);
+    fmt::print(stream_, "\r\033[K{}", text);
+    std::fflush(stream_);
     dirty_ = true;
     return;
   }
   const auto now = std::chrono::steady_clock::now();
   if (force || now - last_print_ >= std::chrono::seconds(5)) {
-    fmt::print("{}\n", text);
-    std::fflush(stdout);
+    fmt::print(stream_, "{}\n", text);
+    std::fflush(stream_);
     last_print_ = now;
   }
 }
 
 void ProgressLine::finish() {
-  if (tty_ && dirty_) fmt::print("\n");
+  if (tty_ && dirty_) fmt::print(stream_, "\n");
   dirty_ = false;
-  std::fflush(stdout);
+  std::fflush(stream_);
 }
 
 std::string format_duration(double seconds) {

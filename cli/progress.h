@@ -2,19 +2,22 @@
 // (so CI logs and `| tee` stay readable).
 #pragma once
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 namespace ddpm::cli {
 
 class ProgressLine {
  public:
-  ProgressLine();
+  /// Draws on `stream`: stdout, or stderr for commands whose stdout is data (JSON).
+  explicit ProgressLine(FILE* stream = stdout);
   /// Shows `text`; on a non-TTY prints it only if `force` or a few seconds have passed.
   void update(const std::string& text, bool force = false);
   /// Ends the line (a newline after in-place updates).
   void finish();
 
  private:
+  FILE* stream_;
   bool tty_;
   bool dirty_ = false;
   std::chrono::steady_clock::time_point last_print_;
