@@ -24,33 +24,33 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : options_(o) {
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.channels, "Attention expects [B, ",
               options_.channels, ", H, W], got ", x.sizes());
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), N = H * W;
   // Normalising the 4-D map equals diffusers' GroupNorm over [B, C, HW], and also covers
   // BatchNorm2d.
-  auto h = group_norm_.defined() ? group_norm_(x) : x;  // [B, C, H, W]
-  h = h.flatten(2).transpose(1, 2);                     // [B, HW, C]
-  auto split = [&](const torch::Tensor& t) {
-    return t.view({B, H * W, heads_, dim_head_}).transpose(1, 2);  // [B, heads, HW, d]
-  };
-  auto q = split(to_q(h)), k = split(to_k(h)), v = split(to_v(h));
-  // Scaling q ([B, heads, HW, d]) instead of the scores ([B, heads, HW, HW]) costs HW/d times
-  // less; diffusers folds the same 1/√d into baddbmm's alpha.
+  auto h = group_norm_.defined() ? group_norm_(x) : x;   // [B, C, H, W]
+  auto tokens = h.flatten(2).transpose(1, 2).reshape({B * N, C});  // [B·HW, C]
+  // q, k, v in one product with the three weights stacked (the same dot products as three
+  // Linear layers): [B·HW, 3C] = q | k | v.
+  auto w = torch::cat({to_q->weight, to_k->weight, to_v->weight});  // [3C, C]
+  auto b = torch::cat({to_q->bias, to_k->bias, to_v->bias});        // [3C]
+  auto qkv = torch::addmm(b, tokens, w.t()).view({B, N, 3 * C});    // [B, HW, 3C]
+  // 1/√d as in diffusers' AttnProcessor (its baddbmm alpha).
   const double scale = 1.0 / std::sqrt(double(dim_head_));
-  torch::Tensor out;  // [B, heads, HW, d]
-  if (x.is_cpu() && x.scalar_type() == torch::kFloat32 && dim_head_ <= kFusedAttentionMaxHeadDim) {
-    // Small heads on the CPU: one fused pass per (batch, head), see models/fused_attention.h.
-    auto flat = [&](const torch::Tensor& t) { return t.reshape({B * heads_, H * W, dim_head_}); };
-    out = fused_attention(flat(q), flat(k), flat(v), scale).view({B, heads_, H * W, dim_head_});
+  torch::Tensor out;  // [B, HW, C], heads side by side
+  if (fused_attention_applies(qkv, heads_)) {
+    // Small heads on the CPU: one fused pass per (sample, head), see models/fused_attention.h.
+    out = fused_attention(qkv, heads_, scale);
   } else {
-    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));  // [B, heads, HW, HW]
+    auto heads = qkv.view({B, N, 3, heads_, dim_head_}).permute({2, 0, 3, 1, 4});
+    auto q = heads[0], k = heads[1], v = heads[2];                  // [B, heads, HW, d]
+    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));    // [B, heads, HW, HW]
     // diffusers upcast_softmax: the softmax runs in float32 whatever the model dtype.
     auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
-    out = torch::matmul(probs, v);  // [B, heads, HW, d]
+    out = torch::matmul(probs, v).transpose(1, 2).reshape({B, N, C});  // [B, HW, C]
   }
-  out = out.transpose(1, 2).reshape({B, H * W, C});  // [B, HW, C]
-  out = out_proj_(out);                              // [B, HW, C]
-  out = out.transpose(1, 2).reshape({B, C, H, W});   // [B, C, H, W]
-  out = out + x;
+  out = out_proj_(out);                                             // [B, HW, C]
+  out = torch::add(x, out.transpose(1, 2).view({B, C, H, W}));      // + residual  [B, C, H, W]
+  out = out.contiguous();
   return options_.rescale_output_factor == 1.0 ? out : out / options_.rescale_output_factor;
 }
 

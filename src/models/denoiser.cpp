@@ -33,7 +33,8 @@ DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule) {
   TORCH_CHECK(schedule.alphas_cumprod.defined(), "make_denoise_fn: the schedule is empty");
   torch::Tensor alphas_cumprod = schedule.alphas_cumprod;
   return [model, alphas_cumprod](const torch::Tensor& x_t, const torch::Tensor& t) mutable {
-    torch::NoGradGuard no_grad;
+    // Inference mode: no autograd graph, and no version counters or view tracking either.
+    c10::InferenceMode inference;
     auto c = conditioning(model->config().conditioning, alphas_cumprod, t.to(x_t.device()));
     return model->forward(x_t, c);  // [B, C, H, W]
   };

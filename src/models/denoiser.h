@@ -16,8 +16,9 @@ namespace ddpm {
 torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
                                const torch::Tensor& t);
 
-/// (x_t, t) → model(x_t, conditioning_for(t)) under NoGradGuard. The schedule's ᾱ is copied,
-/// so the function outlives `schedule`; the model is shared, and the caller sets eval mode.
+/// (x_t, t) → model(x_t, conditioning_for(t)) under c10::InferenceMode (the outputs are
+/// inference tensors, outside autograd). The schedule's ᾱ is copied, so the function outlives
+/// `schedule`; the model is shared, and the caller sets eval mode.
 DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule);
 
 }  // namespace ddpm

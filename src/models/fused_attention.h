@@ -1,17 +1,20 @@
-// Fused scaled-dot-product attention for the CPU, forward and backward, for small heads.
+// Fused multi-head scaled-dot-product attention for the CPU, forward and backward, for the small
+// heads of DDPM-style UNets, working directly on the packed projections.
 //
-// softmax(Q Kᵀ · scale) V (Vaswani et al. 2017, eq. 1) computed per (batch, head) in one pass
-// over a parallel loop, instead of LibTorch's bmm → softmax → bmm. Why: with the small heads of
-// DDPM-style UNets (8 channels per head) LibTorch 1.13's CPU bmm falls back to one tiny GEMM per
-// batch entry, each dispatched through select/as_strided/resolve_conj (aten/src/ATen/native/
-// LinearAlgebra.cpp, bmm_out_or_baddbmm_), which cost more than the arithmetic: the profile in
-// the README showed select + as_strided + resolve_conj at ~17% of a fashion-mnist training step.
+// softmax(Q Kᵀ · scale) V (Vaswani et al. 2017, eq. 1) per (sample, head) in one pass over a
+// parallel loop, reading q, k and v where one [B, N, 3C] matrix product left them and writing
+// the heads side by side as [B, N, C], the layout to_out takes. Why: LibTorch 1.13's CPU bmm runs
+// small heads (8 channels) as one tiny GEMM per batch entry, each dispatched through
+// select/as_strided/resolve_conj (aten/src/ATen/native/LinearAlgebra.cpp, bmm_out_or_baddbmm_),
+// which cost more than the arithmetic, and the split into heads and back costs two transposing
+// copies of q, k, v and the output.
 //
-// The backward pass keeps P = softmax(·) from the forward pass and applies
-//   dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP − rowsum(P ∘ dP)),  dQ = scale · dS K,
-//   dK = scale · dSᵀ Q.
+// The backward pass keeps only lse_i = log Σ_j exp(s_ij) per row from the forward pass and
+// rebuilds P from it (FlashAttention's recomputation), so training memory is O(N) per head, not
+// the N×N matrix; the formulas are in kernels/attention_kernel.h.
 //
-//   auto out = fused_attention(q, k, v, 1 / std::sqrt(8.0));   // [BH, N, d] each, float32, CPU
+//   auto qkv = torch::addmm(b_qkv, tokens, w_qkv.t()).view({B, N, 3 * C});  // q | k | v
+//   auto out = fused_attention(qkv, heads, 1 / std::sqrt(8.0));            // [B, N, C]
 #pragma once
 #include <torch/torch.h>
 
@@ -20,11 +23,13 @@ namespace ddpm {
 /// Heads up to this many channels take the fused path (larger ones are efficient in bmm).
 constexpr int64_t kFusedAttentionMaxHeadDim = 32;
 
-/// Whether fused_attention supports these inputs: CPU float32 [BH, N, d] with d ≤ the limit.
-bool fused_attention_applies(const torch::Tensor& q);
+/// Whether fused_attention supports packed projections qkv of `heads` heads: CPU float32
+/// [B, N, 3C] with C / heads ≤ kFusedAttentionMaxHeadDim.
+bool fused_attention_applies(const torch::Tensor& qkv, int64_t heads);
 
-/// softmax(q kᵀ · scale) v for q, k, v [BH, N, d] (any strides; made contiguous), differentiable.
-torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
-                              const torch::Tensor& v, double scale);
+/// Attention of the packed projections qkv [B, N, 3C] (channels 0..C q, C..2C k, 2C..3C v, head
+/// h at h·C/heads within each) → [B, N, C] with head h's output at channels h·C/heads;
+/// differentiable in qkv. Throws c10::Error for inputs fused_attention_applies rejects.
+torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double scale);
 
 }  // namespace ddpm

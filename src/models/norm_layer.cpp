@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "models/group_norm_act.h"
+
 namespace ddpm {
 
 NormOptions norm_options(const UNetConfig& c) {
@@ -25,6 +27,8 @@ NormLayer::NormLayer(torch::nn::Module& parent, const std::string& name, const N
     group_ = parent.register_module(
         name, torch::nn::GroupNorm(
                   torch::nn::GroupNormOptions(options.num_groups, channels).eps(options.eps)));
+    groups_ = options.num_groups;
+    eps_ = options.eps;
   } else {
     batch_ = parent.register_module(
         name, torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(channels)
@@ -34,8 +38,13 @@ NormLayer::NormLayer(torch::nn::Module& parent, const std::string& name, const N
   }
 }
 
-torch::Tensor NormLayer::operator()(const torch::Tensor& x) {
-  return group_.is_empty() ? batch_->forward(x) : group_->forward(x);
+torch::Tensor NormLayer::forward(const torch::Tensor& x, const torch::Tensor& channel_bias,
+                                 bool silu) {
+  if (!group_.is_empty())
+    return group_norm_act(x, channel_bias, group_->weight, group_->bias, groups_, eps_, silu);
+  auto h = channel_bias.defined() ? x + channel_bias.unsqueeze(-1).unsqueeze(-1) : x;
+  h = batch_->forward(h);
+  return silu ? torch::silu(h) : h;
 }
 
 }  // namespace ddpm

@@ -31,11 +31,17 @@ class NormLayer {
             int64_t channels);
 
   /// x [B, C, H, W] → [B, C, H, W]
-  torch::Tensor operator()(const torch::Tensor& x);
+  torch::Tensor operator()(const torch::Tensor& x) { return forward(x, {}, false); }
+  /// norm(x + channel_bias[:, :, None, None]), then SiLU when `silu`: x [B, C, H, W],
+  /// channel_bias [B, C] or undefined. GroupNorm runs fused in one kernel
+  /// (models/group_norm_act.h); BatchNorm as LibTorch operators.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& channel_bias, bool silu);
   bool defined() const { return !group_.is_empty() || !batch_.is_empty(); }
 
  private:
   torch::nn::GroupNorm group_{nullptr};
+  int64_t groups_ = 0;
+  double eps_ = 0;
   torch::nn::BatchNorm2d batch_{nullptr};
 };
 

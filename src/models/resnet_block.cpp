@@ -48,16 +48,22 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     h = conv2(dropout(h));  // [B, out, H, W]
     return h + (conv_shortcut.is_empty() ? x : conv_shortcut(x));
   }
-  h = conv1(torch::silu(norm1_(x)));  // [B, out, H, W]
+  h = conv1(norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
   if (o.time_scale_shift == ResnetTimeScaleShift::scale_shift && !time_emb_proj.is_empty()) {
     TORCH_CHECK(temb.defined(), "ResnetBlock2D (scale_shift) received no time embedding");
     auto t = time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [B, 2·out, 1, 1]
     auto chunks = t.chunk(2, 1);
-    h = norm2_(h) * (1 + chunks[0]) + chunks[1];  // [B, out, H, W]
+    h = torch::silu(norm2_(h) * (1 + chunks[0]) + chunks[1]);  // [B, out, H, W]
   } else {
-    h = norm2_(add_time(h, temb));  // [B, out, H, W]
+    torch::Tensor t;  // [B, out]: added to h before norm2, inside the fused kernel
+    if (!time_emb_proj.is_empty()) {
+      TORCH_CHECK(temb.defined(),
+                  "ResnetBlock2D has a time_emb_proj but received no time embedding");
+      t = time_emb_proj(torch::silu(temb));
+    }
+    h = norm2_.forward(h, t, /*silu=*/true);  // silu(norm2(h + t))  [B, out, H, W]
   }
-  h = conv2(dropout(torch::silu(h)));                               // [B, out, H, W]
+  h = conv2(dropout(h));                                            // [B, out, H, W]
   auto shortcut = conv_shortcut.is_empty() ? x : conv_shortcut(x);  // [B, out, H, W]
   auto out = shortcut + h;
   return o.output_scale_factor == 1.0 ? out : out / o.output_scale_factor;

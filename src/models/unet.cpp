@@ -154,7 +154,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_i
   for (auto& down : down_list_) h = down(h, temb, skips);  // [B, boc[i], H/2^i, W/2^i]
   h = mid_block(h, temb);                                  // [B, boc[-1], H/f, W/f]
   for (auto& up : up_list_) h = up(h, temb, skips);        // back up to [B, boc[0], H, W]
-  if (conv_norm_out_.defined()) h = torch::silu(conv_norm_out_(h));
+  if (conv_norm_out_.defined()) h = conv_norm_out_.forward(h, {}, /*silu=*/true);
   return conv_out(h);  // [B, out, H, W]
 }
 

@@ -60,7 +60,7 @@ torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionTyp
   auto timesteps = sampling_timesteps(sampling, schedule.num_train_timesteps);
   const int64_t batches = (request.count + request.batch_size - 1) / request.batch_size;
   std::vector<torch::Tensor> out;
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // sampling never needs autograd
   for (int64_t b = 0; b < batches; ++b) {
     auto x = x_T.slice(0, b * request.batch_size, (b + 1) * request.batch_size)
                  .to(device, torch::kFloat32);

@@ -2,7 +2,22 @@
 
 #include <cmath>
 
+#include "training/kernels/adamw_kernel.h"
+
 namespace ddpm {
+
+namespace {
+
+/// The one-pass kernel takes contiguous float32 CPU tensors; anything else (CUDA, other
+/// dtypes) runs the LibTorch operators.
+bool fused_update_applies(const torch::Tensor& p, const torch::Tensor& g, const torch::Tensor& m,
+                          const torch::Tensor& v) {
+  for (const auto* t : {&p, &g, &m, &v})
+    if (!t->is_cpu() || t->scalar_type() != torch::kFloat32 || !t->is_contiguous()) return false;
+  return true;
+}
+
+}  // namespace
 
 AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> parameters, AdamWOptions options)
     : parameters_(std::move(parameters)), options_(options) {
@@ -24,15 +39,30 @@ void AdamW::step(double lr) {
   const double bias2 = 1.0 - std::pow(options_.beta2, double(step_count_));
   const double step_size = lr / bias1;
   const double bias2_sqrt = std::sqrt(bias2);
+  kernels::AdamWScalars scalars;
+  scalars.decay = float(1.0 - lr * options_.weight_decay);
+  scalars.beta1_weight = float(1.0 - options_.beta1);
+  scalars.beta2 = float(options_.beta2);
+  scalars.beta2_weight = float(1.0 - options_.beta2);
+  scalars.bias2_sqrt = float(bias2_sqrt);
+  scalars.eps = float(options_.eps);
+  scalars.step_size = float(step_size);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     auto& p = parameters_[i].second;
     if (!p.grad().defined()) continue;
     const auto& g = p.grad();
+    auto& m = exp_avg_[i];
+    auto& v = exp_avg_sq_[i];
+    if (fused_update_applies(p, g, m, v)) {
+      kernels::adamw_update(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
+                            v.data_ptr<float>(), p.numel(), scalars);
+      continue;
+    }
     if (options_.weight_decay != 0) p.mul_(1.0 - lr * options_.weight_decay);
-    exp_avg_[i].lerp_(g, 1.0 - options_.beta1);
-    exp_avg_sq_[i].mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
-    auto denom = exp_avg_sq_[i].sqrt().div_(bias2_sqrt).add_(options_.eps);  // one temporary
-    p.addcdiv_(exp_avg_[i], denom, -step_size);
+    m.lerp_(g, 1.0 - options_.beta1);
+    v.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
+    auto denom = v.sqrt().div_(bias2_sqrt).add_(options_.eps);  // one temporary
+    p.addcdiv_(m, denom, -step_size);
   }
 }
 

@@ -1,5 +1,5 @@
-// The fused CPU attention equals softmax(QKᵀ·scale)V computed with LibTorch's matmul and
-// softmax, in value and in every gradient.
+// The fused CPU attention equals softmax(QKᵀ·scale)V per head computed with LibTorch's matmul
+// and softmax on the same packed projections, in value and in the gradient.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,53 +10,65 @@
 namespace ddpm {
 namespace {
 
-torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k,
-                                  const torch::Tensor& v, double scale) {
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;  // [BH, N, N]
-  return torch::matmul(torch::softmax(scores, -1), v);           // [BH, N, d]
+/// The same attention in LibTorch operators: qkv [B, N, 3C] → [B, N, C].
+torch::Tensor reference_attention(const torch::Tensor& qkv, int64_t heads, double scale) {
+  const int64_t B = qkv.size(0), N = qkv.size(1), C = qkv.size(2) / 3;
+  auto split = qkv.view({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
+  auto q = split[0], k = split[1], v = split[2];                   // [B, heads, N, d]
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;     // [B, heads, N, N]
+  auto out = torch::matmul(torch::softmax(scores, -1), v);         // [B, heads, N, d]
+  return out.transpose(1, 2).reshape({B, N, C});
 }
 
 struct Case {
-  int64_t bh, n, d;
+  int64_t b, n, heads, d;
 };
 
 TEST(FusedAttention, MatchesMatmulSoftmaxForwardAndBackward) {
   // Shapes of the presets (8×8 and 4×4 maps with 8-channel heads) and odd sizes.
-  for (const Case c : {Case{16, 64, 8}, Case{12, 16, 8}, Case{3, 7, 5}, Case{2, 100, 32}}) {
-    torch::manual_seed(c.bh * 1000 + c.n);
+  for (const Case c : {Case{2, 64, 8, 8}, Case{3, 16, 12, 8}, Case{3, 7, 1, 5}, Case{1, 100, 2, 32},
+                       Case{2, 1, 3, 4}}) {
+    torch::manual_seed(c.b * 1000 + c.n);
     const double scale = 1.0 / std::sqrt(double(c.d));
-    auto make = [&] { return (2 * torch::randn({c.bh, c.n, c.d})).requires_grad_(); };
-    auto q = make(), k = make(), v = make();
-    auto q2 = q.detach().clone().requires_grad_(), k2 = k.detach().clone().requires_grad_(),
-         v2 = v.detach().clone().requires_grad_();
-    auto ours = fused_attention(q, k, v, scale);
-    auto ref = reference_attention(q2, k2, v2, scale);
-    const std::string where = fmt::format("BH {} N {} d {}", c.bh, c.n, c.d);
+    auto qkv = (2 * torch::randn({c.b, c.n, 3 * c.heads * c.d})).requires_grad_();
+    auto qkv2 = qkv.detach().clone().requires_grad_();
+    auto ours = fused_attention(qkv, c.heads, scale);
+    auto ref = reference_attention(qkv2, c.heads, scale);
+    const std::string where = fmt::format("B {} N {} heads {} d {}", c.b, c.n, c.heads, c.d);
     EXPECT_TRUE(test::tensors_close(ours, ref, 1e-5)) << where;
 
     auto upstream = torch::randn_like(ref);
     (ours * upstream).sum().backward();
     (ref * upstream).sum().backward();
-    EXPECT_TRUE(test::tensors_close(q.grad(), q2.grad(), 1e-5)) << "dQ " << where;
-    EXPECT_TRUE(test::tensors_close(k.grad(), k2.grad(), 1e-5)) << "dK " << where;
-    EXPECT_TRUE(test::tensors_close(v.grad(), v2.grad(), 1e-5)) << "dV " << where;
+    EXPECT_TRUE(test::tensors_close(qkv.grad(), qkv2.grad(), 1e-5)) << "d qkv " << where;
   }
 }
 
+TEST(FusedAttention, LargeLogitsStayFinite) {
+  // Scores far beyond exp's float range: the row-maximum shift keeps softmax exact.
+  auto qkv = 40 * torch::randn({1, 16, 3 * 8});
+  auto ours = fused_attention(qkv, 1, 1.0);
+  EXPECT_TRUE(torch::isfinite(ours).all().item<bool>());
+  EXPECT_TRUE(test::tensors_close(ours, reference_attention(qkv, 1, 1.0), 1e-4));
+}
+
 TEST(FusedAttention, WithoutGradientsKeepsNoGraph) {
-  auto q = torch::randn({4, 16, 8}), k = torch::randn({4, 16, 8}), v = torch::randn({4, 16, 8});
+  auto qkv = torch::randn({4, 16, 3 * 16});
   torch::NoGradGuard no_grad;
-  auto out = fused_attention(q.transpose(1, 2).contiguous().transpose(1, 2), k, v, 0.5);
+  // A non-contiguous input is made contiguous first.
+  auto strided = qkv.transpose(1, 2).contiguous().transpose(1, 2);
+  auto out = fused_attention(strided, 2, 0.5);
   EXPECT_FALSE(out.requires_grad());
-  EXPECT_TRUE(test::tensors_close(out, reference_attention(q, k, v, 0.5), 1e-5));
+  EXPECT_TRUE(test::tensors_close(out, reference_attention(qkv, 2, 0.5), 1e-5));
 }
 
 TEST(FusedAttention, RejectsWhatItDoesNotCover) {
-  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 64})));                    // wide heads
-  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 8}, torch::kFloat64)));  // float64
-  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 2, 4, 8})));                 // 4-D
-  auto q = torch::randn({2, 4, 8});
-  EXPECT_THROW(fused_attention(q, torch::randn({2, 5, 8}), q, 1.0), c10::Error);
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 3 * 64}), 1));  // wide heads
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 24}, torch::kFloat64), 1));
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 2, 4, 24}), 1));   // 4-D
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 25}), 1));      // not 3C
+  EXPECT_TRUE(fused_attention_applies(torch::randn({2, 4, 48}), 2));
+  EXPECT_THROW(fused_attention(torch::randn({2, 4, 3 * 64}), 1, 1.0), c10::Error);
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+#include "models/group_norm_act.h"
+
+#include <vector>
+
+#include "models/kernels/group_norm_act_kernel.h"
+
+namespace ddpm {
+
+namespace {
+
+kernels::GroupNormProblem problem(const torch::Tensor& x, const torch::Tensor& bias,
+                                  const torch::Tensor& gamma, const torch::Tensor& beta,
+                                  int64_t groups) {
+  const int64_t N = x.size(0), C = x.size(1);
+  return {x.data_ptr<float>(), bias.numel() > 0 ? bias.data_ptr<float>() : nullptr,
+          gamma.data_ptr<float>(), beta.data_ptr<float>(), N, C, groups,
+          C == 0 ? 0 : x.numel() / (N * C)};
+}
+
+struct GroupNormActFunction : torch::autograd::Function<GroupNormActFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
+                               const torch::Tensor& bias_in, const torch::Tensor& gamma_in,
+                               const torch::Tensor& beta_in, int64_t groups, double eps,
+                               bool silu) {
+    auto x = x_in.contiguous();
+    auto bias = bias_in.contiguous();  // [N, C], or [0]: no bias
+    auto gamma = gamma_in.contiguous(), beta = beta_in.contiguous();
+    auto y = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+    auto mean = torch::empty({x.size(0), groups}, x.options());
+    auto rstd = torch::empty({x.size(0), groups}, x.options());
+    kernels::group_norm_act_forward(problem(x, bias, gamma, beta, groups), eps, silu,
+                                    y.data_ptr<float>(), mean.data_ptr<float>(),
+                                    rstd.data_ptr<float>());
+    ctx->save_for_backward({x, bias, gamma, beta, mean, rstd});
+    ctx->saved_data["groups"] = groups;
+    ctx->saved_data["silu"] = silu;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &bias = saved[1], &gamma = saved[2], &beta = saved[3];
+    const auto &mean = saved[4], &rstd = saved[5];
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    const auto dy = grads[0].contiguous();
+    const int64_t N = x.size(0), C = x.size(1);
+    auto dx = torch::empty_like(x);
+    torch::Tensor db = bias.numel() > 0 ? torch::empty_like(bias) : torch::Tensor();
+    // Per-sample partial sums of the γ and β gradients, summed over samples below.
+    auto sum_dz = torch::empty({N, C}, x.options().dtype(torch::kFloat64));
+    auto sum_dz_xhat = torch::empty({N, C}, x.options().dtype(torch::kFloat64));
+    kernels::group_norm_act_backward(problem(x, bias, gamma, beta, groups),
+                                     mean.data_ptr<float>(), rstd.data_ptr<float>(),
+                                     ctx->saved_data["silu"].toBool(), dy.data_ptr<float>(),
+                                     dx.data_ptr<float>(),
+                                     db.defined() ? db.data_ptr<float>() : nullptr,
+                                     sum_dz.data_ptr<double>(), sum_dz_xhat.data_ptr<double>());
+    return {dx, db, sum_dz_xhat.sum(0).to(torch::kFloat32), sum_dz.sum(0).to(torch::kFloat32),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& bias,
+                       const torch::Tensor& gamma, const torch::Tensor& beta) {
+  auto cpu_f32 = [](const torch::Tensor& t) {
+    return t.is_cpu() && t.scalar_type() == torch::kFloat32;
+  };
+  return cpu_f32(x) && (!bias.defined() || cpu_f32(bias)) && gamma.defined() && beta.defined() &&
+         cpu_f32(gamma) && cpu_f32(beta) && x.numel() > 0;
+}
+
+}  // namespace
+
+torch::Tensor group_norm_act(const torch::Tensor& x, const torch::Tensor& bias,
+                             const torch::Tensor& gamma, const torch::Tensor& beta, int64_t groups,
+                             double eps, bool silu) {
+  TORCH_CHECK(x.dim() >= 2, "group_norm_act expects x [N, C, *], got ", x.sizes());
+  const int64_t N = x.size(0), C = x.size(1);
+  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups,
+              " groups do not divide ", C, " channels");
+  TORCH_CHECK(!bias.defined() || (bias.dim() == 2 && bias.size(0) == N && bias.size(1) == C),
+              "group_norm_act: bias must be [N, C] = [", N, ", ", C, "], got ", bias.sizes());
+  TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,
+              "group_norm_act: γ and β must have ", C, " entries");
+  if (fast_path_applies(x, bias, gamma, beta))  // autograd::Function takes no undefined inputs
+    return GroupNormActFunction::apply(x, bias.defined() ? bias : torch::empty({0}, x.options()),
+                                       gamma, beta, groups, eps, silu);
+  // The same formula in LibTorch operators (CUDA, other dtypes).
+  std::vector<int64_t> bias_shape{N, C};
+  for (int64_t d = 2; d < x.dim(); ++d) bias_shape.push_back(1);
+  auto h = bias.defined() ? x + bias.view(bias_shape) : x;
+  h = torch::group_norm(h, groups, gamma, beta, eps);
+  return silu ? torch::silu(h) : h;
+}
+
+}  // namespace ddpm
