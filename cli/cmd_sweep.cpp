@@ -11,6 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "model_option.h"
+#include "pipeline/threads.h"
 #include "progress.h"
 
 namespace ddpm::cli {
@@ -79,6 +80,7 @@ Run add_sweep(CLI::App& app) {
   return [flags]() -> int {
     auto& f = *flags;
     const auto start = std::chrono::steady_clock::now();
+    configure_cpu_threads(f.eval.threads);
     auto loaded = load_model_option(f.model, f.weights, parse_device(f.eval.device));
     const auto settings = sweep_settings(f.steps, f.etas, f.ddpm_full_chain,
                                          loaded.schedule.num_train_timesteps);

@@ -116,6 +116,18 @@ Run add_train(CLI::App& app) {
   patch_option<int64_t>(*cmd, f, "--checkpoint-every", "training", "checkpoint_every",
                         "Steps between checkpoints");
   patch_option<int64_t>(*cmd, f, "--log-every", "training", "log_every", "Steps between log rows");
+  patch_option<int64_t>(*cmd, f, "--eval-every", "training", "eval_every",
+                        "Steps between validation KID/FD measurements that keep checkpoints/best "
+                        "(0: never)");
+  patch_option<std::string>(*cmd, f, "--eval-metric", "training", "eval_metric",
+                            "kid or fd: the validation metric checkpoints/best minimises");
+  patch_option<int64_t>(*cmd, f, "--eval-samples", "training", "eval_samples",
+                        "EMA samples (and validation images) per evaluation");
+  patch_option<int64_t>(*cmd, f, "--eval-steps", "training", "eval_steps",
+                        "DDIM steps per evaluation sample");
+  patch_option<std::string>(*cmd, f, "--eval-inception", "training", "eval_inception",
+                            "FID Inception weights for the validation metric (default: the "
+                            "shipped Fashion-MNIST classifier, 1-channel data only)");
   patch_option<uint64_t>(*cmd, f, "--seed", "training", "seed", "Seed of every random choice");
   patch_option<std::string>(*cmd, f, "--device", "training", "device", "auto, cpu, cuda or cuda:N");
   patch_option<int64_t>(*cmd, f, "--threads", "training", "threads", "CPU threads (0: all cores)");

@@ -57,6 +57,17 @@ fs::path tiny_config(const fs::path& root, int64_t steps, int64_t checkpoint_eve
   return path;
 }
 
+/// `flag` as a whole word of a --help text: followed by a space, comma or line end (so that
+/// --n is not found in --no-clip, nor --out in --out-dir).
+bool has_flag(const std::string& help, const std::string& flag) {
+  for (size_t at = help.find(flag); at != std::string::npos; at = help.find(flag, at + 1)) {
+    const size_t end = at + flag.size();
+    if (end == help.size() || help[end] == ' ' || help[end] == ',' || help[end] == '\n')
+      return true;
+  }
+  return false;
+}
+
 TEST(Cli, HelpListsEveryFlag) {
   auto top = run_ddpm({"--help"});
   EXPECT_EQ(top.exit_code, 0);
@@ -66,13 +77,36 @@ TEST(Cli, HelpListsEveryFlag) {
   for (const char* flag : {"--preset", "--config", "--data", "--image-size", "--out", "--steps",
                            "--epochs", "--batch-size", "--lr", "--seed", "--resume", "--device",
                            "--loss", "--ema-decay", "--grad-clip", "--warmup-steps"})
-    EXPECT_TRUE(contains(train.output, flag)) << flag;
+    EXPECT_TRUE(has_flag(train.output, flag)) << flag;
   auto sample = run_ddpm({"sample", "--help"});
   EXPECT_EQ(sample.exit_code, 0);
   for (const char* flag :
        {"--model", "--sampler", "--steps", "--eta", "--timestep-spacing", "--no-clip", "--n",
         "--batch-size", "--seed", "--weights", "--out", "--out-dir"})
-    EXPECT_TRUE(contains(sample.output, flag)) << flag;
+    EXPECT_TRUE(has_flag(sample.output, flag)) << flag;
+  EXPECT_FALSE(has_flag(sample.output, "--no-such-flag"));
+  EXPECT_FALSE(has_flag("  --no-clip  x", "--n")) << "a prefix of another flag is not the flag";
+  // The commands of the later issues, with the flags their texts name.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands{
+      {"train", {"--init", "--arch", "--eval-every", "--eval-metric"}},
+      {"sample", {"--init-noise", "--save-tensor"}},
+      {"predict", {"--model", "--input", "--save-tensor"}},
+      {"export", {"--model", "--format", "--out"}},
+      {"fid", {"--inception", "--n"}},
+      {"kid", {"--subsets", "--subset-size"}},
+      {"nll", {"--model", "--data"}},
+      {"sweep", {"--model", "--steps", "--eta", "--ddpm-1000"}},
+      {"trajectory", {"--model", "--sampler", "--steps", "--n", "--show", "--out"}},
+      {"reconstruct", {"--model", "--data", "--from-steps", "--n", "--per-image", "--out"}},
+      {"interpolate", {"--model", "--data", "--mode", "--t", "--lambdas", "--out"}},
+      {"encode", {"--model", "--out"}},
+      {"decode", {"--model", "--codes", "--out"}},
+      {"study", {"--data", "--budget", "--out"}}};
+  for (const auto& [command, flags] : commands) {
+    auto help = run_ddpm({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << command;
+    for (const auto& flag : flags) EXPECT_TRUE(has_flag(help.output, flag)) << command << " " << flag;
+  }
   auto presets = run_ddpm({"presets"});
   EXPECT_EQ(presets.exit_code, 0);
   for (const char* name : {"fashion-mnist", "ddpm-cifar10", "keras-ddim", "bk", "bbno", "bbano",

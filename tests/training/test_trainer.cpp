@@ -183,3 +183,32 @@ TEST(Trainer, InitStartsFromTheGivenModelsWeights) {
 
 }  // namespace
 }  // namespace ddpm
+
+namespace ddpm {
+namespace {
+
+// Gradient clipping rescales the global norm before AdamW: clipped to 1e-12, the gradient falls
+// far below Adam's ε = 1e-8, so a step moves the weights by ~lr·1e-4 instead of ~lr.
+TEST(Trainer, ClipsTheGlobalGradientNorm) {
+  auto largest_move = [](double clip) {
+    test::TempDir dir;
+    RunConfig c = tiny_run(1);
+    c.training.grad_clip = clip;
+    c.training.warmup_steps = 0;
+    c.training.weight_decay = 0;
+    Trainer trainer(c, synthetic_data(), dir.path);
+    TensorMap before;
+    for (const auto& [name, t] : state_dict(*trainer.model())) before[name] = t.clone();
+    trainer.run();
+    double move = 0;
+    for (const auto& p : trainer.model()->named_parameters(true))
+      move = std::max(move, (p.value() - before.at(p.key())).abs().max().item<double>());
+    return move;
+  };
+  const double free = largest_move(0.0), clipped = largest_move(1e-12);
+  EXPECT_GT(free, 0.5e-3) << "an unclipped Adam step moves some weight by about lr = 1e-3";
+  EXPECT_LT(clipped, 1e-6) << "free " << free;
+}
+
+}  // namespace
+}  // namespace ddpm
