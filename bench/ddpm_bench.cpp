@@ -167,6 +167,8 @@ struct PresetResult {
   double max_abs_output = 0;
   std::string peer_torch;
   std::optional<ddpm::bench::OpProfile> train_profile, sample_profile;
+  /// The peer's self time per category (ms per run) and its profiled wall time, with --profile.
+  std::optional<json> peer_train_profile, peer_sample_profile;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -289,12 +291,12 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   const std::string command = fmt::format(
       "{} {} --config {} --weights {} --check {} --threads {} --train-batch {} --sample-batch {} "
       "--sample-steps {} --warmup {} --repeats {} --lr {} --weight-decay {} --timesteps {} "
-      "--seed {}",
+      "--seed {}{}",
       shell_quote(f.peer), shell_quote(script), shell_quote((dir.path() / "config.json").string()),
       shell_quote((dir.path() / "model.safetensors").string()),
       shell_quote((dir.path() / "check.safetensors").string()), threads, train_batch, sample_batch,
       f.sample_steps, f.warmup, f.repeats, kLearningRate, kWeightDecay,
-      schedule.num_train_timesteps, f.seed);
+      schedule.num_train_timesteps, f.seed, f.profile ? " --profile" : "");
   const std::string out = run_capture(command);
   json peer;
   try {
@@ -310,6 +312,10 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   r.max_abs_diff = peer.at("check").at("max_abs_diff").get<double>();
   r.peer_train = timing_from_json(peer.at("train"));
   r.peer_sample = timing_from_json(peer.at("sample"));
+  if (peer.contains("profile")) {
+    r.peer_train_profile = peer["profile"].at("train");
+    r.peer_sample_profile = peer["profile"].at("sample");
+  }
   return r;
 }
 
@@ -336,14 +342,32 @@ std::string peer_text(const std::optional<Timing>& peer) {
 }
 
 void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, double peak,
-                   int64_t top) {
-  fmt::print("\n{}: {:.1f} ms per run under the profiler\n", title, p.total_ms);
-  fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8}\n", "category", "self ms", "share", "calls",
-             "GFLOP", "GFLOP/s");
-  for (const auto& c : p.categories)
-    fmt::print("  {:<30} {:>9.1f} {:>5.1f}% {:>7} {:>9.2f} {:>8}\n", c.name, c.self_ms,
+                   int64_t top, const std::optional<json>& peer) {
+  fmt::print("\n{}: {:.1f} ms per run under the profiler{}\n", title, p.total_ms,
+             peer ? fmt::format(" (peer {:.1f} ms)", peer->at("total_ms").get<double>()) : "");
+  fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8} {:>9} {:>6}\n", "category", "self ms",
+             "share", "calls", "GFLOP", "GFLOP/s", "peer ms", "share");
+  auto peer_ms = [&](const std::string& category) {
+    if (!peer || !peer->at("categories").contains(category)) return 0.0;
+    return peer->at("categories").at(category).get<double>();
+  };
+  std::vector<std::string> shown;
+  for (const auto& c : p.categories) {
+    shown.push_back(c.name);
+    fmt::print("  {:<30} {:>9.1f} {:>5.1f}% {:>7} {:>9.2f} {:>8} {:>9} {:>6}\n", c.name, c.self_ms,
                100 * c.self_ms / p.total_ms, c.calls, c.gflop,
-               c.gflop > 0 ? fmt::format("{:.1f}", c.gflop / (c.self_ms / 1e3)) : "-");
+               c.gflop > 0 ? fmt::format("{:.1f}", c.gflop / (c.self_ms / 1e3)) : "-",
+               peer ? fmt::format("{:.1f}", peer_ms(c.name)) : "-",
+               peer ? fmt::format("{:.1f}%", 100 * peer_ms(c.name) /
+                                                 peer->at("total_ms").get<double>())
+                    : "-");
+  }
+  if (peer)  // categories only the peer has (e.g. SiLU, which ours fuses into normalization)
+    for (const auto& [name, ms] : peer->at("categories").items())
+      if (std::find(shown.begin(), shown.end(), name) == shown.end())
+        fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8} {:>9.1f} {:>5.1f}%\n", name, "-", "-",
+                   "-", "-", "-", ms.get<double>(),
+                   100 * ms.get<double>() / peer->at("total_ms").get<double>());
   double gflop = 0;
   for (const auto& c : p.categories) gflop += c.gflop;
   fmt::print("  total {:.2f} GFLOP in {:.1f} ms: {:.1f} GFLOP/s = {:.0f}% of the sgemm peak\n",
@@ -365,10 +389,10 @@ void print_profiles(const std::vector<PresetResult>& results, int64_t top) {
   for (const auto& r : results) {
     if (r.train_profile)
       print_profile(fmt::format("{} train step, batch {}", r.preset, r.ours_train.batch),
-                    *r.train_profile, peak, top);
+                    *r.train_profile, peak, top, r.peer_train_profile);
     if (r.sample_profile)
       print_profile(fmt::format("{} DDIM run, batch {}", r.preset, r.ours_sample.batch),
-                    *r.sample_profile, peak, top);
+                    *r.sample_profile, peak, top, r.peer_sample_profile);
   }
 }
 
@@ -386,16 +410,19 @@ int run(const Flags& f) {
     results.push_back(bench_preset(preset, f, threads));
   }
 
-  fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10}\n", "preset", "task", "batch", "ours img/s",
-             "peer img/s", "ours/peer");
+  fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10} {:>10} {:>10}\n", "preset", "task",
+             "batch", "ours img/s", "peer img/s", "ours/peer", "ours MiB", "peer MiB");
+  auto row = [](const std::string& preset, const char* task, const Timing& ours,
+                const std::optional<Timing>& peer) {
+    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>10.0f} {:>10}\n", preset, task,
+               ours.batch, ours.images_per_s, peer_text(peer), ratio_text(ours, peer),
+               ours.peak_rss_mib, peer ? fmt::format("{:.0f}", peer->peak_rss_mib) : "-");
+  };
   for (const auto& r : results) {
-    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>13.0f}\n", r.preset, "train",
-               r.ours_train.batch, r.ours_train.images_per_s, peer_text(r.peer_train),
-               ratio_text(r.ours_train, r.peer_train), r.ours_train.peak_rss_mib);
-    fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>13.0f}\n", r.preset, "sample",
-               r.ours_sample.batch, r.ours_sample.images_per_s, peer_text(r.peer_sample),
-               ratio_text(r.ours_sample, r.peer_sample), r.ours_sample.peak_rss_mib);
+    row(r.preset, "train", r.ours_train, r.peer_train);
+    row(r.preset, "sample", r.ours_sample, r.peer_sample);
   }
+  fmt::print("MiB: peak resident memory of the whole process while timing that task (VmHWM)\n");
   fmt::print("load average {} at the end\n", load_average());
   if (f.profile) print_profiles(results, f.profile_top);
 

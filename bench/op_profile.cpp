@@ -23,9 +23,28 @@ std::vector<OpStats> sorted_by_self_time(const std::map<std::string, OpStats>& b
   return out;
 }
 
+/// LibTorch 1.13 counts FLOPs for forward convolutions only (aten::conv2d). The backward pass
+/// computes the input and the weight gradient, each as many multiply-adds as the forward:
+/// 2 · 2 · |grad_output| · (C_in/groups · k_h · k_w), from the recorded shapes (grad_output,
+/// input, weight, ...). The first layer's input gradient is skipped by LibTorch, so this
+/// overcounts it slightly.
+double convolution_backward_flops(const torch::autograd::profiler::LegacyEvent& e) {
+  const auto shapes = e.shapes();
+  if (shapes.size() < 3 || shapes[0].size() != 4 || shapes[2].size() != 4) return 0;
+  double out = 1, per_output = 1;
+  for (int64_t d : shapes[0]) out *= double(d);
+  for (size_t i = 1; i < 4; ++i) per_output *= double(shapes[2][i]);
+  return 2.0 * 2.0 * out * per_output;
+}
+
 }  // namespace
 
 std::string op_category(const std::string& name) {
+  // Our fused kernels (models/group_norm_act.h, models/fused_attention.h, training/adamw.h)
+  // record themselves as ddpm:: ranges.
+  if (contains(name, "ddpm::group_norm_act")) return "normalization";
+  if (contains(name, "ddpm::fused_attention")) return "attention (QK, softmax, PV)";
+  if (contains(name, "ddpm::adamw")) return "optimizer (AdamW)";
   if (contains(name, "conv")) return "convolution";
   // The UNet's only batched matrix products are attention's QKᵀ and PV.
   if (contains(name, "bmm") || contains(name, "softmax")) return "attention (QK, softmax, PV)";
@@ -68,13 +87,16 @@ OpProfile profile_ops(const std::function<void()>& work, int repeats) {
         const double us = open.push->cpuElapsedUs(e);
         if (!stack.empty()) stack.back().child_us += us;
         const std::string name = open.push->name();
-        if (name.rfind("aten::", 0) != 0) continue;  // autograd nodes, record_function ranges
+        // ATen operators and our kernels' ranges; not autograd nodes or other ranges.
+        if (name.rfind("aten::", 0) != 0 && name.rfind("ddpm::", 0) != 0) continue;
         auto& stats = by_name[name];
         stats.name = name;
         stats.category = op_category(name);
         stats.self_ms += (us - open.child_us) / 1000.0;
         stats.calls += 1;
-        stats.gflop += double(const_cast<LegacyEvent*>(open.push)->flops()) / 1e9;
+        double flops = double(const_cast<LegacyEvent*>(open.push)->flops());
+        if (name == "aten::convolution_backward") flops = convolution_backward_flops(*open.push);
+        stats.gflop += flops / 1e9;
       }
     }
   }

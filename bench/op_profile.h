@@ -17,7 +17,8 @@ struct OpStats {
   std::string category;    ///< convolution, attention, linear, normalization, ...
   double self_ms = 0;      ///< time inside the operator itself, per repeat
   int64_t calls = 0;       ///< per repeat
-  double gflop = 0;        ///< the profiler's FLOP estimate per repeat (conv, mm, bmm, add, mul)
+  double gflop = 0;        ///< FLOPs per repeat: the profiler's estimate (conv, mm, bmm, add, mul) and
+                           ///< convolution_backward's from its shapes
 };
 
 struct OpProfile {

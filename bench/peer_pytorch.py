@@ -360,8 +360,30 @@ def ddim_sample(model, alphas_cumprod, timesteps, x):
     return x
 
 
+def reset_peak_rss():
+    """Linux: VmHWM restarts from the current resident set (proc(5), clear_refs value 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib():
+    """VmHWM of this process in MiB (0 where unavailable), as ddpm_bench reads its own."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
 def timed(work, warmup, repeats):
     """Seconds of each of `repeats` calls of work(), after `warmup` untimed calls."""
+    reset_peak_rss()
     for _ in range(warmup):
         work()
     seconds = []
@@ -372,10 +394,55 @@ def timed(work, warmup, repeats):
     return seconds
 
 
+def op_category(name):
+    """bench/op_profile.cpp's op_category, so both sides are broken down alike."""
+    if "conv" in name:
+        return "convolution"
+    if "bmm" in name or "softmax" in name:
+        return "attention (QK, softmax, PV)"
+    if name in ("aten::addmm", "aten::mm"):
+        return "linear layers"
+    if "group_norm" in name or "batch_norm" in name:
+        return "normalization"
+    if "silu" in name:
+        return "SiLU"
+    if "upsample" in name or "pool" in name:
+        return "resampling"
+    if any(k in name for k in ("lerp", "addcdiv", "addcmul", "sqrt")) or "Optimizer" in name:
+        return "optimizer (AdamW)"
+    return "elementwise, copies, other"
+
+
+def profile(work, repeats):
+    """Self time per category (ms per repeat) of work() under torch.autograd.profiler, as
+    ddpm_bench's profile_ops measures ours; the wall time per repeat with the profiler on."""
+    with torch.autograd.profiler.profile() as prof:
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            work()
+        wall_ms = (time.perf_counter() - t0) * 1e3 / repeats
+    def in_optimizer(evt):
+        while evt is not None:
+            if evt.name.startswith("Optimizer.step"):
+                return True
+            evt = evt.cpu_parent
+        return False
+
+    categories = {}
+    for evt in prof.function_events:
+        if not evt.name.startswith("aten::") and not evt.name.startswith("Optimizer.step"):
+            continue
+        # Every operator torch.optim.AdamW runs counts as the optimizer (ours is one kernel).
+        name = "optimizer (AdamW)" if in_optimizer(evt) else op_category(evt.name)
+        categories[name] = categories.get(name, 0.0) + evt.self_cpu_time_total / 1e3 / repeats
+    return {"total_ms": wall_ms, "categories": categories}
+
+
 def summary(batch, seconds):
+    """Timings of one task; peak_rss_mib is the resident-set high-water mark since timed()."""
     median = statistics.median(seconds)
     return {"batch": batch, "seconds": seconds, "median_s": median,
-            "images_per_s": batch / median}
+            "images_per_s": batch / median, "peak_rss_mib": peak_rss_mib()}
 
 
 def main():
@@ -394,6 +461,8 @@ def main():
     p.add_argument("--timesteps", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma-separated: train, sample (timings to skip)")
+    p.add_argument("--profile", action="store_true",
+                   help="also report self time per operator category (train: 3 steps, sample: 1 run)")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -436,6 +505,8 @@ def main():
             opt.step()
 
         result["train"] = summary(args.train_batch, timed(train_step, args.warmup, args.repeats))
+        if args.profile:
+            result.setdefault("profile", {})["train"] = profile(train_step, 3)
 
     # 3. DDIM sampling: `sample_steps` network evaluations on one batch, no autograd.
     if "sample" not in skip:
@@ -448,6 +519,8 @@ def main():
                 ddim_sample(model, alphas_cumprod, timesteps, x_T)
 
         result["sample"] = summary(args.sample_batch, timed(sample, args.warmup, args.repeats))
+        if args.profile:
+            result.setdefault("profile", {})["sample"] = profile(sample, 1)
 
     print(json.dumps(result))
 

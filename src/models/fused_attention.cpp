@@ -1,5 +1,7 @@
 #include "models/fused_attention.h"
 
+#include <ATen/record_function.h>
+
 #include "models/kernels/attention_kernel.h"
 
 namespace ddpm {
@@ -13,6 +15,7 @@ kernels::AttentionProblem problem(const torch::Tensor& qkv, int64_t heads, doubl
 struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv,
                                int64_t heads, double scale) {
+    RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{qkv});
     auto lse = torch::empty({qkv.size(0), heads, qkv.size(1)}, qkv.options());
     auto out = torch::empty({qkv.size(0), qkv.size(1), qkv.size(2) / 3}, qkv.options());
     kernels::attention_forward(problem(qkv, heads, scale), out.data_ptr<float>(),
@@ -25,6 +28,7 @@ struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
+    RECORD_FUNCTION("ddpm::fused_attention_backward", std::vector<c10::IValue>{grads[0]});
     const auto saved = ctx->get_saved_variables();
     const auto &qkv = saved[0], &lse = saved[1];
     const auto d_out = grads[0].contiguous();  // [B, N, C]
@@ -52,6 +56,7 @@ torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double sc
   const auto packed = qkv.contiguous();
   const bool needs_grad = torch::GradMode::is_enabled() && packed.requires_grad();
   if (!needs_grad) {  // sampling: no statistics kept
+    RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
     auto out = torch::empty({packed.size(0), packed.size(1), packed.size(2) / 3}, packed.options());
     kernels::attention_forward(problem(packed, heads, scale), out.data_ptr<float>(), nullptr);
     return out;

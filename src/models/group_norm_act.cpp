@@ -1,5 +1,7 @@
 #include "models/group_norm_act.h"
 
+#include <ATen/record_function.h>
+
 #include <vector>
 
 #include "models/kernels/group_norm_act_kernel.h"
@@ -22,6 +24,7 @@ struct GroupNormActFunction : torch::autograd::Function<GroupNormActFunction> {
                                const torch::Tensor& bias_in, const torch::Tensor& gamma_in,
                                const torch::Tensor& beta_in, int64_t groups, double eps,
                                bool silu) {
+    RECORD_FUNCTION("ddpm::group_norm_act", std::vector<c10::IValue>{x_in});
     auto x = x_in.contiguous();
     auto bias = bias_in.contiguous();  // [N, C], or [0]: no bias
     auto gamma = gamma_in.contiguous(), beta = beta_in.contiguous();
@@ -39,6 +42,7 @@ struct GroupNormActFunction : torch::autograd::Function<GroupNormActFunction> {
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
+    RECORD_FUNCTION("ddpm::group_norm_act_backward", std::vector<c10::IValue>{grads[0]});
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &bias = saved[1], &gamma = saved[2], &beta = saved[3];
     const auto &mean = saved[4], &rstd = saved[5];

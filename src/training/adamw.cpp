@@ -1,5 +1,7 @@
 #include "training/adamw.h"
 
+#include <ATen/record_function.h>
+
 #include <cmath>
 
 #include "training/kernels/adamw_kernel.h"
@@ -33,6 +35,7 @@ void AdamW::zero_grad() {
 }
 
 void AdamW::step(double lr) {
+  RECORD_FUNCTION("ddpm::adamw_step", std::vector<c10::IValue>{});
   torch::NoGradGuard no_grad;
   ++step_count_;
   const double bias1 = 1.0 - std::pow(options_.beta1, double(step_count_));
