@@ -24,22 +24,14 @@ Run add_fid(CLI::App& app) {
   auto& f = *flags;
   auto* cmd = app.add_subcommand(
       "fid", "Frechet distance between two image sets (FID with --inception), printed as JSON");
-  cmd->footer(
-      "A and B: fashion-mnist:train, fashion-mnist:test, a model folder (samples are drawn), a "
-      "folder of PNG/JPEG images, or a .safetensors features file (`ddpm features`). "
-      "Protocol and examples: docs/evaluation.md");
-  cmd->add_option("A", f.a, "First image source")->required();
-  cmd->add_option("B", f.b, "Second image source")->required();
+  add_source_pair(*cmd, f.a, f.b);
   add_eval_flags(*cmd, f.eval);
 
   return [flags]() -> int {
     auto& f = *flags;
     const auto start = std::chrono::steady_clock::now();
-    std::vector<FeatureSource> sources{parse_feature_source(f.a), parse_feature_source(f.b)};
-    auto net = feature_net_for(sources, f.eval);
-    std::vector<SourceFeatures> sides;
-    for (const auto& s : sources) sides.push_back(features_with_progress(s, net.get(), f.eval));
-    check_same_features(sides);
+    std::unique_ptr<FeatureNet> net;
+    const auto sides = source_pair_features(f.a, f.b, f.eval, net);
     const double d = frechet_distance(feature_statistics(sides[0].features),
                                       feature_statistics(sides[1].features));
     const auto features = feature_net_json(net.get(), sides);

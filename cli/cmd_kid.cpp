@@ -25,12 +25,7 @@ Run add_kid(CLI::App& app) {
   auto& f = *flags;
   auto* cmd = app.add_subcommand(
       "kid", "Kernel Inception Distance between two image sets (mean, std), printed as JSON");
-  cmd->footer(
-      "A and B: fashion-mnist:train, fashion-mnist:test, a model folder (samples are drawn), a "
-      "folder of PNG/JPEG images, or a .safetensors features file (`ddpm features`). "
-      "Protocol and examples: docs/evaluation.md");
-  cmd->add_option("A", f.a, "First image source")->required();
-  cmd->add_option("B", f.b, "Second image source")->required();
+  add_source_pair(*cmd, f.a, f.b);
   add_eval_flags(*cmd, f.eval);
   cmd->add_option("--subsets", f.kid.subsets, "Random subsets averaged (torch-fidelity: 100)")
       ->check(CLI::PositiveNumber);
@@ -41,11 +36,8 @@ Run add_kid(CLI::App& app) {
   return [flags]() -> int {
     auto& f = *flags;
     const auto start = std::chrono::steady_clock::now();
-    std::vector<FeatureSource> sources{parse_feature_source(f.a), parse_feature_source(f.b)};
-    auto net = feature_net_for(sources, f.eval);
-    std::vector<SourceFeatures> sides;
-    for (const auto& s : sources) sides.push_back(features_with_progress(s, net.get(), f.eval));
-    check_same_features(sides);
+    std::unique_ptr<FeatureNet> net;
+    const auto sides = source_pair_features(f.a, f.b, f.eval, net);
     KIDOptions o = f.kid;
     o.seed = f.eval.seed;
     const auto r = kernel_inception_distance(sides[0].features, sides[1].features, o);

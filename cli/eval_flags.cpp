@@ -120,4 +120,24 @@ void check_same_features(const std::vector<SourceFeatures>& sides) {
   }
 }
 
+void add_source_pair(CLI::App& cmd, std::string& a, std::string& b) {
+  cmd.footer(
+      "A and B: fashion-mnist:train, fashion-mnist:test, a model folder (samples are drawn), a "
+      "folder of PNG/JPEG images, or a .safetensors features file (`ddpm features`). "
+      "Protocol and examples: docs/evaluation.md");
+  cmd.add_option("A", a, "First image source")->required();
+  cmd.add_option("B", b, "Second image source")->required();
+}
+
+std::vector<SourceFeatures> source_pair_features(const std::string& a, const std::string& b,
+                                                 const EvalFlags& flags,
+                                                 std::unique_ptr<FeatureNet>& net) {
+  const std::vector<FeatureSource> sources{parse_feature_source(a), parse_feature_source(b)};
+  net = feature_net_for(sources, flags);
+  std::vector<SourceFeatures> sides;
+  for (const auto& s : sources) sides.push_back(features_with_progress(s, net.get(), flags));
+  check_same_features(sides);
+  return sides;
+}
+
 }  // namespace ddpm::cli

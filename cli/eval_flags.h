@@ -51,4 +51,13 @@ nlohmann::json feature_net_json(const FeatureNet* net, const std::vector<SourceF
 /// Throws when the sides' features come from different networks or have different dimensions.
 void check_same_features(const std::vector<SourceFeatures>& sides);
 
+/// The A and B positionals that fid and kid compare, with a footer listing what they may be.
+void add_source_pair(CLI::App& cmd, std::string& a, std::string& b);
+
+/// The features of A and B from one network (feature_net_for), with progress, checked to be
+/// comparable; `net` receives the network (null when both are features files).
+std::vector<SourceFeatures> source_pair_features(const std::string& a, const std::string& b,
+                                                 const EvalFlags& flags,
+                                                 std::unique_ptr<FeatureNet>& net);
+
 }  // namespace ddpm::cli

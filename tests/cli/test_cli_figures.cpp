@@ -319,6 +319,21 @@ TEST_F(CliFigures, TinyStudyWritesAPageWhoseFilesExist) {
     EXPECT_TRUE(fs::is_regular_file(study / ref)) << ref;
   }
   for (const char* v : {"bk", "bbno", "bbano", "bgano"}) {
+    // Every figure of the issue, for EMA and raw weights.
+    for (const char* weights : {"ema", "raw"})
+      for (const char* figure : {"ddim20_strip", "ddim50", "ddim100", "ddpm10"})
+        EXPECT_TRUE(contains(html, fmt::format("{}/figures/{}_{}.png", v, weights, figure)))
+            << v << " " << weights << " " << figure;
+    // EMA and raw are different weights (after 3 steps the EMA lags), so their deterministic
+    // DDIM-50 grids from the same x_T differ.
+    EXPECT_NE(read_bytes(study / v / "figures/ema_ddim50.png"),
+              read_bytes(study / v / "figures/raw_ddim50.png"))
+        << v;
+    // The four variants ran the same budget with the same seed.
+    const auto config = nlohmann::json::parse(std::ifstream(study / v / "config.json"));
+    EXPECT_EQ(config["training"]["steps"], 3) << v;
+    EXPECT_EQ(config["training"]["seed"],
+              nlohmann::json::parse(std::ifstream(study / "bk/config.json"))["training"]["seed"]);
     EXPECT_TRUE(contains(html, std::string(v) + "/figures/ema_ddim20_strip.png")) << v;
     EXPECT_TRUE(contains(html, std::string(v) + "/figures/raw_ddpm10.png")) << v;
     // DDIM-20 strip: 2 samples × (x_t, x̂_0) rows, 21 states.

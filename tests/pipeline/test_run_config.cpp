@@ -42,7 +42,7 @@ TEST(RunConfig, LayersApplyInOrder) {
   EXPECT_EQ(keras.training.loss, LossType::l1);
 }
 
-// --epochs N on a preset that counts steps (fashion-mnist: 2000) must replace the steps, not
+// --epochs N on a preset that counts steps (fashion-mnist: 1500) must replace the steps, not
 // be ignored under them; both above 0 in one patch is an error.
 TEST(RunConfig, EpochsReplaceThePresetsSteps) {
   ASSERT_GT(preset_json("fashion-mnist")["training"]["steps"].get<int64_t>(), 0);

@@ -65,6 +65,18 @@ TEST(DDIMSample, ReproducesGaussianDataMoments) {
         EXPECT_LT(mean_gap, 0.002);
       }
     }
+    // And the sampler itself, run over all 1000 steps, lands on the data moments: within that
+    // bias plus 5 standard errors.
+    auto full = run_ddim(eta, inference_timesteps(TimestepSpacing::leading, 1000, 1000), n, 12);
+    auto full_mean = full.mean({0}, true), full_std = full.var(0, true, true).sqrt();
+    const double bias = eta == 0 ? 0.01 : 0.025;
+    EXPECT_TRUE(((full_mean - mean64).abs() < (0.002 + 5 / std::sqrt(double(n))) * std64)
+                    .all()
+                    .item<bool>())
+        << "eta " << eta << " mean " << full_mean.flatten();
+    EXPECT_TRUE(
+        ((full_std - std64).abs() < (bias + 5 * std::sqrt(0.5 / (n - 1))) * std64).all().item<bool>())
+        << "eta " << eta << " std " << full_std.flatten() << " data " << std64.flatten();
   }
 }
 
