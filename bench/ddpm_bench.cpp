@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,9 +126,11 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/// Linux: resets the process's resident-set high-water mark to the current RSS (proc(5),
-/// /proc/pid/clear_refs, value 5), so that VmHWM afterwards is the peak of what follows.
+/// Linux: returns freed heap memory to the system (glibc malloc_trim, so that what an earlier
+/// task freed does not count), then resets the resident-set high-water mark to the current RSS
+/// (proc(5), /proc/pid/clear_refs, value 5): VmHWM afterwards is the peak of what follows.
 void reset_peak_rss() {
+  ::malloc_trim(0);
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 

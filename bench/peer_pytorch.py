@@ -18,6 +18,7 @@ and prints one JSON object on stdout. Needs only torch (1.13) and numpy: the saf
 is the ten lines below, since the `safetensors` and `diffusers` packages are not installed.
 """
 import argparse
+import ctypes
 import json
 import math
 import statistics
@@ -361,7 +362,12 @@ def ddim_sample(model, alphas_cumprod, timesteps, x):
 
 
 def reset_peak_rss():
-    """Linux: VmHWM restarts from the current resident set (proc(5), clear_refs value 5)."""
+    """Linux: freed heap memory goes back to the system (glibc malloc_trim, as ddpm_bench does),
+    then VmHWM restarts from the current resident set (proc(5), clear_refs value 5)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
