@@ -40,6 +40,8 @@ struct SampleFlags {
   CLI::Option* n_option = nullptr;
   std::string device = "auto";
   int64_t threads = 0;
+  std::string precision;  ///< "" = the run's (fp32)
+  bool cuda_graphs = false;
 };
 
 }  // namespace
@@ -80,6 +82,12 @@ Run add_sample(CLI::App& app) {
                   "before the conversion to 8-bit) to this safetensors file");
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--precision", f.precision,
+                  "Autocast for the network: fp32, bf16, or fp16 (CUDA only); the sampler's "
+                  "arithmetic stays float32")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_flag("--cuda-graphs", f.cuda_graphs,
+                "Replay the network from a CUDA graph (CUDA builds and devices only)");
 
   return [flags]() -> int {
     auto& f = *flags;
@@ -99,6 +107,8 @@ Run add_sample(CLI::App& app) {
     if (f.eta >= 0) sampling.eta = f.eta;
     if (!f.spacing.empty()) sampling.timestep_spacing = parse_enum<TimestepSpacing>(f.spacing);
     if (f.no_clip) sampling.clip_sample = false;
+    if (!f.precision.empty()) sampling.precision = parse_enum<Precision>(f.precision);
+    if (f.cuda_graphs) sampling.cuda_graphs = true;
     if (sampling.steps > loaded.schedule.num_train_timesteps)
       throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}",
                                               sampling.steps,
@@ -118,9 +128,10 @@ Run add_sample(CLI::App& app) {
     }
 
     fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
-    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}\n",
+    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}; network in {}{}\n",
                to_string(sampling.sampler), timesteps.size(), sampling.eta,
-               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off");
+               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off",
+               to_string(sampling.precision), sampling.cuda_graphs ? " from a CUDA graph" : "");
     ProgressLine line;
     const auto start = std::chrono::steady_clock::now();
     auto samples = generate(

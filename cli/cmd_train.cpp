@@ -131,6 +131,9 @@ Run add_train(CLI::App& app) {
   patch_option<uint64_t>(*cmd, f, "--seed", "training", "seed", "Seed of every random choice");
   patch_option<std::string>(*cmd, f, "--device", "training", "device", "auto, cpu, cuda or cuda:N");
   patch_option<int64_t>(*cmd, f, "--threads", "training", "threads", "CPU threads (0: all cores)");
+  patch_option<std::string>(*cmd, f, "--precision", "training", "precision",
+                            "Autocast for the forward pass: fp32, bf16, or fp16 (CUDA, with loss "
+                            "scaling)");
   patch_option<std::string>(*cmd, f, "--prediction-type", "", "prediction_type",
                             "epsilon, sample or v_prediction");
   patch_option<std::string>(*cmd, f, "--beta-schedule", "schedule", "beta_schedule",

@@ -28,15 +28,19 @@ torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& sc
   return conditioning(config.conditioning, schedule.alphas_cumprod, t);
 }
 
-DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule) {
+DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision precision) {
   TORCH_CHECK(!model.is_empty(), "make_denoise_fn: the model is null");
   TORCH_CHECK(schedule.alphas_cumprod.defined(), "make_denoise_fn: the schedule is empty");
+  const auto device = model->parameters().front().device();
+  check_precision(precision, device);
   torch::Tensor alphas_cumprod = schedule.alphas_cumprod;
-  return [model, alphas_cumprod](const torch::Tensor& x_t, const torch::Tensor& t) mutable {
+  return [model, alphas_cumprod, precision, device](const torch::Tensor& x_t,
+                                                     const torch::Tensor& t) mutable {
     // Inference mode: no autograd graph, and no version counters or view tracking either.
     c10::InferenceMode inference;
     auto c = conditioning(model->config().conditioning, alphas_cumprod, t.to(x_t.device()));
-    return model->forward(x_t, c);  // [B, C, H, W]
+    AutocastScope autocast(precision, device);
+    return model->forward(x_t, c).to(torch::kFloat32);  // [B, C, H, W]
   };
 }
 

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "core/noise_schedule.h"
+#include "models/precision.h"
 #include "models/unet.h"
 #include "samplers/denoise_fn.h"
 
@@ -17,8 +18,11 @@ torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& sc
                                const torch::Tensor& t);
 
 /// (x_t, t) → model(x_t, conditioning_for(t)) under c10::InferenceMode (the outputs are
-/// inference tensors, outside autograd). The schedule's ᾱ is copied, so the function outlives
-/// `schedule`; the model is shared, and the caller sets eval mode.
-DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule);
+/// inference tensors, outside autograd), with the network under autocast at `precision` and its
+/// output returned as float32, so the sampler's arithmetic stays float32. The schedule's ᾱ is
+/// copied, so the function outlives `schedule`; the model is shared, and the caller sets eval
+/// mode. Throws std::invalid_argument when the model's device cannot run `precision`.
+DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule,
+                          Precision precision = Precision::fp32);
 
 }  // namespace ddpm

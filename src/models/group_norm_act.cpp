@@ -87,13 +87,20 @@ torch::Tensor group_norm_act(const torch::Tensor& x, const torch::Tensor& bias,
               "group_norm_act: bias must be [N, C] = [", N, ", ", C, "], got ", bias.sizes());
   TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,
               "group_norm_act: γ and β must have ", C, " entries");
+  // Under autocast the input (a convolution's output) and the bias arrive in bf16/fp16: the
+  // statistics are computed in float32 with the float32 γ, β, as autocast's CUDA policy does for
+  // group_norm (LibTorch 1.13's CPU policy leaves it out and its kernel refuses mixed dtypes).
+  if (gamma.scalar_type() == torch::kFloat32 && (x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf))
+    return group_norm_act(x.to(torch::kFloat32),
+                          bias.defined() ? bias.to(torch::kFloat32) : bias, gamma, beta, groups,
+                          eps, silu);
   if (fast_path_applies(x, bias, gamma, beta))  // autograd::Function takes no undefined inputs
     return GroupNormActFunction::apply(x, bias.defined() ? bias : torch::empty({0}, x.options()),
                                        gamma, beta, groups, eps, silu);
   // The same formula in LibTorch operators (CUDA, other dtypes).
   std::vector<int64_t> bias_shape{N, C};
   for (int64_t d = 2; d < x.dim(); ++d) bias_shape.push_back(1);
-  auto h = bias.defined() ? x + bias.view(bias_shape) : x;
+  auto h = bias.defined() ? x + bias.to(x.scalar_type()).view(bias_shape) : x;
   h = torch::group_norm(h, groups, gamma, beta, eps);
   return silu ? torch::silu(h) : h;
 }

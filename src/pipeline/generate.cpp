@@ -5,6 +5,7 @@
 
 #include "io/safetensors.h"
 
+#include "models/cuda_graph_denoiser.h"
 #include "models/denoiser.h"
 #include "samplers/ddim.h"
 #include "samplers/ddpm.h"
@@ -56,7 +57,9 @@ torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionTyp
     x_T = draw_noise({request.count, mc.in_channels, mc.sample_size, mc.sample_size},
                      torch::kFloat32, gen);
   }
-  auto denoise = make_denoise_fn(model, schedule);
+  auto denoise = sampling.cuda_graphs
+                     ? make_cuda_graph_denoise_fn(model, schedule, sampling.precision)
+                     : make_denoise_fn(model, schedule, sampling.precision);
   auto timesteps = sampling_timesteps(sampling, schedule.num_train_timesteps);
   const int64_t batches = (request.count + request.batch_size - 1) / request.batch_size;
   std::vector<torch::Tensor> out;

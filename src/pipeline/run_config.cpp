@@ -88,6 +88,7 @@ json training_to_json(const TrainingConfig& t) {
           {"sample_steps", t.sample_steps},
           {"seed", t.seed},
           {"device", t.device},
+          {"precision", to_string(t.precision)},
           {"threads", t.threads},
           {"init", t.init},
           {"init_weights", to_string(t.init_weights)},
@@ -121,6 +122,7 @@ TrainingConfig training_from_json(const json& j) {
   in.read("sample_steps", t.sample_steps);
   in.read("seed", t.seed);
   in.read("device", t.device);
+  in.read_enum("precision", t.precision);
   in.read("threads", t.threads);
   in.read("init", t.init);
   in.read_enum("init_weights", t.init_weights);
@@ -142,7 +144,9 @@ json sampling_to_json(const SamplingConfig& s) {
           {"clip_sample", s.clip_sample},
           {"clip_range", s.clip_range},
           {"variance_type", to_string(s.variance_type)},
-          {"set_alpha_to_one", s.set_alpha_to_one}};
+          {"set_alpha_to_one", s.set_alpha_to_one},
+          {"precision", to_string(s.precision)},
+          {"cuda_graphs", s.cuda_graphs}};
 }
 
 SamplingConfig sampling_from_json(const json& j) {
@@ -157,6 +161,8 @@ SamplingConfig sampling_from_json(const json& j) {
   in.read("clip_range", s.clip_range);
   in.read_enum("variance_type", s.variance_type);
   in.read("set_alpha_to_one", s.set_alpha_to_one);
+  in.read_enum("precision", s.precision);
+  in.read("cuda_graphs", s.cuda_graphs);
   in.finish();
   return s;
 }
@@ -191,6 +197,9 @@ void validate(const RunConfig& c) {
               std::to_string(t.eval_steps));
   require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0,
           "training.device must be auto, cpu, cuda or cuda:N, got '" + t.device + "'");
+  require(t.precision != Precision::fp16 || t.device != "cpu",
+          "training.precision fp16 needs a CUDA device (LibTorch's CPU autocast runs bfloat16 "
+          "only); use bf16 or fp32 on the CPU");
   const auto& s = c.sampling;
   require(s.steps >= 0 && s.steps <= c.schedule.num_train_timesteps,
           "sampling.steps must be in [0, num_train_timesteps]");

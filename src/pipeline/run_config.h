@@ -16,6 +16,7 @@
 #include "core/prediction.h"
 #include "core/timesteps.h"
 #include "data/dataset.h"
+#include "models/precision.h"
 #include "models/unet_config.h"
 #include "samplers/ddpm.h"
 
@@ -77,6 +78,10 @@ struct TrainingConfig {
   uint64_t seed = 0;
   /// "auto" (cuda when available), "cpu", "cuda" or "cuda:N".
   std::string device = "auto";
+  /// Autocast for the forward pass and the loss (models/precision.h): fp32, bf16, or fp16 (CUDA
+  /// only, with dynamic loss scaling, training/loss_scaler.h). Weights, gradients and the
+  /// optimizer stay float32.
+  Precision precision = Precision::fp32;
   /// Weights a fresh run starts from (ddpm train --init): a run directory, checkpoint folder or
   /// diffusers model/pipeline folder whose architecture the model must have. Empty: LibTorch's
   /// initialisation, seeded. Resuming ignores it (the checkpoint holds the weights).
@@ -118,6 +123,10 @@ struct SamplingConfig {
   VarianceType variance_type = VarianceType::fixed_small;
   /// ᾱ = 1 after the last DDIM step (otherwise the chain ends noisy).
   bool set_alpha_to_one = true;
+  /// Autocast for the network (models/precision.h); the sampler's arithmetic stays float32.
+  Precision precision = Precision::fp32;
+  /// Replay the network from a CUDA graph (models/cuda_graph_denoiser.h); CUDA devices only.
+  bool cuda_graphs = false;
 };
 
 struct RunConfig {

@@ -6,14 +6,17 @@
 
 #include "core/noise_schedule.h"
 #include "core/prediction.h"
+#include "models/precision.h"
 #include "models/unet.h"
 #include "pipeline/run_config.h"
 
 namespace ddpm {
 
 /// Mean loss over a batch x0 [B, C, H, W] in model space; t, noise drawn from `generator` on the
-/// CPU (so a seed gives the same run on any device).
+/// CPU (so a seed gives the same run on any device). The network runs under autocast at
+/// `precision` (models/precision.h); its output and the loss are float32.
 torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
-                             LossType loss, const torch::Tensor& x0, torch::Generator& generator);
+                             LossType loss, const torch::Tensor& x0, torch::Generator& generator,
+                             Precision precision = Precision::fp32);
 
 }  // namespace ddpm

@@ -70,6 +70,9 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
         "the model takes {}x{}x{} images but the data is {}x{}x{}", mc.in_channels, mc.sample_size,
         mc.sample_size, data_.channels, data_.image_size, data_.image_size));
   configure_cpu_threads(tc.threads);
+  check_precision(tc.precision, device_);
+  check_precision(config_.sampling.precision, device_);
+  loss_scaler_ = LossScaler(tc.precision == Precision::fp16);
   if (tc.eval_every > 0)  // before any file is written: a data/network mismatch fails cleanly
     metric_ = std::make_unique<ValidationMetric>(config_.training, data_.validation,
                                                  data_.channels, data_.image_size);
@@ -106,6 +109,8 @@ void Trainer::resume() {
   global.set_state(from_hex(c.state.at("global_generator").get<std::string>()));
   loader_->restore({c.state.at("loader_epoch").get<int64_t>(),
                     c.state.at("loader_position").get<int64_t>()});
+  if (loss_scaler_.enabled() && c.state.contains("loss_scaler"))
+    loss_scaler_.load_state(c.state.at("loss_scaler"));
   // The best validation metric so far: checkpoints/best/ is the truth (it may be newer than
   // latest after a kill), else what latest recorded.
   auto read_best = [&](const nlohmann::json& state, const char* value_key, const char* step_key) {
@@ -148,6 +153,7 @@ Checkpoint Trainer::make_checkpoint() {
              {"global_generator", to_hex(at::detail::getDefaultCPUGenerator().get_state())},
              {"loader_epoch", loader_state.epoch},
              {"loader_position", loader_state.position}};
+  if (loss_scaler_.enabled()) c.state["loss_scaler"] = loss_scaler_.state();
   if (!std::isnan(best_eval_)) {
     c.state["best_eval"] = best_eval_;
     c.state["best_eval_step"] = best_eval_step_;
@@ -234,13 +240,19 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     auto batch = loader_->next();                                            // uint8 [B, C, H, W]
     if (config_.data.hflip) batch = random_hflip(batch, generator_);
     auto x0 = normalize(batch, data_.normalization).to(device_);              // [B, C, H, W]
-    auto loss = diffusion_loss(model_, schedule_, config_.prediction_type, tc.loss, x0, generator_);
+    auto loss = diffusion_loss(model_, schedule_, config_.prediction_type, tc.loss, x0, generator_,
+                               tc.precision);
     optimizer_->zero_grad();
-    loss.backward();
+    loss_scaler_.scale(loss).backward();
+    // fp16: gradients back to their true size before clipping; an overflowed step is skipped.
+    const bool finite = loss_scaler_.unscale(model_->parameters());
     grad_norm = global_grad_norm(model_, tc.grad_clip);
     lr = warmup_lr(tc.lr, step_, tc.warmup_steps);
-    optimizer_->step(lr);
-    ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));
+    if (finite) {
+      optimizer_->step(lr);
+      ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));
+    }
+    loss_scaler_.update();
     ++step_;
     window_loss += loss.item<double>();
     ++window_steps;

@@ -30,6 +30,7 @@
 #include "pipeline/run_config.h"
 #include "training/adamw.h"
 #include "training/ema.h"
+#include "training/loss_scaler.h"
 #include "training/training_log.h"
 
 namespace ddpm {
@@ -101,6 +102,7 @@ class Trainer {
   UNet model_{nullptr};
   std::unique_ptr<EMA> ema_;
   std::unique_ptr<AdamW> optimizer_;
+  LossScaler loss_scaler_{false};  ///< enabled for training.precision fp16
   std::unique_ptr<BatchLoader> loader_;
   torch::Generator generator_;  ///< t, ε and flips
   int64_t step_ = 0;

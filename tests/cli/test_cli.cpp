@@ -135,6 +135,9 @@ TEST(Cli, BadValuesAreErrorsNamingWhatIsAllowed) {
       // The default model halves the image 3 times: 20 is not a multiple of 8.
       {{"train", "--data", images, "--image-size", "20", "--out", out}, {"20", "8"}},
       {{"train", "--resume", "--out", out}, {"no checkpoint"}},
+      {{"train", "--data", images, "--precision", "fp8", "--out", out}, {"fp8", "fp32, bf16, fp16"}},
+      {{"train", "--data", images, "--precision", "fp16", "--device", "cpu", "--out", out},
+       {"fp16", "bf16"}},
       {{"sample", "--model", out, "--sampler", "euler"}, {"euler", "ddpm", "ddim"}},
       {{"sample", "--model", out, "--eta", "2"}, {"eta", "2"}},
       {{"sample", "--model", out}, {"run"}},
@@ -198,6 +201,21 @@ TEST(Cli, TrainThenSampleFromAnImageFolder) {
                                    "quadratic", "--out", (dir.path / "d.png").string()});
   EXPECT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.output;
   EXPECT_TRUE(fs::is_regular_file(dir.path / "d.png"));
+
+  // bf16 autocast on the CPU; fp16 and CUDA graphs are refused there with what to use instead.
+  auto bf16 = sample({"--seed", "1", "--precision", "bf16", "--out", (dir.path / "e.png").string()});
+  EXPECT_TRUE(contains(bf16.output, "network in bf16")) << bf16.output;
+  EXPECT_TRUE(fs::is_regular_file(dir.path / "e.png"));
+  auto fp16 = run_ddpm({"sample", "--model", run.string(), "--n", "2", "--device", "cpu",
+                        "--precision", "fp16", "--out", (dir.path / "f.png").string()});
+  EXPECT_NE(fp16.exit_code, 0);
+  EXPECT_TRUE(contains(fp16.output, "use bf16 or fp32")) << fp16.output;
+  auto graphs = run_ddpm({"sample", "--model", run.string(), "--n", "2", "--device", "cpu",
+                          "--cuda-graphs", "--out", (dir.path / "g.png").string()});
+  EXPECT_NE(graphs.exit_code, 0);
+  EXPECT_TRUE(contains(graphs.output, "CUDA")) << graphs.output;
+  EXPECT_FALSE(fs::exists(dir.path / "f.png"));
+  EXPECT_FALSE(fs::exists(dir.path / "g.png"));
 }
 
 TEST(Cli, ResumeContinuesAndNeverOverwrites) {

@@ -210,5 +210,35 @@ TEST(Trainer, ClipsTheGlobalGradientNorm) {
   EXPECT_LT(clipped, 1e-6) << "free " << free;
 }
 
+TEST(Trainer, Bf16AutocastTrainsCloseToFloat32AndFp16NeedsCuda) {
+  auto first_losses = [](Precision precision, const fs::path& dir) {
+    RunConfig c = tiny_run(3);
+    c.training.precision = precision;
+    Trainer trainer(c, synthetic_data(), dir);
+    trainer.run();
+    std::vector<double> losses;
+    for (const auto& row : read_training_log(dir / "log.csv")) losses.push_back(row.loss);
+    return losses;
+  };
+  test::TempDir full_dir, bf16_dir;
+  const auto full = first_losses(Precision::fp32, full_dir.path);
+  const auto bf16 = first_losses(Precision::bf16, bf16_dir.path);
+  ASSERT_EQ(full.size(), 3u);
+  ASSERT_EQ(bf16.size(), 3u);
+  for (size_t i = 0; i < full.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(bf16[i]));
+    // Same batches, t and noise: the losses differ by bfloat16 rounding only.
+    EXPECT_NEAR(bf16[i], full[i], 0.03 * full[i]) << "step " << i + 1;
+  }
+  EXPECT_NE(bf16, full) << "bf16 autocast changed nothing";
+  std::ifstream config(bf16_dir.path / "config.json");
+  EXPECT_EQ(nlohmann::json::parse(config)["training"]["precision"], "bf16");
+
+  test::TempDir fp16_dir;
+  RunConfig c = tiny_run(1);
+  c.training.precision = Precision::fp16;
+  EXPECT_THROW(Trainer(c, synthetic_data(), fp16_dir.path), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace ddpm
