@@ -45,16 +45,20 @@
 #include "core/timesteps.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
+#include "models/cuda_graph_denoiser.h"
 #include "models/denoiser.h"
-#include "op_profile.h"
+#include "models/precision.h"
 #include "models/presets.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
+#include "op_profile.h"
+#include "pipeline/model_loading.h"
 #include "pipeline/run_config.h"
 #include "pipeline/threads.h"
 #include "samplers/ddim.h"
 #include "training/adamw.h"
 #include "training/loss.h"
+#include "training/loss_scaler.h"
 
 #ifndef DDPM_BENCH_DIR
 #error "DDPM_BENCH_DIR must name the bench/ folder (set by CMakeLists.txt)"
@@ -87,6 +91,10 @@ struct Flags {
   bool profile = false;
   int64_t profile_top = 12;
   std::string json_path;
+  std::string device = "cpu";     // both sides
+  std::string precision = "fp32";  // autocast, both sides
+  bool cuda_graphs = false;        // ours: sampling from a CUDA graph
+  bool peer_compile = false;       // the peer: torch.compile'd network
 };
 
 // Batches that keep a full run at a few minutes on 2 cores: ddpm-cifar10 (35.7M parameters)
@@ -229,6 +237,13 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   TORCH_CHECK(config.layout == ddpm::UNetLayout::diffusers,
               "the PyTorch peer implements the diffusers layout only; preset '", preset, "' is ",
               ddpm::to_string(config.layout));
+  const torch::Device device = ddpm::parse_device(f.device);
+  const auto precision = ddpm::parse_enum<ddpm::Precision>(f.precision);
+  ddpm::check_precision(precision, device);
+  // GPU work is asynchronous: each timed run ends when the device has finished it.
+  auto finish = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
   torch::manual_seed(int64_t(f.seed));
   ddpm::UNet model(config);
   r.parameters = ddpm::count_parameters(*model);
@@ -255,6 +270,7 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   }
 
   // Ours, train: the project's loss and optimizer on one fixed batch in [−1, 1].
+  model->to(device);
   {
     model->train();
     std::vector<std::pair<std::string, torch::Tensor>> params;
@@ -262,13 +278,16 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     ddpm::AdamWOptions adam;
     adam.weight_decay = kWeightDecay;
     ddpm::AdamW optimizer(params, adam);
-    auto x0 = torch::rand(batch_shape(train_batch), gen) * 2 - 1;  // [B, C, H, W]
+    auto x0 = (torch::rand(batch_shape(train_batch), gen) * 2 - 1).to(device);  // [B, C, H, W]
+    ddpm::LossScaler scaler(precision == ddpm::Precision::fp16);
     auto train_step = [&] {
       auto loss = ddpm::diffusion_loss(model, schedule, ddpm::PredictionType::epsilon,
-                                       ddpm::LossType::mse, x0, gen);
+                                       ddpm::LossType::mse, x0, gen, precision);
       optimizer.zero_grad();
-      loss.backward();
-      optimizer.step(kLearningRate);
+      scaler.scale(loss).backward();
+      if (scaler.unscale(model->parameters())) optimizer.step(kLearningRate);
+      scaler.update();
+      finish();
     };
     r.ours_train = time_repeats(train_batch, f.warmup, f.repeats, train_step);
     if (f.profile) r.train_profile = ddpm::bench::profile_ops(train_step, 3);
@@ -277,13 +296,15 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   // Ours, sample: DDIM (η = 0) through the samplers' DenoiseFn, no autograd.
   {
     model->eval();
-    auto denoise = ddpm::make_denoise_fn(model, schedule);
+    auto denoise = f.cuda_graphs ? ddpm::make_cuda_graph_denoise_fn(model, schedule, precision)
+                                 : ddpm::make_denoise_fn(model, schedule, precision);
     const auto timesteps = ddpm::inference_timesteps(ddpm::TimestepSpacing::leading,
                                                      schedule.num_train_timesteps, f.sample_steps);
-    auto x_T = torch::randn(batch_shape(sample_batch), gen);  // [B, C, H, W]
+    auto x_T = torch::randn(batch_shape(sample_batch), gen).to(device);  // [B, C, H, W]
     auto sample_run = [&] {
       torch::NoGradGuard no_grad;
       ddpm::ddim_sample(denoise, schedule, ddpm::DDIMOptions{}, timesteps, x_T, gen);
+      finish();
     };
     r.ours_sample = time_repeats(sample_batch, f.warmup, f.repeats, sample_run);
     if (f.profile) r.sample_profile = ddpm::bench::profile_ops(sample_run, 1);
@@ -294,12 +315,13 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   const std::string command = fmt::format(
       "{} {} --config {} --weights {} --check {} --threads {} --train-batch {} --sample-batch {} "
       "--sample-steps {} --warmup {} --repeats {} --lr {} --weight-decay {} --timesteps {} "
-      "--seed {}{}",
+      "--seed {} --device {} --precision {}{}{}",
       shell_quote(f.peer), shell_quote(script), shell_quote((dir.path() / "config.json").string()),
       shell_quote((dir.path() / "model.safetensors").string()),
       shell_quote((dir.path() / "check.safetensors").string()), threads, train_batch, sample_batch,
       f.sample_steps, f.warmup, f.repeats, kLearningRate, kWeightDecay,
-      schedule.num_train_timesteps, f.seed, f.profile ? " --profile" : "");
+      schedule.num_train_timesteps, f.seed, shell_quote(device.str()), f.precision,
+      f.profile ? " --profile" : "", f.peer_compile ? " --compile" : "");
   const std::string out = run_capture(command);
   json peer;
   try {
@@ -405,6 +427,9 @@ int run(const Flags& f) {
              threads, cpu_model(), load_average());
   fmt::print("DDIM {} steps; median of {} repeats after {} warm-up; peer: {}\n", f.sample_steps,
              f.repeats, f.warmup, f.no_peer ? "none" : f.peer);
+  fmt::print("device {}, precision {}{}{}\n", f.device, f.precision,
+             f.cuda_graphs ? ", ours sampling from CUDA graphs" : "",
+             f.peer_compile ? ", peer torch.compile'd" : "");
 
   std::vector<PresetResult> results;
   for (const auto& preset : f.presets) {
@@ -443,6 +468,8 @@ int run(const Flags& f) {
 
   if (!f.json_path.empty()) {
     json out = {{"libtorch", TORCH_VERSION}, {"threads", threads},
+                {"device", f.device},        {"precision", f.precision},
+                {"cuda_graphs", f.cuda_graphs}, {"peer_compile", f.peer_compile},
                 {"cpu", cpu_model()},        {"sample_steps", f.sample_steps},
                 {"warmup", f.warmup},        {"repeats", f.repeats},
                 {"lr", kLearningRate},       {"weight_decay", kWeightDecay},
@@ -503,6 +530,13 @@ int main(int argc, char** argv) {
   app.add_option("--profile-top", f.profile_top, "Operators listed per profile")
       ->check(CLI::PositiveNumber);
   app.add_option("--json", f.json_path, "Also write every timing to this JSON file");
+  app.add_option("--device", f.device, "cpu, cuda or cuda:N, for both sides (default cpu)");
+  app.add_option("--precision", f.precision,
+                 "Autocast for both sides: fp32, bf16, or fp16 (CUDA; training with loss scaling)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  app.add_flag("--cuda-graphs", f.cuda_graphs, "Ours: sample with the network replayed from a CUDA graph");
+  app.add_flag("--peer-compile", f.peer_compile,
+               "The peer: run the network through torch.compile (PyTorch 2; on the GPU machine)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

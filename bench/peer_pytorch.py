@@ -14,7 +14,9 @@ the same threads, batch sizes and step counts. The script
      one DDIM sampling run (η = 0, x̂_0 clipped, leading spacing, torch.no_grad), warm-up
      first, then the median over repeats;
 
-and prints one JSON object on stdout. Needs only torch (1.13) and numpy: the safetensors reader
+and prints one JSON object on stdout. --device, --precision (torch.autocast; fp16 training with
+GradScaler) and --compile (torch.compile, PyTorch 2) select the GPU comparisons. Needs only
+torch (1.13 or later) and numpy: the safetensors reader
 is the ten lines below, since the `safetensors` and `diffusers` packages are not installed.
 """
 import argparse
@@ -83,6 +85,17 @@ class TimestepEmbedding(nn.Module):
         return self.linear_2(F.silu(self.linear_1(sample)))
 
 
+class GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm computed in float32 under autocast, as autocast's CUDA policy does and as
+    ddpm's group_norm_act does; torch 1.13's CPU autocast leaves group_norm to a kernel that
+    refuses a bfloat16 input beside float32 weights."""
+
+    def forward(self, x):
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        return super().forward(x)
+
+
 class ResnetBlock2D(nn.Module):
     """diffusers ResnetBlock2D (resnet.py), SiLU, GroupNorm."""
 
@@ -91,11 +104,11 @@ class ResnetBlock2D(nn.Module):
         super().__init__()
         self.output_scale_factor = output_scale_factor
         self.time_embedding_norm = time_embedding_norm
-        self.norm1 = nn.GroupNorm(groups, in_channels, eps=eps, affine=True)
+        self.norm1 = GroupNorm(groups, in_channels, eps=eps, affine=True)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         proj = 2 * out_channels if time_embedding_norm == "scale_shift" else out_channels
         self.time_emb_proj = nn.Linear(temb_channels, proj)
-        self.norm2 = nn.GroupNorm(groups, out_channels, eps=eps, affine=True)
+        self.norm2 = GroupNorm(groups, out_channels, eps=eps, affine=True)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.conv_shortcut = (nn.Conv2d(in_channels, out_channels, 1)
@@ -124,7 +137,7 @@ class Attention(nn.Module):
         self.heads = channels // head_dim
         self.scale = head_dim ** -0.5
         self.rescale_output_factor = rescale_output_factor
-        self.group_norm = (nn.GroupNorm(groups, channels, eps=eps, affine=True)
+        self.group_norm = (GroupNorm(groups, channels, eps=eps, affine=True)
                            if groups is not None else None)
         self.to_q = nn.Linear(channels, channels)
         self.to_k = nn.Linear(channels, channels)
@@ -315,7 +328,7 @@ class UNet2DModel(nn.Module):
         self.up_blocks = nn.ModuleList(up)
         assert not skips, skips
 
-        self.conv_norm_out = nn.GroupNorm(groups, ch, eps=eps, affine=True)
+        self.conv_norm_out = GroupNorm(groups, ch, eps=eps, affine=True)
         self.conv_out = nn.Conv2d(ch, c["out_channels"], 3, padding=1)
 
     def forward(self, sample, timesteps):
@@ -350,12 +363,14 @@ def leading_timesteps(T, steps):
     return [int(i * ratio) for i in range(steps)][::-1]
 
 
-def ddim_sample(model, alphas_cumprod, timesteps, x):
-    """DDIM eq. (12) with η = 0, x̂_0 clipped to [−1, 1], ᾱ = 1 after the last step."""
+def ddim_sample(model, alphas_cumprod, timesteps, x, autocast):
+    """DDIM eq. (12) with η = 0, x̂_0 clipped to [−1, 1], ᾱ = 1 after the last step; the network
+    under `autocast`, the update in float32."""
     for i, t in enumerate(timesteps):
         a = alphas_cumprod[t].item()
         a_prev = alphas_cumprod[timesteps[i + 1]].item() if i + 1 < len(timesteps) else 1.0
-        eps = model(x, torch.full((x.shape[0],), float(t)))
+        with autocast():
+            eps = model(x, torch.full((x.shape[0],), float(t), device=x.device)).float()
         x0 = ((x - math.sqrt(1 - a) * eps) / math.sqrt(a)).clamp(-1, 1)
         x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
     return x
@@ -387,15 +402,21 @@ def peak_rss_mib():
     return 0.0
 
 
-def timed(work, warmup, repeats):
-    """Seconds of each of `repeats` calls of work(), after `warmup` untimed calls."""
+def timed(work, warmup, repeats, device):
+    """Seconds of each of `repeats` calls of work(), after `warmup` untimed calls; on a GPU each
+    call ends when the device has finished its work."""
+    def finish():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     reset_peak_rss()
     for _ in range(warmup):
         work()
+        finish()
     seconds = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         work()
+        finish()
         seconds.append(time.perf_counter() - t0)
     return seconds
 
@@ -467,6 +488,10 @@ def main():
     p.add_argument("--timesteps", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma-separated: train, sample (timings to skip)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="torch.autocast dtype (fp16 training with torch.cuda.amp.GradScaler)")
+    p.add_argument("--compile", action="store_true", help="run the network through torch.compile")
     p.add_argument("--profile", action="store_true",
                    help="also report self time per operator category (train: 3 steps, sample: 1 run)")
     args = p.parse_args()
@@ -476,8 +501,15 @@ def main():
     torch.manual_seed(args.seed)
     with open(args.config) as f:
         config = json.load(f)
+    device = torch.device(args.device)
     model = UNet2DModel(config)
     model.load_state_dict(read_safetensors(args.weights), strict=True)
+    model.to(device)
+    net = torch.compile(model) if args.compile else model
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype, enabled=args.precision != "fp32")
     shape = (config["in_channels"], config["sample_size"], config["sample_size"])
     result = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
               "parameters": sum(p.numel() for p in model.parameters())}
@@ -486,7 +518,7 @@ def main():
     check = read_safetensors(args.check)
     model.eval()
     with torch.no_grad():
-        out = model(check["x"], check["c"])
+        out = model(check["x"].to(device), check["c"].to(device)).cpu()
     result["check"] = {"max_abs_diff": (out - check["out"]).abs().max().item(),
                        "max_abs_output": check["out"].abs().max().item()}
 
@@ -496,21 +528,26 @@ def main():
     if "train" not in skip:
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        x0 = torch.rand(args.train_batch, *shape) * 2 - 1
-        sqrt_ab = alphas_cumprod.sqrt().float()
-        sqrt_1m_ab = (1 - alphas_cumprod).sqrt().float()
+        x0 = (torch.rand(args.train_batch, *shape) * 2 - 1).to(device)
+        sqrt_ab = alphas_cumprod.sqrt().float().to(device)
+        sqrt_1m_ab = (1 - alphas_cumprod).sqrt().float().to(device)
+        scaler = torch.cuda.amp.GradScaler(enabled=args.precision == "fp16")
 
         def train_step():
-            t = torch.randint(0, args.timesteps, (args.train_batch,))
+            t = torch.randint(0, args.timesteps, (args.train_batch,), device=device)
             noise = torch.randn_like(x0)
             x_t = (sqrt_ab[t].view(-1, 1, 1, 1) * x0 +
                    sqrt_1m_ab[t].view(-1, 1, 1, 1) * noise)  # DDPM eq. (4)
-            loss = F.mse_loss(model(x_t, t.float()), noise)
+            with autocast():
+                out = net(x_t, t.float())
+            loss = F.mse_loss(out.float(), noise)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
-        result["train"] = summary(args.train_batch, timed(train_step, args.warmup, args.repeats))
+        result["train"] = summary(args.train_batch,
+                                  timed(train_step, args.warmup, args.repeats, device))
         if args.profile:
             result.setdefault("profile", {})["train"] = profile(train_step, 3)
 
@@ -518,13 +555,14 @@ def main():
     if "sample" not in skip:
         model.eval()
         timesteps = leading_timesteps(args.timesteps, args.sample_steps)
-        x_T = torch.randn(args.sample_batch, *shape)
+        x_T = torch.randn(args.sample_batch, *shape).to(device)
 
         def sample():
             with torch.no_grad():
-                ddim_sample(model, alphas_cumprod, timesteps, x_T)
+                ddim_sample(net, alphas_cumprod, timesteps, x_T, autocast)
 
-        result["sample"] = summary(args.sample_batch, timed(sample, args.warmup, args.repeats))
+        result["sample"] = summary(args.sample_batch,
+                                   timed(sample, args.warmup, args.repeats, device))
         if args.profile:
             result.setdefault("profile", {})["sample"] = profile(sample, 1)
 
