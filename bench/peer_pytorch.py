@@ -64,7 +64,8 @@ def read_safetensors(path):
 def timestep_embedding(timesteps, dim, flip_sin_to_cos, downscale_freq_shift, max_period=10000):
     """diffusers get_timestep_embedding (embeddings.py)."""
     half = dim // 2
-    exponent = -math.log(max_period) * torch.arange(0, half, dtype=torch.float32)
+    exponent = -math.log(max_period) * torch.arange(0, half, dtype=torch.float32,
+                                                    device=timesteps.device)
     exponent = exponent / (half - downscale_freq_shift)
     emb = timesteps[:, None].float() * torch.exp(exponent)[None, :]  # [B, half]
     emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
@@ -163,7 +164,8 @@ class Attention(nn.Module):
         q = self.head_to_batch_dim(self.to_q(h))
         k = self.head_to_batch_dim(self.to_k(h))
         v = self.head_to_batch_dim(self.to_v(h))
-        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype),
+        scores = torch.baddbmm(torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype,
+                                           device=q.device),
                                q, k.transpose(-1, -2), beta=0, alpha=self.scale)
         probs = scores.float().softmax(dim=-1).to(q.dtype)  # upcast_softmax
         h = self.batch_to_head_dim(torch.bmm(probs, v))  # [B, HW, C]
