@@ -20,6 +20,7 @@ torch (1.13 or later) and numpy: the safetensors reader
 is the ten lines below, since the `safetensors` and `diffusers` packages are not installed.
 """
 import argparse
+import contextlib
 import ctypes
 import json
 import math
@@ -511,7 +512,11 @@ def main():
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
 
     def autocast():
-        return torch.autocast(device.type, dtype=dtype, enabled=args.precision != "fp32")
+        # fp32: no autocast object at all (torch 1.13 refuses a float32 CPU autocast dtype even
+        # when disabled).
+        if args.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=dtype)
     shape = (config["in_channels"], config["sample_size"], config["sample_size"])
     result = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
               "parameters": sum(p.numel() for p in model.parameters())}
