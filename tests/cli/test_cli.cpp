@@ -218,6 +218,30 @@ TEST(Cli, TrainThenSampleFromAnImageFolder) {
   EXPECT_FALSE(fs::exists(dir.path / "g.png"));
 }
 
+// `ddpm bench` end to end at toy sizes: both sides run, the networks agree, ratios are printed
+// and written, in fp32 and under bf16 autocast (the peer's autocast path included).
+TEST(Cli, BenchRunsBothSidesAndPrintsRatios) {
+  test::TempDir dir;
+  for (const std::string precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const auto json_path = dir.path / (precision + ".json");
+    auto r = run_ddpm({"bench", "--presets", "fashion-mnist", "--repeats", "1", "--warmup", "0",
+                       "--sample-steps", "1", "--train-batch", "2", "--sample-batch", "2",
+                       "--threads", "1", "--precision", precision, "--json", json_path.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "device cpu, precision " + precision)) << r.output;
+    EXPECT_TRUE(contains(r.output, "fashion-mnist  train")) << r.output;
+    EXPECT_TRUE(contains(r.output, ") ok")) << "forward check\n" << r.output;
+    auto j = nlohmann::json::parse(std::ifstream(json_path));
+    EXPECT_EQ(j["precision"], precision);
+    const auto& p = j["presets"].at(0);
+    EXPECT_EQ(p["parameters"], 1706001);
+    EXPECT_GT(p["ratio"]["train"].get<double>(), 0.0);
+    EXPECT_GT(p["ratio"]["sample"].get<double>(), 0.0);
+    EXPECT_GT(p["ours"]["train"]["peak_rss_mib"].get<double>(), 0.0);
+  }
+}
+
 TEST(Cli, ResumeContinuesAndNeverOverwrites) {
   test::TempDir dir;
   const auto images = image_folder(dir.path).string();
