@@ -48,8 +48,8 @@ struct GraphDenoiser {
     CapturedForward f;
     f.x = x_t.clone();
     f.c = c.clone();
-    auto current = at::cuda::getCurrentCUDAStream(device.index());
-    auto side = at::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    auto current = c10::cuda::getCurrentCUDAStream(device.index());
+    auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
     at::cuda::CUDAEvent ready;
     ready.record(current);
     ready.block(side);
