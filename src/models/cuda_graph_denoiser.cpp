@@ -85,24 +85,30 @@ struct GraphDenoiser {
 
 }  // namespace
 
-bool cuda_graphs_available() { return torch::cuda::is_available(); }
+bool cuda_graphs_available() {
+  return torch::cuda::is_available();
+}
 
 DenoiseFn make_cuda_graph_denoise_fn(UNet model, const NoiseSchedule& schedule,
                                      Precision precision) {
   TORCH_CHECK(!model.is_empty(), "make_cuda_graph_denoise_fn: the model is null");
-  TORCH_CHECK(schedule.alphas_cumprod.defined(), "make_cuda_graph_denoise_fn: the schedule is empty");
+  TORCH_CHECK(schedule.alphas_cumprod.defined(),
+              "make_cuda_graph_denoise_fn: the schedule is empty");
   const auto device = model->parameters().front().device();
   if (!device.is_cuda())
     throw std::invalid_argument("CUDA graphs need the model on a CUDA device, it is on " +
                                 device.str() + " (use --device cuda, or leave CUDA graphs off)");
   check_precision(precision, device);
-  auto state = std::make_shared<GraphDenoiser>(GraphDenoiser{model, schedule, precision, device, {}});
+  auto state =
+      std::make_shared<GraphDenoiser>(GraphDenoiser{model, schedule, precision, device, {}});
   return [state](const torch::Tensor& x_t, const torch::Tensor& t) { return (*state)(x_t, t); };
 }
 
 #else  // a LibTorch without CUDA
 
-bool cuda_graphs_available() { return false; }
+bool cuda_graphs_available() {
+  return false;
+}
 
 DenoiseFn make_cuda_graph_denoise_fn(UNet, const NoiseSchedule&, Precision) {
   throw std::invalid_argument(

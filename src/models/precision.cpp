@@ -10,23 +10,29 @@ namespace ddpm {
 template <>
 const EnumTable<Precision>& enum_table<Precision>() {
   static const EnumTable<Precision> table{
-      "precision", {{Precision::fp32, "fp32"}, {Precision::bf16, "bf16"}, {Precision::fp16, "fp16"}}};
+      "precision",
+      {{Precision::fp32, "fp32"}, {Precision::bf16, "bf16"}, {Precision::fp16, "fp16"}}};
   return table;
 }
 
 torch::ScalarType autocast_dtype(Precision precision) {
   switch (precision) {
-    case Precision::bf16: return torch::kBFloat16;
-    case Precision::fp16: return torch::kHalf;
-    case Precision::fp32: break;
+    case Precision::bf16:
+      return torch::kBFloat16;
+    case Precision::fp16:
+      return torch::kHalf;
+    case Precision::fp32:
+      break;
   }
   return torch::kFloat32;
 }
 
 void check_precision(Precision precision, const torch::Device& device) {
   if (precision == Precision::fp16 && !device.is_cuda())
-    throw std::invalid_argument("precision fp16 needs a CUDA device (LibTorch's CPU autocast runs "
-                                "bfloat16 only); on " + device.str() + " use bf16 or fp32");
+    throw std::invalid_argument(
+        "precision fp16 needs a CUDA device (LibTorch's CPU autocast runs "
+        "bfloat16 only); on " +
+        device.str() + " use bf16 or fp32");
   if (!device.is_cpu() && !device.is_cuda() && precision != Precision::fp32)
     throw std::invalid_argument("autocast runs on cpu and cuda devices only, not " + device.str());
 }
@@ -35,10 +41,18 @@ void check_precision(Precision precision, const torch::Device& device) {
 // set_autocast_gpu_dtype, ...) by ones taking the device type.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 namespace {
-bool autocast_enabled(torch::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
-void set_autocast_enabled(torch::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
-torch::ScalarType autocast_dtype_of(torch::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
-void set_autocast_dtype(torch::DeviceType d, torch::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+bool autocast_enabled(torch::DeviceType d) {
+  return at::autocast::is_autocast_enabled(d);
+}
+void set_autocast_enabled(torch::DeviceType d, bool on) {
+  at::autocast::set_autocast_enabled(d, on);
+}
+torch::ScalarType autocast_dtype_of(torch::DeviceType d) {
+  return at::autocast::get_autocast_dtype(d);
+}
+void set_autocast_dtype(torch::DeviceType d, torch::ScalarType t) {
+  at::autocast::set_autocast_dtype(d, t);
+}
 }  // namespace
 #else
 namespace {

@@ -31,7 +31,8 @@ TEST(Precision, ParsesItsNamesAndListsThemOnError) {
     parse_enum<Precision>("fp8");
     FAIL() << "fp8 parsed";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("allowed: fp32, bf16, fp16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("allowed: fp32, bf16, fp16"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(autocast_dtype(Precision::fp32), torch::kFloat32);
   EXPECT_EQ(autocast_dtype(Precision::bf16), torch::kBFloat16);
@@ -116,7 +117,8 @@ TEST(CudaGraphDenoiser, ReplayEqualsEagerOnTheGpu) {
   auto graphed = make_cuda_graph_denoise_fn(model, schedule);
   for (int64_t step : {999, 500, 3}) {  // the same graph replayed with new inputs
     auto x = torch::randn({4, 1, 16, 16}, torch::kCUDA);
-    auto t = torch::full({4}, step, torch::TensorOptions().dtype(torch::kLong).device(torch::kCUDA));
+    auto t =
+        torch::full({4}, step, torch::TensorOptions().dtype(torch::kLong).device(torch::kCUDA));
     EXPECT_LT((graphed(x, t) - eager(x, t)).abs().max().item<double>(), 1e-5) << "t = " << step;
   }
 }
