@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/kernels/group_norm_act_kernel.h"
+#include "models/precision.h"
 
 namespace ddpm {
 
@@ -76,9 +77,14 @@ bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& bias,
 
 }  // namespace
 
-torch::Tensor group_norm_act(const torch::Tensor& x, const torch::Tensor& bias,
+torch::Tensor group_norm_act(const torch::Tensor& x_in, const torch::Tensor& bias_in,
                              const torch::Tensor& gamma, const torch::Tensor& beta, int64_t groups,
                              double eps, bool silu) {
+  // Under autocast the input (a convolution's output) and the bias (a linear layer's) arrive in
+  // bf16/fp16: the statistics are computed in float32 beside the float32 γ, β.
+  const bool float_params = gamma.defined() && gamma.scalar_type() == torch::kFloat32;
+  const auto x = float_params ? float32_if_reduced(x_in) : x_in;
+  const auto bias = float_params ? float32_if_reduced(bias_in) : bias_in;
   TORCH_CHECK(x.dim() >= 2, "group_norm_act expects x [N, C, *], got ", x.sizes());
   const int64_t N = x.size(0), C = x.size(1);
   TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups,
@@ -87,13 +93,6 @@ torch::Tensor group_norm_act(const torch::Tensor& x, const torch::Tensor& bias,
               "group_norm_act: bias must be [N, C] = [", N, ", ", C, "], got ", bias.sizes());
   TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,
               "group_norm_act: γ and β must have ", C, " entries");
-  // Under autocast the input (a convolution's output) and the bias arrive in bf16/fp16: the
-  // statistics are computed in float32 with the float32 γ, β, as autocast's CUDA policy does for
-  // group_norm (LibTorch 1.13's CPU policy leaves it out and its kernel refuses mixed dtypes).
-  if (gamma.scalar_type() == torch::kFloat32 && (x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf))
-    return group_norm_act(x.to(torch::kFloat32),
-                          bias.defined() ? bias.to(torch::kFloat32) : bias, gamma, beta, groups,
-                          eps, silu);
   if (fast_path_applies(x, bias, gamma, beta))  // autograd::Function takes no undefined inputs
     return GroupNormActFunction::apply(x, bias.defined() ? bias : torch::empty({0}, x.options()),
                                        gamma, beta, groups, eps, silu);

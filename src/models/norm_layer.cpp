@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "models/group_norm_act.h"
+#include "models/precision.h"
 
 namespace ddpm {
 
@@ -43,11 +44,7 @@ torch::Tensor NormLayer::forward(const torch::Tensor& x, const torch::Tensor& ch
   if (!group_.is_empty())
     return group_norm_act(x, channel_bias, group_->weight, group_->bias, groups_, eps_, silu);
   auto h = channel_bias.defined() ? x + channel_bias.unsqueeze(-1).unsqueeze(-1) : x;
-  // Batch statistics in float32 under autocast (see group_norm_act): the running statistics are
-  // float32, and LibTorch 1.13's CPU kernel refuses a bf16 input beside them.
-  if (h.scalar_type() == torch::kBFloat16 || h.scalar_type() == torch::kHalf)
-    h = h.to(torch::kFloat32);
-  h = batch_->forward(h);
+  h = batch_->forward(float32_if_reduced(h));  // float32 statistics under autocast
   return silu ? torch::silu(h) : h;
 }
 

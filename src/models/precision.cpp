@@ -27,6 +27,12 @@ torch::ScalarType autocast_dtype(Precision precision) {
   return torch::kFloat32;
 }
 
+torch::Tensor float32_if_reduced(const torch::Tensor& t) {
+  if (!t.defined()) return t;
+  const auto type = t.scalar_type();
+  return type == torch::kBFloat16 || type == torch::kHalf ? t.to(torch::kFloat32) : t;
+}
+
 void check_precision(Precision precision, const torch::Device& device) {
   if (precision == Precision::fp16 && !device.is_cuda())
     throw std::invalid_argument(

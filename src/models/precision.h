@@ -26,6 +26,12 @@ torch::ScalarType autocast_dtype(Precision precision);
 /// Throws std::invalid_argument saying what `device` cannot run and what it can: fp16 on a CPU.
 void check_precision(Precision precision, const torch::Device& device);
 
+/// `t` as float32 when it is bfloat16 or float16 (what autocast's matrix products return), else
+/// `t` itself (also when undefined): for the layers that keep float32 statistics beside float32
+/// parameters (GroupNorm, BatchNorm), as autocast's CUDA policy does for group_norm; LibTorch
+/// 1.13's CPU policy does not, and its kernels refuse the mixed dtypes.
+torch::Tensor float32_if_reduced(const torch::Tensor& t);
+
 /// Autocast on for `device`'s type with `precision`'s dtype for the scope's lifetime; the
 /// previous autocast state is restored on exit (and the cast cache cleared when the outermost
 /// scope ends). Precision::fp32 changes nothing. `cache_casts` false disables autocast's weight
