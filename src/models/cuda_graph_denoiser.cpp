@@ -40,8 +40,7 @@ struct GraphDenoiser {
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c) {
     // No weight-cast cache: a captured graph must not depend on tensors cached outside it.
-    AutocastScope autocast(precision, device, /*cache_casts=*/false);
-    return model->forward(x, c).to(torch::kFloat32);
+    return autocast_forward(model, x, c, precision, device, /*cache_casts=*/false);
   }
 
   CapturedForward capture(const torch::Tensor& x_t, const torch::Tensor& c) {

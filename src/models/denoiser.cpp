@@ -28,6 +28,13 @@ torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& sc
   return conditioning(config.conditioning, schedule.alphas_cumprod, t);
 }
 
+torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
+                               Precision precision, const torch::Device& device,
+                               bool cache_casts) {
+  AutocastScope autocast(precision, device, cache_casts);
+  return model->forward(x, c).to(torch::kFloat32);  // [B, C, H, W]
+}
+
 DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision precision) {
   TORCH_CHECK(!model.is_empty(), "make_denoise_fn: the model is null");
   TORCH_CHECK(schedule.alphas_cumprod.defined(), "make_denoise_fn: the schedule is empty");
@@ -39,8 +46,7 @@ DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision p
     // Inference mode: no autograd graph, and no version counters or view tracking either.
     c10::InferenceMode inference;
     auto c = conditioning(model->config().conditioning, alphas_cumprod, t.to(x_t.device()));
-    AutocastScope autocast(precision, device);
-    return model->forward(x_t, c).to(torch::kFloat32);  // [B, C, H, W]
+    return autocast_forward(model, x_t, c, precision, device);  // [B, C, H, W]
   };
 }
 

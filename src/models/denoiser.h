@@ -17,6 +17,13 @@ namespace ddpm {
 torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
                                const torch::Tensor& t);
 
+/// model(x, c) with the network under autocast at `precision` on `device` (the model's), returned
+/// as float32 so that what follows (a sampler step, a loss) stays float32. `cache_casts`: see
+/// AutocastScope. Used by sampling, the CUDA-graph denoiser and training alike.
+torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
+                               Precision precision, const torch::Device& device,
+                               bool cache_casts = true);
+
 /// (x_t, t) → model(x_t, conditioning_for(t)) under c10::InferenceMode (the outputs are
 /// inference tensors, outside autograd), with the network under autocast at `precision` and its
 /// output returned as float32, so the sampler's arithmetic stays float32. The schedule's ᾱ is

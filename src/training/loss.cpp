@@ -17,11 +17,7 @@ torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, Predict
   auto alpha_bar = extract(schedule.alphas_cumprod, t, x0.dim(), x0);      // [B, 1, 1, 1]
   auto target = prediction_target(prediction, x0, noise, alpha_bar);
   auto c = conditioning_for(model->config(), schedule, t.to(x0.device()));  // [B]
-  torch::Tensor output;
-  {
-    AutocastScope autocast(precision, x0.device());
-    output = model->forward(x_t, c).to(torch::kFloat32);  // the loss itself in float32
-  }
+  auto output = autocast_forward(model, x_t, c, precision, x0.device());  // float32
   return loss == LossType::l1 ? torch::l1_loss(output, target) : torch::mse_loss(output, target);
 }
 
