@@ -133,42 +133,49 @@ void head_backward(const AttentionRows& in, const float* lse, const float* d_out
     }
 }
 
-AttentionRows head_rows(const AttentionProblem& p, int64_t b, int64_t h) {
-  const int64_t C = p.channels, d = C / p.heads;
-  const float* base = p.qkv + b * p.tokens * 3 * C + h * d;
-  return {base, base + C, base + 2 * C, 3 * C, p.tokens, d, p.scale};
+/// Where one (sample b, head h) pair lies: its q, k, v rows, the first float of its channels in
+/// a [B, N, C] output (out, d_out), and its first lse entry.
+struct HeadAt {
+  AttentionRows rows;
+  int64_t out_offset, lse_offset;
+};
+
+/// f(HeadAt, scratch) for every (sample, head) pair, the pairs split across the OpenMP threads,
+/// each thread with its own scratch_floats(N, d) floats.
+template <typename F>
+void for_each_head(const AttentionProblem& p, F&& f) {
+  const int64_t C = p.channels, d = C / p.heads, pairs = p.batch * p.heads;
+#pragma omp parallel if (pairs > 1)
+  {
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats(p.tokens, d)));
+#pragma omp for schedule(static)
+    for (int64_t bh = 0; bh < pairs; ++bh) {
+      const int64_t b = bh / p.heads, h = bh % p.heads;
+      const float* base = p.qkv + b * p.tokens * 3 * C + h * d;
+      const AttentionRows rows{base, base + C, base + 2 * C, 3 * C, p.tokens, d, p.scale};
+      f(HeadAt{rows, b * p.tokens * C + h * d, bh * p.tokens}, scratch.data());
+    }
+  }
 }
 
 }  // namespace
 
 void attention_forward(const AttentionProblem& p, float* out, float* lse) {
-  const int64_t C = p.channels, d = C / p.heads, pairs = p.batch * p.heads;
-#pragma omp parallel if (pairs > 1)
-  {
-    std::vector<float> scratch(static_cast<size_t>(scratch_floats(p.tokens, d)));
-#pragma omp for schedule(static)
-    for (int64_t bh = 0; bh < pairs; ++bh) {
-      const int64_t b = bh / p.heads, h = bh % p.heads;
-      head_forward(head_rows(p, b, h), out + b * p.tokens * C + h * d, C,
-                   lse ? lse + bh * p.tokens : nullptr, scratch.data());
-    }
-  }
+  for_each_head(p, [&](const HeadAt& at, float* scratch) {
+    head_forward(at.rows, out + at.out_offset, p.channels, lse ? lse + at.lse_offset : nullptr,
+                 scratch);
+  });
 }
 
 void attention_backward(const AttentionProblem& p, const float* lse, const float* d_out,
                         float* d_qkv) {
-  const int64_t C = p.channels, d = C / p.heads, pairs = p.batch * p.heads;
-#pragma omp parallel if (pairs > 1)
-  {
-    std::vector<float> scratch(static_cast<size_t>(scratch_floats(p.tokens, d)));
-#pragma omp for schedule(static)
-    for (int64_t bh = 0; bh < pairs; ++bh) {
-      const int64_t b = bh / p.heads, h = bh % p.heads;
-      float* g = d_qkv + b * p.tokens * 3 * C + h * d;
-      head_backward(head_rows(p, b, h), lse + bh * p.tokens, d_out + b * p.tokens * C + h * d, C,
-                    g, g + C, g + 2 * C, 3 * C, scratch.data());
-    }
-  }
+  const int64_t C = p.channels;
+  for_each_head(p, [&](const HeadAt& at, float* scratch) {
+    // The gradient of q, k, v sits where they sit in qkv.
+    float* g = d_qkv + (at.rows.q - p.qkv);
+    head_backward(at.rows, lse + at.lse_offset, d_out + at.out_offset, C, g, g + C, g + 2 * C,
+                  3 * C, scratch);
+  });
 }
 
 }  // namespace ddpm::kernels

@@ -154,37 +154,47 @@ void block_backward(const float* x, const float* b, const float* gamma, const fl
   }
 }
 
+/// Where one (sample, group) block lies: ng indexes [samples, groups] (mean, rstd), nc the
+/// block's first (sample, channel) (bias, per-channel sums), c0 its first channel (γ, β), and
+/// nc · positions its first element of x, y, dx.
+struct BlockAt {
+  int64_t ng, nc, c0, offset;
+};
+
+/// f(BlockAt) for every block, the blocks split across the OpenMP threads.
+template <typename F>
+void for_each_block(const GroupNormProblem& p, F&& f) {
+  const int64_t channels = p.channels / p.groups, blocks = p.samples * p.groups;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t ng = 0; ng < blocks; ++ng) {
+    const int64_t c0 = (ng % p.groups) * channels, nc = (ng / p.groups) * p.channels + c0;
+    f(BlockAt{ng, nc, c0, nc * p.positions});
+  }
+}
+
 }  // namespace
 
 void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y,
                             float* mean, float* rstd) {
   const Block blk{p.channels / p.groups, p.positions};
-  const int64_t blocks = p.samples * p.groups;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (int64_t ng = 0; ng < blocks; ++ng) {
-    const int64_t n = ng / p.groups, c0 = (ng % p.groups) * blk.channels;
-    const int64_t offset = (n * p.channels + c0) * p.positions;
-    const float* b = p.bias ? p.bias + n * p.channels + c0 : nullptr;
-    block_moments(p.x + offset, b, blk, eps, mean + ng, rstd + ng);
-    block_forward(p.x + offset, b, p.gamma + c0, p.beta + c0, blk, mean[ng], rstd[ng], silu,
-                  y + offset);
-  }
+  for_each_block(p, [&](const BlockAt& at) {
+    const float* b = p.bias ? p.bias + at.nc : nullptr;
+    block_moments(p.x + at.offset, b, blk, eps, mean + at.ng, rstd + at.ng);
+    block_forward(p.x + at.offset, b, p.gamma + at.c0, p.beta + at.c0, blk, mean[at.ng],
+                  rstd[at.ng], silu, y + at.offset);
+  });
 }
 
 void group_norm_act_backward(const GroupNormProblem& p, const float* mean, const float* rstd,
                              bool silu, const float* dy, float* dx, float* d_bias,
                              double* sum_dz, double* sum_dz_xhat) {
   const Block blk{p.channels / p.groups, p.positions};
-  const int64_t blocks = p.samples * p.groups;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (int64_t ng = 0; ng < blocks; ++ng) {
-    const int64_t n = ng / p.groups, c0 = (ng % p.groups) * blk.channels;
-    const int64_t offset = (n * p.channels + c0) * p.positions;
-    const int64_t nc = n * p.channels + c0;
-    block_backward(p.x + offset, p.bias ? p.bias + nc : nullptr, p.gamma + c0, p.beta + c0,
-                   dy + offset, blk, mean[ng], rstd[ng], silu, dx + offset,
-                   d_bias ? d_bias + nc : nullptr, sum_dz + nc, sum_dz_xhat + nc);
-  }
+  for_each_block(p, [&](const BlockAt& at) {
+    block_backward(p.x + at.offset, p.bias ? p.bias + at.nc : nullptr, p.gamma + at.c0,
+                   p.beta + at.c0, dy + at.offset, blk, mean[at.ng], rstd[at.ng], silu,
+                   dx + at.offset, d_bias ? d_bias + at.nc : nullptr, sum_dz + at.nc,
+                   sum_dz_xhat + at.nc);
+  });
 }
 
 }  // namespace ddpm::kernels
