@@ -53,9 +53,9 @@
 #include "models/unet.h"
 #include "op_profile.h"
 #include "pipeline/model_loading.h"
+#include "samplers/sampler_registry.h"
 #include "pipeline/run_config.h"
 #include "pipeline/threads.h"
-#include "samplers/ddim.h"
 #include "training/adamw.h"
 #include "training/loss.h"
 #include "training/loss_scaler.h"
@@ -298,12 +298,12 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     model->eval();
     auto denoise = f.cuda_graphs ? ddpm::make_cuda_graph_denoise_fn(model, schedule, precision)
                                  : ddpm::make_denoise_fn(model, schedule, precision);
-    const auto timesteps = ddpm::inference_timesteps(ddpm::TimestepSpacing::leading,
-                                                     schedule.num_train_timesteps, f.sample_steps);
+    auto sampler = ddpm::default_sampler_config(ddpm::SamplerKind::ddim);  // leading, η = 0
+    sampler.steps = f.sample_steps;
     auto x_T = torch::randn(batch_shape(sample_batch), gen).to(device);  // [B, C, H, W]
     auto sample_run = [&] {
       torch::NoGradGuard no_grad;
-      ddpm::ddim_sample(denoise, schedule, ddpm::DDIMOptions{}, timesteps, x_T, gen);
+      ddpm::run_sampler(sampler, {denoise, schedule, ddpm::PredictionType::epsilon, {}, {}}, x_T);
       finish();
     };
     r.ours_sample = time_repeats(sample_batch, f.warmup, f.repeats, sample_run);

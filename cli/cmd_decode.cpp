@@ -59,10 +59,9 @@ Run add_decode(CLI::App& app) {
       if (f.steps > T)
         throw std::invalid_argument(
             fmt::format("--steps {} exceeds the model's T = {}", f.steps, T));
-      s.steps = f.steps;
-      timesteps = sampling_timesteps(s, T);
+      timesteps = code_timesteps(s.sampler, f.steps, T);
     }
-    if (timesteps.front() >= T)
+    if (timesteps.empty() || timesteps.front() >= T)
       throw std::invalid_argument(
           fmt::format("{} was encoded up to step {}, beyond the model's T = {}", f.codes,
                       timesteps.front(), T));

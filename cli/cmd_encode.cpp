@@ -72,9 +72,8 @@ Run add_encode(CLI::App& app) {
     const int64_t T = loaded.schedule.num_train_timesteps;
     if (f.steps > T)
       throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}", f.steps, T));
-    SamplingConfig s = loaded.config.sampling;
-    s.steps = f.steps;
-    const auto timesteps = sampling_timesteps(s, T);
+    const SamplingConfig s = loaded.config.sampling;
+    const auto timesteps = code_timesteps(s.sampler, f.steps, T);
     const auto device = loaded.model->parameters().front().device();
 
     torch::Tensor x0;

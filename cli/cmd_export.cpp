@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "pipeline/scheduler_config.h"
 #include "model_option.h"
 #include "models/state_dict.h"
 #include "pipeline/diffusers_export.h"
@@ -43,8 +44,7 @@ Run add_export(CLI::App& app) {
     fmt::print(
         "wrote a diffusers UNet2DModel folder to {} (load it with "
         "UNet2DModel.from_pretrained and {}.from_pretrained)\n",
-        f.out,
-        loaded.config.sampling.sampler == SamplerKind::ddim ? "DDIMScheduler" : "DDPMScheduler");
+        f.out, scheduler_config_to_diffusers(loaded.config)["_class_name"].get<std::string>());
     return 0;
   };
 }

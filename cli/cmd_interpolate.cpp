@@ -8,6 +8,8 @@
 #include "experiments/latent_codes.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
+#include "sampler_flags.h"
+#include "samplers/sampler_registry.h"
 #include "pipeline/generate.h"
 
 namespace ddpm::cli {
@@ -21,8 +23,7 @@ struct InterpolateFlags {
   std::vector<int64_t> t{500};
   std::string lambdas = "0:1:0.1";
   int64_t pairs = 1;
-  std::string sampler;
-  int64_t steps = -1;
+  std::shared_ptr<SamplerFlags> sampler;
   int64_t fixed_point_iterations = 0;
   uint64_t seed = 0;
   std::string out;
@@ -50,13 +51,10 @@ Run add_interpolate(CLI::App& app) {
   cmd->add_option("--lambdas", f.lambdas, "start:stop:step (stop included) or a comma list")
       ->capture_default_str();
   cmd->add_option("--pairs", f.pairs, "Pairs of images (rows)")->check(CLI::PositiveNumber);
-  auto* sampler_opt =
-      cmd->add_option("--sampler", f.sampler, "xt: the reverse process, ddpm (default) or ddim")
-          ->check(CLI::IsMember({"ddpm", "ddim"}));
-  cmd->add_option("--steps", f.steps,
-                  "Reverse steps (xt: from t, 0 = every step, default 0 for ddpm and the run's "
-                  "for ddim; slerp/inversion: DDIM steps, default the run's)")
-      ->check(CLI::NonNegativeNumber);
+  f.sampler = add_sampler_flags(
+      *cmd,
+      "xt: ddpm over every step from t (--steps: reverse steps from t); slerp and inversion "
+      "decode with DDIM, eta 0 (--steps: DDIM steps, default the run's)");
   auto* refine_opt = cmd->add_option(
       "--fixed-point-iterations", f.fixed_point_iterations,
       "inversion: extra network evaluations per DDIM inversion step that make decoding return "
@@ -66,13 +64,13 @@ Run add_interpolate(CLI::App& app) {
   cmd->add_option("--out", f.out, "PNG to write (the numbers go to the .json beside it)")
       ->required();
 
-  return [flags, t_opt, sampler_opt, refine_opt]() -> int {
+  return [flags, t_opt, refine_opt]() -> int {
     auto& f = *flags;
     const auto mode = parse_enum<InterpolationMode>(f.mode);
     const auto lambdas = parse_lambdas(f.lambdas);
     if (mode != InterpolationMode::xt && t_opt->count() > 0)
       throw std::invalid_argument("--t applies to --mode xt only");
-    if (mode != InterpolationMode::xt && sampler_opt->count() > 0)
+    if (mode != InterpolationMode::xt && f.sampler->given.contains("sampler"))
       throw std::invalid_argument(
           "--sampler applies to --mode xt only (slerp and inversion "
           "decode with DDIM, eta = 0)");
@@ -115,8 +113,8 @@ Run add_interpolate(CLI::App& app) {
     torch::Tensor tiles;
     if (mode == InterpolationMode::xt) {
       SamplingConfig s = loaded.config.sampling;
-      s.sampler = parse_enum<SamplerKind>(f.sampler.empty() ? "ddpm" : f.sampler);
-      const int64_t steps = f.steps >= 0 ? f.steps : (s.sampler == SamplerKind::ddim ? s.steps : 0);
+      s.sampler = resolve_sampler(s.sampler, *f.sampler, T, {{"sampler", "ddpm"}});
+      const int64_t steps = s.sampler.steps;  // 0 (ddpm's default): every step from t
       torch::Generator gen = at::detail::createCPUGenerator(f.seed + 1);
       auto decoded = interpolate_xt(denoise, loaded.schedule, prediction, s, a, b, f.t, lambdas,
                                     steps, gen, on_progress);
@@ -124,20 +122,17 @@ Run add_interpolate(CLI::App& app) {
       const int64_t reps = int64_t(f.t.size());
       tiles = interpolation_tiles(decoded, a.repeat({reps, 1, 1, 1}), b.repeat({reps, 1, 1, 1}));
       numbers["t"] = f.t;
-      numbers["sampler"] = to_string(s.sampler);
+      numbers["sampler"] = sampler_config_to_json(s.sampler);
       numbers["reverse_steps"] = steps;
       numbers["layout"] =
           "one row per (t, pair), t-major: source a, the decoded mixes for each "
           "lambda, source b";
     } else {
       SamplingConfig s = loaded.config.sampling;
-      s.sampler = SamplerKind::ddim;
-      s.eta = 0.0;
-      if (f.steps > 0) s.steps = f.steps;
-      if (s.steps > T)
-        throw std::invalid_argument(
-            fmt::format("--steps {} exceeds the model's T = {}", s.steps, T));
-      const auto timesteps = sampling_timesteps(s, T);
+      s.sampler = resolve_sampler(switch_sampler(s.sampler, SamplerKind::ddim), *f.sampler, T);
+      s.sampler.eta = 0.0;
+      // The codes are decoded over the grid they were encoded on, each step to the next entry.
+      const auto timesteps = code_timesteps(s.sampler, s.sampler.steps, T);
       torch::Tensor code_a, code_b;
       if (mode == InterpolationMode::slerp) {
         torch::Generator gen = at::detail::createCPUGenerator(f.seed);
@@ -157,7 +152,7 @@ Run add_interpolate(CLI::App& app) {
         numbers["fixed_point_iterations"] = f.fixed_point_iterations;
         progress.set_what("decoding");
         // The inversion is only the inverse of the unclipped ODE: decode without clipping.
-        s.clip_sample = false;
+        s.sampler.clip_sample = false;
       }
       auto decoded = interpolate_codes(denoise, loaded.schedule, prediction, s, timesteps, code_a,
                                        code_b, lambdas, on_progress);
@@ -178,7 +173,7 @@ Run add_interpolate(CLI::App& app) {
       numbers["sampler"] = "ddim";
       numbers["eta"] = 0.0;
       numbers["timesteps"] = timesteps;
-      numbers["clip_sample"] = s.clip_sample;
+      numbers["clip_sample"] = s.sampler.clip_sample;
     }
     progress.finish();
     auto image = figure_image(tiles, normalization);

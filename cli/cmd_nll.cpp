@@ -94,7 +94,7 @@ Run add_nll(CLI::App& app) {
 
     BpdOptions o;
     o.prediction_type = loaded.config.prediction_type;
-    o.variance_type = f.variance.empty() ? loaded.config.sampling.variance_type
+    o.variance_type = f.variance.empty() ? loaded.config.sampling.sampler.variance_type
                                          : parse_enum<VarianceType>(f.variance);
     o.clip_denoised = !f.no_clip;
     auto denoise = make_denoise_fn(loaded.model, loaded.schedule);

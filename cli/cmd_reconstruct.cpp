@@ -7,6 +7,7 @@
 #include "experiments/reconstruct.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
+#include "sampler_flags.h"
 
 namespace ddpm::cli {
 
@@ -18,8 +19,7 @@ struct ReconstructFlags {
   std::vector<int64_t> from_steps{100, 250, 500, 750, 1000};
   int64_t n = 4;
   int64_t per_image = 3;
-  std::string sampler = "ddpm";
-  int64_t steps = -1;
+  std::shared_ptr<SamplerFlags> sampler;
   uint64_t seed = 0;
   std::string out;
 };
@@ -42,12 +42,8 @@ Run add_reconstruct(CLI::App& app) {
   cmd->add_option("--n", f.n, "Validation images")->check(CLI::PositiveNumber);
   cmd->add_option("--per-image", f.per_image, "Independent draws per image and start step")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--sampler", f.sampler, "Reverse process: ddpm (default, every step) or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}));
-  cmd->add_option("--steps", f.steps,
-                  "Reverse steps from each t (0: every step; default 0 for ddpm, the run's "
-                  "sampling steps for ddim)")
-      ->check(CLI::NonNegativeNumber);
+  f.sampler = add_sampler_flags(
+      *cmd, "ddpm over every step from t; --steps: reverse steps from each t, evenly spaced");
   cmd->add_option("--seed", f.seed, "Seed of the picked images and of every noise draw");
   cmd->add_option("--out", f.out, "PNG to write (the numbers go to the .json beside it)")
       ->required();
@@ -57,11 +53,12 @@ Run add_reconstruct(CLI::App& app) {
     auto loaded = load_model_from_flags(f.model);
     auto data = load_data_for_model(f.data, loaded);
     SamplingConfig s = loaded.config.sampling;
-    s.sampler = parse_enum<SamplerKind>(f.sampler);
+    s.sampler = resolve_sampler(s.sampler, *f.sampler, loaded.schedule.num_train_timesteps,
+                                {{"sampler", "ddpm"}});
     ReconstructRequest request;
     request.from_steps = f.from_steps;
     request.per_image = f.per_image;
-    request.steps = f.steps >= 0 ? f.steps : (s.sampler == SamplerKind::ddim ? s.steps : 0);
+    request.steps = s.sampler.steps;  // 0 (ddpm's default): every step from t
 
     // Images from seed, forward and reverse draws from seed + 1: more images never change the
     // noise of the first ones' pick.
@@ -96,7 +93,7 @@ Run add_reconstruct(CLI::App& app) {
         {"data", f.data},
         {"validation_indices", indices},
         {"seed", f.seed},
-        {"sampler", f.sampler},
+        {"sampler", sampler_config_to_json(s.sampler)},
         {"reverse_steps", request.steps},
         {"per_image", f.per_image},
         {"layout",

@@ -1,5 +1,5 @@
-// ddpm sample: draw images from a trained model (ours or a diffusers UNet2DModel) with DDPM or
-// DDIM and save a grid, one PNG per image, and/or the float samples as a safetensors tensor.
+// ddpm sample: draw images from a trained model (ours or a diffusers UNet2DModel) with any sampler
+// and save a grid, one PNG per image, and/or the float samples as a safetensors tensor.
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -15,6 +15,8 @@
 #include "pipeline/model_loading.h"
 #include "pipeline/threads.h"
 #include "progress.h"
+#include "sampler_flags.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm::cli {
 
@@ -24,11 +26,7 @@ namespace {
 
 struct SampleFlags {
   std::string model;
-  std::string sampler;
-  int64_t steps = -1;
-  double eta = -1;
-  std::string spacing;
-  bool no_clip = false;
+  std::shared_ptr<SamplerFlags> sampler;
   int64_t n = 64;
   int64_t batch_size = 64;
   uint64_t seed = 0;
@@ -49,19 +47,10 @@ struct SampleFlags {
 Run add_sample(CLI::App& app) {
   auto flags = std::make_shared<SampleFlags>();
   auto& f = *flags;
-  auto* cmd = app.add_subcommand("sample", "Draw images from a trained model (DDPM or DDIM)");
+  auto* cmd = app.add_subcommand("sample", "Draw images from a trained model with any sampler");
   cmd->add_option("--model", f.model, kModelHelp)->required();
-  cmd->add_option("--sampler", f.sampler,
-                  "ddpm or ddim (default: the run's, ddim; a diffusers model's scheduler class)")
-      ->check(CLI::IsMember({"ddpm", "ddim"}));
-  cmd->add_option("--steps", f.steps,
-                  "Network evaluations (default: the run's for ddim, all T for ddpm)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--eta", f.eta, "DDIM eta in [0, 1] (0: deterministic)")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--timestep-spacing", f.spacing, "leading, linspace, trailing or quadratic")
-      ->check(CLI::IsMember({"leading", "linspace", "trailing", "quadratic"}));
-  cmd->add_flag("--no-clip", f.no_clip, "Do not clip the predicted x0 to [-1, 1]");
+  f.sampler = add_sampler_flags(
+      *cmd, "the run's; a diffusers folder's scheduler_config.json class and settings");
   f.n_option = cmd->add_option("--n", f.n, "Number of images (default 64, or --init-noise's N)")
                    ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", f.batch_size, "Images per network call")
@@ -95,25 +84,12 @@ Run add_sample(CLI::App& app) {
     const auto device = parse_device(f.device);
     auto loaded = load_model_option(f.model, f.weights, device);
     SamplingConfig sampling = loaded.config.sampling;
-    if (!f.sampler.empty()) {
-      sampling.sampler = parse_enum<SamplerKind>(f.sampler);
-      // DDPM's ancestral chain is meant to run its full length unless told otherwise.
-      if (sampling.sampler == SamplerKind::ddpm && f.steps < 0) sampling.steps = 0;
-      // A full-chain default (a DDPMScheduler's) switched to DDIM takes DDIMPipeline's 50.
-      if (sampling.sampler == SamplerKind::ddim && f.steps < 0 && sampling.steps == 0)
-        sampling.steps = std::min<int64_t>(50, loaded.schedule.num_train_timesteps);
-    }
-    if (f.steps > 0) sampling.steps = f.steps;
-    if (f.eta >= 0) sampling.eta = f.eta;
-    if (!f.spacing.empty()) sampling.timestep_spacing = parse_enum<TimestepSpacing>(f.spacing);
-    if (f.no_clip) sampling.clip_sample = false;
+    sampling.sampler =
+        resolve_sampler(sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps);
     if (!f.precision.empty()) sampling.precision = parse_enum<Precision>(f.precision);
     if (f.cuda_graphs) sampling.cuda_graphs = true;
-    if (sampling.steps > loaded.schedule.num_train_timesteps)
-      throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}",
-                                              sampling.steps,
-                                              loaded.schedule.num_train_timesteps));
-    const auto timesteps = sampling_timesteps(sampling, loaded.schedule.num_train_timesteps);
+    const int64_t evaluations =
+        network_evaluations(sampling.sampler, loaded.schedule.num_train_timesteps);
 
     GenerateRequest request;
     request.count = f.n;
@@ -128,10 +104,9 @@ Run add_sample(CLI::App& app) {
     }
 
     fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
-    fmt::print("sampler: {} with {} steps, eta {}, {} spacing, clip {}; network in {}{}\n",
-               to_string(sampling.sampler), timesteps.size(), sampling.eta,
-               to_string(sampling.timestep_spacing), sampling.clip_sample ? "on" : "off",
-               to_string(sampling.precision), sampling.cuda_graphs ? " from a CUDA graph" : "");
+    fmt::print("sampler: {} ({} network evaluations per image); network in {}{}\n",
+               describe_sampler(sampling.sampler), evaluations, to_string(sampling.precision),
+               sampling.cuda_graphs ? " from a CUDA graph" : "");
     ProgressLine line;
     const auto start = std::chrono::steady_clock::now();
     auto samples = generate(
@@ -140,7 +115,7 @@ Run add_sample(CLI::App& app) {
           const double done = double(batch * s.num_steps + s.index + 1) / double(batches * s.num_steps);
           const double elapsed =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          line.update(fmt::format("batch {}/{}  step {}/{} (t={})  ETA {}", batch + 1, batches,
+          line.update(fmt::format("batch {}/{}  step {}/{} (t={:g})  ETA {}", batch + 1, batches,
                                   s.index + 1, s.num_steps, s.t,
                                   format_duration(elapsed / done * (1 - done))));
         });

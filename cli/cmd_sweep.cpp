@@ -82,8 +82,9 @@ Run add_sweep(CLI::App& app) {
     const auto start = std::chrono::steady_clock::now();
     configure_cpu_threads(f.eval.threads);
     auto loaded = load_model_option(f.model, f.weights, parse_device(f.eval.device));
-    const auto settings = sweep_settings(f.steps, f.etas, f.ddpm_full_chain,
-                                         loaded.schedule.num_train_timesteps);
+    const auto settings = ddim_sweep_settings(loaded.config.sampling.sampler, f.steps, f.etas,
+                                              f.ddpm_full_chain,
+                                              loaded.schedule.num_train_timesteps);
     std::string ref = f.ref;
     if (ref.empty()) {
       if (loaded.config.data.source != kFashionMnistSource)
@@ -117,11 +118,8 @@ Run add_sweep(CLI::App& app) {
         loaded, *net, reference.features, settings, o,
         [&](size_t i, size_t count, int64_t done, int64_t total) {
           const auto& s = settings[i];
-          line.update(fmt::format("setting {}/{} ({} {} steps{})  {}/{}", i + 1, count,
-                                  to_string(s.sampler), s.steps,
-                                  s.sampler == SamplerKind::ddim ? fmt::format(", eta {}", s.eta)
-                                                                 : std::string(),
-                                  done, total));
+          line.update(fmt::format("setting {}/{} ({}, {} steps)  {}/{}", i + 1, count,
+                                  sweep_label(s), s.steps, done, total));
         });
     line.finish();
 
@@ -135,14 +133,14 @@ Run add_sweep(CLI::App& app) {
                                      fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))));
     nlohmann::json table = nlohmann::json::array();
     for (const auto& r : rows)
-      table.push_back({{"sampler", to_string(r.setting.sampler)},
-                       {"steps", r.setting.steps},
-                       {"eta", r.setting.sampler == SamplerKind::ddim ? nlohmann::json(r.setting.eta)
-                                                                      : nlohmann::json()},
+      table.push_back({{"sampler", sampler_config_to_json(r.setting)},
+                       {"label", sweep_label(r.setting)},
+                       {"network_evaluations", r.network_evaluations},
                        {"fd", r.fd},
                        {"kid_mean", r.kid.mean},
                        {"kid_std", r.kid.std},
-                       {"sample_seconds", r.sample_seconds}});
+                       {"sample_seconds", r.sample_seconds},
+                       {"seconds_per_image", r.sample_seconds / double(r.images)}});
     nlohmann::json out{
         {"rows", table},
         {"protocol",
@@ -150,9 +148,7 @@ Run add_sweep(CLI::App& app) {
           {"samples_per_setting", f.n},
           {"seed", f.eval.seed},
           {"x_T", "shared by every setting"},
-          {"timestep_spacing", to_string(loaded.config.sampling.timestep_spacing)},
-          {"clip_sample", loaded.config.sampling.clip_sample},
-          {"ddpm_variance", to_string(loaded.config.sampling.variance_type)},
+          {"model_sampler", sampler_config_to_json(loaded.config.sampling.sampler)},
           {"reference", reference.description},
           {"features", feature_net_json(net.get(), {reference})},
           {"fd", inception ? "FID" : "Frechet distance of classifier features"},
@@ -160,13 +156,12 @@ Run add_sweep(CLI::App& app) {
                               std::min(o.kid.subset_size, f.n))}}},
         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     write_file_atomic(fs::path(f.out) / "sweep.json", out.dump(2) + "\n");
-    fmt::print("{:<6} {:>6} {:>5} {:>12} {:>12} {:>10}\n", "sampler", "steps", "eta", "fd",
-               "kid", "seconds");
+    fmt::print("{:<28} {:>6} {:>12} {:>12} {:>10} {:>10}\n", "sampler", "calls", "fd", "kid",
+               "seconds", "s/image");
     for (const auto& r : rows)
-      fmt::print("{:<6} {:>6} {:>5} {:>12.4f} {:>12.5f} {:>10.1f}\n", to_string(r.setting.sampler),
-                 r.setting.steps,
-                 r.setting.sampler == SamplerKind::ddim ? fmt::format("{}", r.setting.eta) : "-",
-                 r.fd, r.kid.mean, r.sample_seconds);
+      fmt::print("{:<28} {:>6} {:>12.4f} {:>12.5f} {:>10.1f} {:>10.4f}\n", sweep_label(r.setting),
+                 r.network_evaluations, r.fd, r.kid.mean, r.sample_seconds,
+                 r.sample_seconds / double(r.images));
     fmt::print("wrote {}/sweep.csv, sweep.png and sweep.json\n", f.out);
     return 0;
   };

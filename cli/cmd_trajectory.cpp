@@ -8,6 +8,9 @@
 #include "figure_flags.h"
 #include "models/denoiser.h"
 #include "pipeline/generate.h"
+#include "sampler_flags.h"
+#include "samplers/noise_source.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm::cli {
 
@@ -15,9 +18,7 @@ namespace {
 
 struct TrajectoryFlags {
   ModelFlags model;
-  std::string sampler = "ddim";
-  int64_t steps = 0;
-  double eta = -1;
+  std::shared_ptr<SamplerFlags> sampler;
   int64_t n = 4;
   std::vector<std::string> show{"x_t"};
   int64_t max_columns = 20;
@@ -33,12 +34,7 @@ Run add_trajectory(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "trajectory", "Picture of the sampling chain x_T → x_0, one row per sample (Figures 7, 17)");
   add_model_flags(*cmd, f.model);
-  cmd->add_option("--sampler", f.sampler, "ddim (default) or ddpm")
-      ->check(CLI::IsMember({"ddpm", "ddim"}));
-  cmd->add_option("--steps", f.steps, "Sampler steps (default: 20 for ddim, all T for ddpm)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--eta", f.eta, "DDIM eta in [0, 1] (default: the run's, usually 0)")
-      ->check(CLI::Range(0.0, 1.0));
+  f.sampler = add_sampler_flags(*cmd, "ddim with 20 steps, other settings the model's");
   cmd->add_option("--n", f.n, "Samples (rows)")->check(CLI::PositiveNumber);
   cmd->add_option("--show", f.show,
                   "Rows per sample, comma separated: x_t (the chain), x0 (its predicted x_0)")
@@ -55,29 +51,22 @@ Run add_trajectory(CLI::App& app) {
     auto& f = *flags;
     auto loaded = load_model_from_flags(f.model);
     const int64_t T = loaded.schedule.num_train_timesteps;
-    SamplingConfig s = loaded.config.sampling;
-    s.sampler = parse_enum<SamplerKind>(f.sampler);
-    if (s.sampler == SamplerKind::ddpm && f.eta >= 0)
-      throw std::invalid_argument("--eta applies to --sampler ddim only");
-    s.steps = f.steps > 0 ? f.steps : (s.sampler == SamplerKind::ddim ? 20 : 0);
-    if (f.eta >= 0) s.eta = f.eta;
-    if (s.steps > T)
-      throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}", s.steps, T));
-    const auto timesteps = sampling_timesteps(s, T);
+    const auto s = resolve_sampler(loaded.config.sampling.sampler, *f.sampler, T,
+                                   {{"sampler", "ddim"}, {"steps", 20}});
+    const auto timesteps = sampler_timesteps(s, T);
     const auto& mc = loaded.config.model;
     const auto device = loaded.model->parameters().front().device();
 
-    // x_T then the sampler's draws from one generator, as `ddpm sample` draws them.
-    torch::Generator gen = at::detail::createCPUGenerator(f.seed);
-    auto x_T =
-        draw_noise({f.n, mc.in_channels, mc.sample_size, mc.sample_size}, torch::kFloat32, gen)
-            .to(device);
-    StepProgress progress(fmt::format("{}-{}", f.sampler, timesteps.size()));
+    // Per-image x_T and sampler draws, as `ddpm sample` draws them.
+    auto gens = image_generators(f.seed, 0, f.n);
+    auto x_T = draw_per_image(gens, {mc.in_channels, mc.sample_size, mc.sample_size}, device);
+    StepProgress progress(fmt::format("{}-{}", to_string(s.kind), timesteps.size()));
     TrajectoryRequest request;
     request.max_columns = f.max_columns;
-    auto traj = sample_trajectory(make_denoise_fn(loaded.model, loaded.schedule), loaded.schedule,
-                                  loaded.config.prediction_type, s, timesteps, x_T, gen, request,
-                                  [&](const SamplerStep& step) { progress.update(step); });
+    SamplerInputs inputs{make_denoise_fn(loaded.model, loaded.schedule), loaded.schedule,
+                         loaded.config.prediction_type, per_image_noise(gens),
+                         [&](const SamplerStep& step) { progress.update(step); }};
+    auto traj = sample_trajectory(inputs, s, x_T, request);
     progress.finish();
 
     std::vector<torch::Tensor> rows;  // per sample, the requested rows in order
@@ -88,10 +77,8 @@ Run add_trajectory(CLI::App& app) {
                            {"model", f.model.model},
                            {"weights", f.model.weights},
                            {"seed", f.seed},
-                           {"sampler", f.sampler},
+                           {"sampler", sampler_config_to_json(s)},
                            {"steps", timesteps.size()},
-                           {"eta", s.eta},
-                           {"clip_sample", s.clip_sample},
                            {"timesteps", timesteps},
                            {"n", f.n},
                            {"rows_per_sample", f.show},

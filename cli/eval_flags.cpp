@@ -23,12 +23,7 @@ void add_eval_flags(CLI::App& cmd, EvalFlags& f, bool sampling) {
   cmd.add_option("--batch-size", f.batch_size, "Images per feature-network call")
       ->check(CLI::PositiveNumber);
   if (sampling) {
-    cmd.add_option("--sampler", f.sampler, "Model sources: ddpm or ddim (default: the model's)")
-        ->check(CLI::IsMember({"ddpm", "ddim"}));
-    cmd.add_option("--steps", f.steps, "Model sources: sampler steps (default: the model's)")
-        ->check(CLI::PositiveNumber);
-    cmd.add_option("--eta", f.eta, "Model sources: DDIM eta in [0, 1]")
-        ->check(CLI::Range(0.0, 1.0));
+    f.sampler = add_sampler_flags(cmd, "model sources: the model's");
     cmd.add_option("--sample-batch-size", f.sample_batch_size,
                    "Model sources: images per sampler call")
         ->check(CLI::PositiveNumber);
@@ -45,9 +40,7 @@ SourceOptions source_options(const EvalFlags& f) {
   o.count = f.n;
   o.seed = f.seed;
   o.sample_batch_size = f.sample_batch_size;
-  if (!f.sampler.empty()) o.sampling.sampler = parse_enum<SamplerKind>(f.sampler);
-  if (f.steps > 0) o.sampling.steps = f.steps;
-  if (f.eta >= 0) o.sampling.eta = f.eta;
+  if (f.sampler) o.sampler_overrides = f.sampler->given;
   o.weights = f.weights;
   o.device = f.device;
   return o;

@@ -11,6 +11,7 @@
 
 #include "eval/feature_net.h"
 #include "eval/feature_source.h"
+#include "sampler_flags.h"
 
 namespace ddpm::cli {
 
@@ -21,16 +22,14 @@ struct EvalFlags {
   uint64_t seed = 0;
   int64_t batch_size = 50;          ///< feature network batch
   int64_t sample_batch_size = 64;   ///< sampler batch
-  std::string sampler;              ///< empty: the model's
-  int64_t steps = -1;               ///< < 0: the model's
-  double eta = -1;                  ///< < 0: the model's
+  std::shared_ptr<SamplerFlags> sampler;  ///< model sources; unset flags keep the model's
   std::string weights = "ema";
   std::string device = "auto";
   int64_t threads = 0;
 };
 
-/// Registers the flags on `cmd`; `sampling` adds --sampler/--steps/--eta/--sample-batch-size/
-/// --weights for model sources.
+/// Registers the flags on `cmd`; `sampling` adds the sampler flags (sampler_flags.h),
+/// --sample-batch-size and --weights for model sources.
 void add_eval_flags(CLI::App& cmd, EvalFlags& flags, bool sampling = true);
 
 SourceOptions source_options(const EvalFlags& flags);

@@ -46,7 +46,7 @@ void StepProgress::update(const SamplerStep& s, int64_t part, int64_t parts) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const std::string of = parts > 1 ? fmt::format(" ({}/{})", part + 1, parts) : std::string();
-  line_.update(fmt::format("{}{}  step {}/{} (t={})  ETA {}", what_, of, s.index + 1, s.num_steps,
+  line_.update(fmt::format("{}{}  step {}/{} (t={:g})  ETA {}", what_, of, s.index + 1, s.num_steps,
                            s.t, format_duration(elapsed / done * (1 - done))));
 }
 

@@ -1,5 +1,7 @@
 #include "core/noise_schedule.h"
 
+#include <cmath>
+
 namespace ddpm {
 
 NoiseSchedule make_noise_schedule(const torch::Tensor& betas_in) {
@@ -35,6 +37,30 @@ double NoiseSchedule::alpha_bar(int64_t t) const {
   TORCH_CHECK(t < num_train_timesteps, "timestep ", t, " out of range [0, ", num_train_timesteps,
               ")");
   return t < 0 ? 1.0 : alphas_cumprod.data_ptr<double>()[t];
+}
+
+torch::Tensor alpha_bar_at(const NoiseSchedule& schedule, const torch::Tensor& t) {
+  TORCH_CHECK(schedule.alphas_cumprod.defined(), "alpha_bar_at: the schedule is empty");
+  const int64_t T = schedule.num_train_timesteps;
+  auto tt = t.to(torch::kCPU, torch::kFloat64);
+  if (tt.numel() > 0) {
+    const double lo = tt.min().item<double>(), hi = tt.max().item<double>();
+    TORCH_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo >= 0.0 && hi <= double(T - 1),
+                "step labels must lie in [0, ", T - 1, "], got values in [", lo, ", ", hi, "]");
+  }
+  auto lower = tt.floor().clamp_max(double(T - 2)).to(torch::kLong);  // [..] left neighbour
+  auto frac = tt - lower.to(torch::kFloat64);                           // in [0, 1]
+  auto sigmas = schedule.sqrt_recipm1_alphas_cumprod;                   // σ_t  [T]
+  auto s0 = sigmas.index_select(0, lower.flatten()).view(tt.sizes());
+  auto s1 = sigmas.index_select(0, (lower + 1).flatten()).view(tt.sizes());
+  auto sigma = s0 + frac * (s1 - s0);
+  auto alpha_bar = 1.0 / (1.0 + sigma * sigma);
+  // Exact table values at integer labels (no round trip through σ).
+  auto whole = tt.floor();
+  auto integral = tt.eq(whole);
+  auto exact =
+      schedule.alphas_cumprod.index_select(0, whole.to(torch::kLong).flatten()).view(tt.sizes());
+  return torch::where(integral, exact, alpha_bar);
 }
 
 torch::Tensor extract(const torch::Tensor& coefficients, const torch::Tensor& t, int64_t ndim,

@@ -35,6 +35,13 @@ struct NoiseSchedule {
 NoiseSchedule make_noise_schedule(const torch::Tensor& betas);
 NoiseSchedule make_noise_schedule(const ScheduleConfig& config);
 
+/// ᾱ at continuous step labels t (a real tensor of any shape, values in [0, T − 1]) as float64
+/// on the CPU. Between integer steps the noise level σ = √((1 − ᾱ)/ᾱ) is interpolated linearly
+/// in t, as diffusers 0.21.4's sigma samplers do (EulerDiscreteScheduler.set_timesteps:
+/// np.interp(timesteps, arange(T), sigmas)), so a network asked at a fractional t sees the noise
+/// level the sampler meant; at integer t this is alphas_cumprod[t].
+torch::Tensor alpha_bar_at(const NoiseSchedule& schedule, const torch::Tensor& t);
+
 /// coefficients[t] gathered per batch element and shaped [B, 1, 1, ...] to broadcast against a
 /// tensor of `ndim` dimensions, in `like`'s dtype and device.
 torch::Tensor extract(const torch::Tensor& coefficients, const torch::Tensor& t, int64_t ndim,

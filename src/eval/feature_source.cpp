@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "pipeline/generate.h"
 #include "pipeline/model_loading.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
@@ -50,18 +51,10 @@ std::optional<torch::Tensor> subset_indices(int64_t n, int64_t count, uint64_t s
   return std::get<0>(torch::randperm(n, gen, torch::kLong).slice(0, 0, count).sort());
 }
 
-SamplingConfig sampling_for(const LoadedModel& loaded, const SamplingOverrides& o) {
+SamplingConfig sampling_for(const LoadedModel& loaded, const nlohmann::json& overrides) {
   SamplingConfig s = loaded.config.sampling;
-  if (o.sampler) {
-    s.sampler = *o.sampler;
-    // DDPM's ancestral chain runs its full length unless told otherwise (as `ddpm sample`).
-    if (s.sampler == SamplerKind::ddpm && !o.steps) s.steps = 0;
-  }
-  if (o.steps) s.steps = *o.steps;
-  if (o.eta) s.eta = *o.eta;
-  if (s.steps > loaded.schedule.num_train_timesteps)
-    throw std::invalid_argument(fmt::format("--steps {} exceeds the model's T = {}", s.steps,
-                                            loaded.schedule.num_train_timesteps));
+  s.sampler = apply_sampler_overrides(s.sampler, overrides);
+  validate_sampler_config(s.sampler, loaded.schedule.num_train_timesteps);
   return s;
 }
 
@@ -69,12 +62,11 @@ SourceImages model_images(const FeatureSource& source, const SourceOptions& o,
                           const SourceProgress& progress) {
   auto loaded = load_model(source.path, parse_enum<WeightsKind>(o.weights),
                            parse_device(o.device));
-  const auto sampling = sampling_for(loaded, o.sampling);
+  const auto sampling = sampling_for(loaded, o.sampler_overrides);
   GenerateRequest request;
   request.count = o.count > 0 ? o.count : kDefaultModelSamples;
   request.batch_size = o.sample_batch_size;
   request.seed = o.seed;
-  const auto timesteps = sampling_timesteps(sampling, loaded.schedule.num_train_timesteps);
   auto samples = generate(loaded.model, loaded.schedule, loaded.config.prediction_type, sampling,
                           request, [&](int64_t batch, int64_t batches, const SamplerStep& s) {
                             if (progress)
@@ -90,11 +82,9 @@ SourceImages model_images(const FeatureSource& source, const SourceOptions& o,
                      {"checkpoint", loaded.checkpoint_dir.string()},
                      {"step", loaded.step},
                      {"weights", o.weights},
-                     {"sampler", to_string(sampling.sampler)},
-                     {"steps", int64_t(timesteps.size())},
-                     {"eta", sampling.sampler == SamplerKind::ddim ? json(sampling.eta) : json()},
-                     {"timestep_spacing", to_string(sampling.timestep_spacing)},
-                     {"clip_sample", sampling.clip_sample},
+                     {"sampler", sampler_config_to_json(sampling.sampler)},
+                     {"network_evaluations",
+                      network_evaluations(sampling.sampler, loaded.schedule.num_train_timesteps)},
                      {"seed", o.seed}};
   return out;
 }
@@ -201,7 +191,7 @@ std::optional<ImageShape> probe_source_shape(const FeatureSource& source,
       return ImageShape{1, kFashionMnistPadded, kFashionMnistPadded};
     case SourceKind::model: {
       auto loaded = load_model(source.path, parse_enum<WeightsKind>(options.weights), torch::kCPU);
-      sampling_for(loaded, options.sampling);  // fail on bad overrides now, not after sampling
+      sampling_for(loaded, options.sampler_overrides);  // fail on bad overrides now, not after sampling
       const auto& m = loaded.config.model;
       return ImageShape{m.in_channels, m.sample_size, m.sample_size};
     }

@@ -44,13 +44,6 @@ struct FeatureSource {
 /// is none of them (a missing path, an unknown split, a file that is not .safetensors).
 FeatureSource parse_feature_source(const std::string& spec);
 
-/// Sampler settings applied on top of a model's own (empty fields keep the model's).
-struct SamplingOverrides {
-  std::optional<SamplerKind> sampler;
-  std::optional<int64_t> steps;  ///< 0 with ddpm: the full chain
-  std::optional<double> eta;
-};
-
 struct SourceOptions {
   /// Images per source: a seeded random subset of datasets and folders (all when 0 or more than
   /// they hold); the number of samples drawn from a model (0: kDefaultModelSamples).
@@ -59,7 +52,9 @@ struct SourceOptions {
   uint64_t seed = 0;
   /// Images per network call when sampling.
   int64_t sample_batch_size = 64;
-  SamplingOverrides sampling;
+  /// Sampler settings applied on top of a model's own (apply_sampler_overrides: "sampler" and
+  /// option keys; an empty object keeps the model's).
+  nlohmann::json sampler_overrides = nlohmann::json::object();
   std::string weights = "ema";    ///< model weights: ema or raw
   std::string device = "auto";    ///< where models sample
   std::string fashion_mnist_dir;  ///< empty: $DDPM_FASHION_MNIST_DIR or the Debian package's

@@ -10,6 +10,7 @@
 #include "eval/frechet_distance.h"
 #include "io/atomic_file.h"
 #include "pipeline/generate.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
@@ -20,28 +21,43 @@ const EnumTable<SweepMetric>& enum_table<SweepMetric>() {
   return table;
 }
 
-std::vector<SweepSetting> sweep_settings(const std::vector<int64_t>& steps,
-                                         const std::vector<double>& etas, bool ddpm_full_chain,
-                                         int64_t T) {
+std::vector<SamplerConfig> ddim_sweep_settings(const SamplerConfig& base,
+                                               const std::vector<int64_t>& steps,
+                                               const std::vector<double>& etas,
+                                               bool ddpm_full_chain, int64_t T) {
   if ((steps.empty() || etas.empty()) && !ddpm_full_chain)
     throw std::invalid_argument("the sweep needs at least one --steps and one --eta value");
-  std::vector<SweepSetting> out;
+  std::vector<SamplerConfig> out;
   for (double eta : etas) {
     if (!(eta >= 0 && eta <= 1))
       throw std::invalid_argument(fmt::format("--eta {} is outside [0, 1]", eta));
     for (int64_t s : steps) {
       if (s < 1 || s > T)
         throw std::invalid_argument(fmt::format("--steps {} is outside [1, T = {}]", s, T));
-      out.push_back({SamplerKind::ddim, s, eta});
+      SamplerConfig c = switch_sampler(base, SamplerKind::ddim);
+      c.steps = s;
+      c.eta = eta;
+      out.push_back(c);
     }
   }
-  if (ddpm_full_chain) out.push_back({SamplerKind::ddpm, T, 1.0});
+  if (ddpm_full_chain) out.push_back(switch_sampler(base, SamplerKind::ddpm));
   return out;
+}
+
+std::string sweep_label(const SamplerConfig& setting) {
+  const auto defaults = sampler_config_to_json(default_sampler_config(setting.kind));
+  std::string label = to_string(setting.kind);
+  for (const auto& [key, value] : sampler_config_to_json(setting).items()) {
+    if (key == "sampler" || key == "steps" || defaults.value(key, nlohmann::json()) == value)
+      continue;
+    label += fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return label;
 }
 
 std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
                                         const torch::Tensor& reference,
-                                        const std::vector<SweepSetting>& settings,
+                                        const std::vector<SamplerConfig>& settings,
                                         const SweepOptions& o, const SweepProgress& progress) {
   const auto& mc = model.config.model;
   net.check_input(mc.in_channels, mc.sample_size, mc.sample_size);
@@ -51,9 +67,7 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
   for (size_t i = 0; i < settings.size(); ++i) {
     const auto& setting = settings[i];
     SamplingConfig sampling = model.config.sampling;
-    sampling.sampler = setting.sampler;
-    sampling.steps = setting.steps;
-    sampling.eta = setting.eta;
+    sampling.sampler = setting;
     GenerateRequest request;
     request.count = o.count;
     request.batch_size = o.batch_size;
@@ -67,6 +81,7 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
                             });
     SweepRow row;
     row.setting = setting;
+    row.network_evaluations = network_evaluations(setting, model.schedule.num_train_timesteps);
     row.sample_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto images = denormalize_to_uint8(samples, normalization);  // as saved PNGs
@@ -80,13 +95,14 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
 }
 
 void write_sweep_csv(const std::filesystem::path& path, const std::vector<SweepRow>& rows) {
-  std::string text = "sampler,steps,eta,images,fd,kid_mean,kid_std,sample_seconds\n";
+  std::string text =
+      "sampler,label,steps,network_evaluations,images,fd,kid_mean,kid_std,sample_seconds,"
+      "seconds_per_image\n";
   for (const auto& r : rows)
-    text += fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.1f}\n", to_string(r.setting.sampler),
-                        r.setting.steps,
-                        r.setting.sampler == SamplerKind::ddim ? fmt::format("{}", r.setting.eta)
-                                                                : std::string(),
-                        r.images, r.fd, r.kid.mean, r.kid.std, r.sample_seconds);
+    text += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4g}\n",
+                        to_string(r.setting.kind), sweep_label(r.setting), r.setting.steps,
+                        r.network_evaluations, r.images, r.fd, r.kid.mean, r.kid.std,
+                        r.sample_seconds, r.sample_seconds / double(std::max<int64_t>(r.images, 1)));
   write_file_atomic(path, text);
 }
 
@@ -94,34 +110,36 @@ Plot sweep_plot(const std::vector<SweepRow>& rows, SweepMetric metric, const std
   auto value = [&](const SweepRow& r) { return metric == SweepMetric::fd ? r.fd : r.kid.mean; };
   Plot p;
   p.title = title;
-  p.x_label = "sampling steps";
+  p.x_label = "network evaluations per image";
   p.y_label = metric == SweepMetric::fd ? "FD (lower is better)" : "KID (lower is better)";
-  std::map<double, PlotSeries> by_eta;
+  std::vector<std::string> order;
+  std::map<std::string, PlotSeries> by_label;
   double lo = 1e300, hi = -1e300;
   for (const auto& r : rows) {
-    if (r.setting.sampler != SamplerKind::ddim) continue;
-    auto& s = by_eta[r.setting.eta];
-    s.x.push_back(double(r.setting.steps));
+    const auto label = sweep_label(r.setting);
+    if (!by_label.count(label)) order.push_back(label);
+    auto& s = by_label[label];
+    s.x.push_back(double(r.network_evaluations));
     s.y.push_back(value(r));
-    lo = std::min(lo, double(r.setting.steps));
-    hi = std::max(hi, double(r.setting.steps));
   }
+  for (const auto& label : order)
+    if (by_label[label].x.size() > 1)
+      for (double x : by_label[label].x) lo = std::min(lo, x), hi = std::max(hi, x);
   size_t i = 0;
-  for (auto& [eta, s] : by_eta) {
-    s.name = fmt::format("DDIM eta={}", eta);
-    s.color = palette_color(i++);
-    s.width = 2.0;
-    p.series.push_back(s);
-  }
-  for (const auto& r : rows) {
-    if (r.setting.sampler != SamplerKind::ddpm) continue;
-    PlotSeries s;
-    s.name = fmt::format("DDPM, {} steps", r.setting.steps);
-    if (lo > hi) lo = hi = double(r.setting.steps);
-    s.x = {lo, hi};
-    s.y = {value(r), value(r)};
-    s.color = {0, 0, 0};
-    s.width = 1.5;
+  for (const auto& label : order) {
+    auto s = by_label[label];
+    s.name = label;
+    if (s.x.size() == 1) {  // a single setting: a horizontal reference line
+      s.name = fmt::format("{}, {} evaluations", label, int64_t(s.x[0]));
+      if (lo > hi) lo = hi = s.x[0];
+      s.x = {lo, hi};
+      s.y = {s.y[0], s.y[0]};
+      s.color = {0, 0, 0};
+      s.width = 1.5;
+    } else {
+      s.color = palette_color(i++);
+      s.width = 2.0;
+    }
     p.series.push_back(s);
   }
   return p;

@@ -1,10 +1,10 @@
-// A sampler sweep: the quality of one trained model's samples for each sampler setting — DDIM
-// with S steps and η, and optionally DDPM's full ancestral chain — the pattern of the DDIM paper's
-// Table 1 (Song et al. 2020: FID for S ∈ {10, 20, 50, 100, 1000} × η ∈ {0, 0.2, 0.5, 1}).
-// Every setting starts from the same x_T (one seed), so differences between rows come from the
-// sampler, not from the noise.
+// A sampler sweep: the quality of one trained model's samples for each sampler setting (any
+// SamplerConfig: DDIM with S steps and η, DDPM's full ancestral chain, ...) against its cost in
+// network evaluations — the pattern of the DDIM paper's Table 1 (Song et al. 2020: FID for
+// S ∈ {10, 20, 50, 100, 1000} × η ∈ {0, 0.2, 0.5, 1}). Every setting starts from the same
+// per-image seeds, so differences between rows come from the sampler, not from the noise.
 //
-//   auto settings = sweep_settings({10, 20, 50, 100}, {0.0, 0.5, 1.0}, /*ddpm_full_chain=*/true);
+//   auto settings = ddim_sweep_settings(base, {10, 20, 50}, {0.0, 1.0}, /*ddpm_full_chain=*/true, T);
 //   auto rows = run_sampler_sweep(loaded, *net, reference_features, settings, options);
 //   write_sweep_csv("sweep/sweep.csv", rows);
 //   write_png("sweep/sweep.png", render_plot(sweep_plot(rows, SweepMetric::fd, "title")));
@@ -22,17 +22,17 @@
 
 namespace ddpm {
 
-struct SweepSetting {
-  SamplerKind sampler = SamplerKind::ddim;
-  int64_t steps = 0;  ///< network evaluations
-  double eta = 0;     ///< DDIM η (ignored for ddpm)
-};
+/// Every (steps, η) pair for DDIM (η outer, steps inner), then DDPM over all T steps when asked,
+/// each switched from `base` (switch_sampler). Throws std::invalid_argument for empty lists,
+/// steps outside [1, T] or η outside [0, 1].
+std::vector<SamplerConfig> ddim_sweep_settings(const SamplerConfig& base,
+                                               const std::vector<int64_t>& steps,
+                                               const std::vector<double>& etas,
+                                               bool ddpm_full_chain, int64_t num_train_timesteps);
 
-/// Every (steps, η) pair for DDIM, in that order, then DDPM over all T steps when asked.
-/// Throws std::invalid_argument for an empty list, steps < 1 or η outside [0, 1].
-std::vector<SweepSetting> sweep_settings(const std::vector<int64_t>& steps,
-                                         const std::vector<double>& etas, bool ddpm_full_chain,
-                                         int64_t num_train_timesteps);
+/// What distinguishes a setting besides its step count, for legends and tables: the sampler
+/// name and each option that differs from that sampler's defaults ("ddim eta=0.5").
+std::string sweep_label(const SamplerConfig& setting);
 
 struct SweepOptions {
   int64_t count = 1000;     ///< samples per setting
@@ -43,7 +43,8 @@ struct SweepOptions {
 };
 
 struct SweepRow {
-  SweepSetting setting;
+  SamplerConfig setting;
+  int64_t network_evaluations = 0;  ///< per image
   int64_t images = 0;
   double fd = 0;  ///< Fréchet distance to the reference features (FID with the Inception)
   KIDResult kid;
@@ -58,19 +59,20 @@ using SweepProgress =
 /// their features with `net`, and measures FD and KID against `reference` features [N, D].
 std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
                                         const torch::Tensor& reference,
-                                        const std::vector<SweepSetting>& settings,
+                                        const std::vector<SamplerConfig>& settings,
                                         const SweepOptions& options,
                                         const SweepProgress& progress = {});
 
-/// sampler,steps,eta,images,fd,kid_mean,kid_std,sample_seconds — one row per setting (eta empty
-/// for ddpm), written atomically.
+/// sampler,label,steps,network_evaluations,images,fd,kid_mean,kid_std,sample_seconds,
+/// seconds_per_image — one row per setting, written atomically.
 void write_sweep_csv(const std::filesystem::path& path, const std::vector<SweepRow>& rows);
 
 enum class SweepMetric { fd, kid };
 template <>
 const EnumTable<SweepMetric>& enum_table<SweepMetric>();
 
-/// The metric against DDIM steps, one line per η, DDPM's full chain as a horizontal line.
+/// The metric against network evaluations, one line per sweep_label; a label with one point
+/// (e.g. DDPM's full chain) is drawn as a horizontal reference line.
 Plot sweep_plot(const std::vector<SweepRow>& rows, SweepMetric metric, const std::string& title);
 
 }  // namespace ddpm

@@ -37,9 +37,9 @@ double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
                                   PredictionType prediction, const SamplingConfig& base,
                                   const NormalizationParams& normalization) {
   SamplingConfig sampling = base;
-  sampling.sampler = SamplerKind::ddim;
-  sampling.steps = std::min(config_.eval_steps, schedule.num_train_timesteps);
-  sampling.eta = 0.0;
+  sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  sampling.sampler.steps = std::min(config_.eval_steps, schedule.num_train_timesteps);
+  sampling.sampler.eta = 0.0;
   GenerateRequest request;
   request.count = reference_.size(0);
   request.batch_size = std::min<int64_t>(request.count, 64);

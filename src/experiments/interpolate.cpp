@@ -8,6 +8,8 @@
 #include "core/forward_process.h"
 #include "core/slerp.h"
 #include "experiments/reverse_chain.h"
+#include "samplers/noise_source.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
@@ -109,8 +111,10 @@ torch::Tensor interpolate_xt(const DenoiseFn& denoise, const NoiseSchedule& sche
       auto mixed = (1 - lam) * xt_a + lam * xt_b;  // DDPM §4.3: x̄_t = (1 − λ) x_t + λ x_t′
       StepCallback on_step;
       if (progress) on_step = [&](const SamplerStep& s) { progress(part, parts, s); };
-      auto x = run_reverse_chain(denoise, schedule, prediction, sampling, chain_from(t - 1, steps),
-                                 mixed, generator, /*shared_noise=*/true, on_step);
+      // One noise draw per step shared by the L mixes, so rows differ only by λ.
+      SamplerInputs inputs{denoise, schedule, prediction, shared_noise(generator), on_step};
+      auto x = run_sampler(sampling.sampler, inputs, mixed, chain_from(t - 1, steps),
+                           SamplerStart::sample);
       rows.push_back(x.detach().to(torch::kCPU, torch::kFloat32));  // [L, C, H, W]
     }
   }
@@ -126,10 +130,9 @@ torch::Tensor interpolate_codes(const DenoiseFn& denoise, const NoiseSchedule& s
               "interpolate_codes: expected two code batches [P, C, H, W] of one shape, got ",
               code_a.sizes(), " and ", code_b.sizes());
   TORCH_CHECK(!lambdas.empty(), "interpolate_codes: no lambdas");
-  SamplingConfig ddim = sampling;
-  ddim.sampler = SamplerKind::ddim;
-  ddim.eta = 0.0;  // DDIM §5.3: the deterministic process, so each code is one image
-  torch::Generator unused = at::detail::createCPUGenerator(0);  // η = 0 draws nothing
+  // DDIM §5.3: the deterministic process, so each code is one image.
+  SamplerConfig ddim = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  ddim.eta = 0.0;
   std::vector<torch::Tensor> rows;
   const int64_t pairs = code_a.size(0);
   for (int64_t p = 0; p < pairs; ++p) {
@@ -138,8 +141,8 @@ torch::Tensor interpolate_codes(const DenoiseFn& denoise, const NoiseSchedule& s
       mixes.push_back(slerp(code_a.slice(0, p, p + 1), code_b.slice(0, p, p + 1), l));
     StepCallback on_step;
     if (progress) on_step = [&](const SamplerStep& s) { progress(p, pairs, s); };
-    auto x = run_reverse_chain(denoise, schedule, prediction, ddim, timesteps, torch::cat(mixes),
-                               unused, /*shared_noise=*/false, on_step);
+    SamplerInputs inputs{denoise, schedule, prediction, {}, on_step};
+    auto x = run_sampler(ddim, inputs, torch::cat(mixes), timesteps);
     rows.push_back(x.detach().to(torch::kCPU, torch::kFloat32));  // [L, C, H, W]
   }
   return torch::stack(rows);  // [P, L, C, H, W]

@@ -4,13 +4,20 @@
 
 #include <fmt/format.h>
 
-#include "experiments/reverse_chain.h"
 #include "io/safetensors.h"
 #include "samplers/ddim_inversion.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
 namespace fs = std::filesystem;
+
+std::vector<int64_t> code_timesteps(const SamplerConfig& base, int64_t steps, int64_t T) {
+  SamplerConfig ddim = switch_sampler(base, SamplerKind::ddim);
+  ddim.steps = steps;
+  const auto grid = sampler_timesteps(ddim, T);
+  return std::vector<int64_t>(grid.begin(), grid.end());
+}
 
 torch::Tensor encode_images(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                             PredictionType prediction, const SamplingConfig& sampling,
@@ -18,7 +25,7 @@ torch::Tensor encode_images(const DenoiseFn& denoise, const NoiseSchedule& sched
                             int64_t fixed_point_iterations, const StepCallback& on_step) {
   DDIMInversionOptions o;
   o.prediction_type = prediction;
-  o.set_alpha_to_one = sampling.set_alpha_to_one;
+  o.set_alpha_to_one = sampling.sampler.set_alpha_to_one;
   o.fixed_point_iterations = fixed_point_iterations;
   return ddim_invert(denoise, schedule, o, timesteps, x0, on_step)
       .detach()
@@ -29,11 +36,10 @@ torch::Tensor decode_codes(const DenoiseFn& denoise, const NoiseSchedule& schedu
                            PredictionType prediction, const SamplingConfig& sampling,
                            const std::vector<int64_t>& timesteps, const torch::Tensor& x_T,
                            const StepCallback& on_step) {
-  DDIMOptions o = ddim_options(sampling, prediction);
-  o.eta = 0.0;
-  o.clip_sample = false;  // clipping would make decoding the inverse of nothing
-  torch::Generator unused = at::detail::createCPUGenerator(0);  // η = 0 draws nothing
-  return ddim_sample(denoise, schedule, o, timesteps, x_T, unused, on_step)
+  SamplerConfig ddim = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  ddim.eta = 0.0;
+  ddim.clip_sample = false;  // clipping would make decoding the inverse of nothing
+  return run_sampler(ddim, {denoise, schedule, prediction, {}, on_step}, x_T, timesteps)
       .detach()
       .to(torch::kCPU, torch::kFloat32);
 }

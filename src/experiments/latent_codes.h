@@ -34,6 +34,11 @@ struct LatentCodes {
   std::map<std::string, std::string> info;  ///< model, weights, … (metadata)
 };
 
+/// The DDIM grid codes are encoded and decoded on: `base` switched to DDIM with `steps` steps
+/// (its spacing and offset kept), as training steps, descending. Throws for steps outside [1, T].
+std::vector<int64_t> code_timesteps(const SamplerConfig& base, int64_t steps,
+                                    int64_t num_train_timesteps);
+
 /// x_0 [N, C, H, W] (model space) → x_T by DDIM inversion over `timesteps` (descending);
 /// sampling.set_alpha_to_one picks the clean end's ᾱ; `fixed_point_iterations` extra network
 /// evaluations per step make decoding return x_0 almost exactly (samplers/ddim_inversion.h).

@@ -5,6 +5,8 @@
 #include "core/forward_process.h"
 #include "experiments/figure.h"
 #include "experiments/reverse_chain.h"
+#include "samplers/noise_source.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
@@ -38,9 +40,9 @@ Reconstruction reconstruct(const DenoiseFn& denoise, const NoiseSchedule& schedu
     auto x_t = q_sample(schedule, copies, t_batch.to(copies.device()), eps);  // DDPM eq. (4)
     StepCallback on_step;
     if (progress) on_step = [&](const SamplerStep& s) { progress(r, rows, s); };
-    auto x = run_reverse_chain(denoise, schedule, prediction, sampling,
-                               chain_from(t, request.steps), x_t, generator,
-                               /*shared_noise=*/false, on_step);
+    SamplerInputs inputs{denoise, schedule, prediction, batch_noise(generator), on_step};
+    auto x = run_sampler(sampling.sampler, inputs, x_t, chain_from(t, request.steps),
+                         SamplerStart::sample);
     auto x_cpu = x.detach().to(torch::kCPU, torch::kFloat32);
     auto pixels = denormalize_to_uint8(x_cpu, normalization).to(torch::kFloat64);
     auto diff = (pixels - originals.repeat_interleave(k, 0)) / 255.0;

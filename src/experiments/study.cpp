@@ -4,7 +4,8 @@
 
 #include "data/dataset.h"
 #include "experiments/figure.h"
-#include "experiments/reverse_chain.h"
+#include "samplers/noise_source.h"
+#include "samplers/sampler_registry.h"
 #include "experiments/study_report.h"
 #include "experiments/trajectory.h"
 #include "io/atomic_file.h"
@@ -206,23 +207,23 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
 
       // DDIM per-step strip: x_t and x̂_0 rows per sample, every state.
       {
-        SamplingConfig s = loaded.config.sampling;
-        s.sampler = SamplerKind::ddim;
+        SamplerConfig s = switch_sampler(loaded.config.sampling.sampler, SamplerKind::ddim);
         s.steps = config.strip_steps;
         s.eta = 0.0;
-        const auto ts = sampling_timesteps(s, T);
+        const auto ts = sampler_timesteps(s, T);
         torch::Generator gen = at::detail::createCPUGenerator(config.seed + 1);
         TrajectoryRequest request;
         request.max_columns = int64_t(ts.size()) + 1;
-        auto traj = sample_trajectory(denoise, loaded.schedule, prediction, s, ts,
-                                      x_T.slice(0, 0, config.strip_images), gen, request,
-                                      progress(fmt::format("{} {} DDIM-{} strip", variant.name,
-                                                           weights, config.strip_steps)));
+        SamplerInputs inputs{denoise, loaded.schedule, prediction, batch_noise(gen),
+                             progress(fmt::format("{} {} DDIM-{} strip", variant.name, weights,
+                                                  config.strip_steps))};
+        auto traj =
+            sample_trajectory(inputs, s, x_T.slice(0, 0, config.strip_images), request);
         auto tiles = torch::stack({traj.x_t, traj.pred_x0}, 1).flatten(0, 1);  // [2N, K, ...]
         const auto& key = result.figure_kinds[0].key;
         const fs::path png = figures / fmt::format("{}_{}.png", weights, key);
         json numbers = common_numbers;
-        numbers["sampler"] = "ddim";
+        numbers["sampler"] = sampler_config_to_json(s);
         numbers["timesteps"] = ts;
         numbers["rows"] = "x_t, predicted x0 per sample";
         numbers["column_timesteps"] = traj.timesteps;
@@ -230,32 +231,28 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
         paths[key] = variant.name + "/figures/" + png.filename().string();
       }
       // Final grids.
-      auto grid = [&](const std::string& key, SamplingConfig s, const std::string& what) {
-        const auto ts = sampling_timesteps(s, T);
+      auto grid = [&](const std::string& key, const SamplerConfig& s, const std::string& what) {
         torch::Generator gen = at::detail::createCPUGenerator(config.seed + 1);
-        auto x0 = run_reverse_chain(denoise, loaded.schedule, prediction, s, ts, x_T, gen,
-                                    /*shared_noise=*/false, progress(what));
+        auto x0 = run_sampler(s, {denoise, loaded.schedule, prediction, batch_noise(gen),
+                                  progress(what)},
+                              x_T);
         const fs::path png = figures / fmt::format("{}_{}.png", weights, key);
         json numbers = common_numbers;
-        numbers["sampler"] = to_string(s.sampler);
-        numbers["steps"] = ts.size();
-        numbers["eta"] = s.eta;
-        numbers["clip_sample"] = s.clip_sample;
+        numbers["sampler"] = sampler_config_to_json(s);
+        numbers["steps"] = network_evaluations(s, T);
         write_figure(png,
                      figure_image(grid_tiles(x0, square_grid_columns(x0.size(0))), normalization),
                      numbers);
         paths[key] = variant.name + "/figures/" + png.filename().string();
       };
       for (size_t g = 0; g < config.ddim_grid_steps.size(); ++g) {
-        SamplingConfig s = loaded.config.sampling;
-        s.sampler = SamplerKind::ddim;
+        SamplerConfig s = switch_sampler(loaded.config.sampling.sampler, SamplerKind::ddim);
         s.steps = config.ddim_grid_steps[g];
         s.eta = 0.0;
         grid(result.figure_kinds[1 + g].key, s,
              fmt::format("{} {} DDIM-{}", variant.name, weights, s.steps));
       }
-      SamplingConfig s = loaded.config.sampling;
-      s.sampler = SamplerKind::ddpm;
+      SamplerConfig s = switch_sampler(loaded.config.sampling.sampler, SamplerKind::ddpm);
       s.steps = config.ddpm_steps;  // 0: every step
       grid(result.figure_kinds.back().key, s,
            fmt::format("{} {} DDPM-{}", variant.name, weights, ddpm_steps));

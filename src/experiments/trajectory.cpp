@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "experiments/reverse_chain.h"
 
 namespace ddpm {
 
@@ -23,12 +22,9 @@ std::vector<int64_t> trajectory_columns(int64_t num_states, int64_t max_columns)
   return states;
 }
 
-Trajectory sample_trajectory(const DenoiseFn& denoise, const NoiseSchedule& schedule,
-                             PredictionType prediction, const SamplingConfig& sampling,
-                             const std::vector<int64_t>& timesteps, const torch::Tensor& x_T,
-                             torch::Generator& generator, const TrajectoryRequest& request,
-                             const StepCallback& on_step) {
-  TORCH_CHECK(!timesteps.empty(), "sample_trajectory: no timesteps");
+Trajectory sample_trajectory(const SamplerInputs& inputs, const SamplerConfig& sampler,
+                             const torch::Tensor& x_T, const TrajectoryRequest& request) {
+  const auto timesteps = sampler_timesteps(sampler, inputs.schedule.num_train_timesteps);
   const int64_t steps = int64_t(timesteps.size());
   Trajectory out;
   out.states = trajectory_columns(steps + 1, request.max_columns);
@@ -37,17 +33,18 @@ Trajectory sample_trajectory(const DenoiseFn& denoise, const NoiseSchedule& sche
     auto it = std::lower_bound(out.states.begin(), out.states.end(), state);
     return it != out.states.end() && *it == state ? int64_t(it - out.states.begin()) : -1;
   };
-  for (int64_t s : out.states) out.timesteps.push_back(s < steps ? timesteps[size_t(s)] : -1);
+  for (int64_t s : out.states) out.timesteps.push_back(s < steps ? timesteps[size_t(s)] : -1.0);
   auto cpu = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kFloat32); };
-  auto final_x = run_reverse_chain(denoise, schedule, prediction, sampling, timesteps, x_T,
-                                   generator, /*shared_noise=*/false, [&](const SamplerStep& s) {
-                                     // Step i leaves state i (x_t) with the prediction x̂_0(x_t).
-                                     if (const int64_t k = slot(s.index); k >= 0) {
-                                       x_cols[size_t(k)] = cpu(s.x_t);
-                                       x0_cols[size_t(k)] = cpu(s.pred_x0);
-                                     }
-                                     if (on_step) on_step(s);
-                                   });
+  SamplerInputs watched = inputs;
+  watched.on_step = [&](const SamplerStep& s) {
+    // Step i leaves state i (x_t) with the prediction x̂_0(x_t).
+    if (const int64_t k = slot(s.index); k >= 0) {
+      x_cols[size_t(k)] = cpu(s.x_t);
+      x0_cols[size_t(k)] = cpu(s.pred_x0);
+    }
+    if (inputs.on_step) inputs.on_step(s);
+  };
+  auto final_x = run_sampler(sampler, watched, x_T);
   const int64_t last = slot(steps);
   x_cols[size_t(last)] = cpu(final_x);
   x0_cols[size_t(last)] = cpu(final_x);

@@ -4,7 +4,8 @@
 // chains (DDPM-1000).
 //
 //   TrajectoryRequest r;  r.max_columns = 20;
-//   auto traj = sample_trajectory(denoise, schedule, prediction, sampling, timesteps, x_T, gen, r);
+//   auto traj = sample_trajectory({denoise, schedule, prediction, per_image_noise(gens)},
+//                                 sampling.sampler, x_T, r);
 //   traj.x_t: [N, K, C, H, W] with traj.x_t[:, 0] == x_T and traj.x_t[:, K−1] the final sample
 #pragma once
 #include <torch/torch.h>
@@ -12,8 +13,7 @@
 #include <vector>
 
 #include "core/noise_schedule.h"
-#include "pipeline/run_config.h"
-#include "samplers/denoise_fn.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 
@@ -35,16 +35,14 @@ struct Trajectory {
   torch::Tensor pred_x0;
   /// Picked state indices, 0..S (S = number of steps).
   std::vector<int64_t> states;
-  /// The step index t of each picked state (the t the sampler evaluated there); −1 for x_0.
-  std::vector<int64_t> timesteps;
+  /// The step label t of each picked state (the t the sampler evaluated there); −1 for x_0.
+  std::vector<double> timesteps;
 };
 
-/// Runs sampling.sampler over `timesteps` (descending) from x_T with `generator` — the same draws
-/// as generate() for one batch — and keeps the picked states. on_step sees every step.
-Trajectory sample_trajectory(const DenoiseFn& denoise, const NoiseSchedule& schedule,
-                             PredictionType prediction, const SamplingConfig& sampling,
-                             const std::vector<int64_t>& timesteps, const torch::Tensor& x_T,
-                             torch::Generator& generator, const TrajectoryRequest& request = {},
-                             const StepCallback& on_step = {});
+/// Runs `sampler` from unit-variance x_T with inputs.noise — the same draws as generate() when
+/// that is per_image_noise of the request's generators — and keeps the picked states.
+/// inputs.on_step sees every step.
+Trajectory sample_trajectory(const SamplerInputs& inputs, const SamplerConfig& sampler,
+                             const torch::Tensor& x_T, const TrajectoryRequest& request = {});
 
 }  // namespace ddpm

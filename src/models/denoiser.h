@@ -11,8 +11,9 @@
 
 namespace ddpm {
 
-/// t [B] int64 step indices in [0, T) → c [B] float32 on t's device: t as a float
-/// (conditioning = timestep) or 1 − ᾱ_t from schedule.alphas_cumprod (noise-variance).
+/// t [B] step labels in [0, T − 1] (int64 training steps, or float32, fractional allowed) → c [B]
+/// float32 on t's device: t itself (conditioning = timestep, as diffusers passes float
+/// timesteps to UNet2DModel) or 1 − ᾱ_t (noise-variance; alpha_bar_at for fractional t).
 /// Used by sampling and training alike.
 torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
                                const torch::Tensor& t);
@@ -24,7 +25,7 @@ torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch:
                                Precision precision, const torch::Device& device,
                                bool cache_casts = true);
 
-/// (x_t, t) → model(x_t, conditioning_for(t)) under c10::InferenceMode (the outputs are
+/// (x_t, t) → model(x_t, conditioning_for(t)), t float step labels (samplers/denoise_fn.h), under c10::InferenceMode (the outputs are
 /// inference tensors, outside autograd), with the network under autocast at `precision` and its
 /// output returned as float32, so the sampler's arithmetic stays float32. The schedule's ᾱ is
 /// copied, so the function outlives `schedule`; the model is shared, and the caller sets eval

@@ -1,4 +1,6 @@
-// Drawing images from a model with the sampler a SamplingConfig names (DDPM Algorithm 2 or DDIM).
+// Drawing images from a model with the sampler a SamplingConfig names (samplers/sampler_registry.h).
+// Image i of a request draws its x_T and every sampler noise from its own generator, seeded
+// seed + i (samplers/noise_source.h), so images do not depend on the batch size or device.
 #pragma once
 #include <torch/torch.h>
 
@@ -14,7 +16,7 @@ namespace ddpm {
 struct GenerateRequest {
   int64_t count = 64;       ///< images to draw
   int64_t batch_size = 64;  ///< images per network call
-  uint64_t seed = 0;        ///< x_T and every sampler draw come from this seed
+  uint64_t seed = 0;        ///< image i's x_T and sampler draws come from seed + i
   /// Initial x_T [count, C, H, W]; drawn from `seed` when undefined.
   torch::Tensor x_T;
 };
@@ -26,9 +28,6 @@ torch::Tensor read_initial_noise(const std::filesystem::path& file, const UNetCo
 
 /// Progress: batch index, batch count, and the sampler's step within the batch.
 using GenerateProgress = std::function<void(int64_t batch, int64_t batches, const SamplerStep&)>;
-
-/// The timesteps `sampling` visits (descending).
-std::vector<int64_t> sampling_timesteps(const SamplingConfig& sampling, int64_t num_train_timesteps);
 
 /// Samples in model space (float32 [count, C, H, W] on the CPU). The model must be in eval mode.
 torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,

@@ -1,6 +1,7 @@
 #include "pipeline/run_config.h"
 
 #include <map>
+#include <set>
 
 #include "io/json_fields.h"
 #include "models/presets.h"
@@ -13,13 +14,6 @@ const std::map<std::string, std::string>& embedded_presets();
 template <>
 const EnumTable<LossType>& enum_table<LossType>() {
   static const EnumTable<LossType> table{"loss", {{LossType::mse, "mse"}, {LossType::l1, "l1"}}};
-  return table;
-}
-
-template <>
-const EnumTable<SamplerKind>& enum_table<SamplerKind>() {
-  static const EnumTable<SamplerKind> table{
-      "sampler", {{SamplerKind::ddpm, "ddpm"}, {SamplerKind::ddim, "ddim"}}};
   return table;
 }
 
@@ -136,31 +130,18 @@ TrainingConfig training_from_json(const json& j) {
 }
 
 json sampling_to_json(const SamplingConfig& s) {
-  return {{"sampler", to_string(s.sampler)},
-          {"steps", s.steps},
-          {"eta", s.eta},
-          {"timestep_spacing", to_string(s.timestep_spacing)},
-          {"steps_offset", s.steps_offset},
-          {"clip_sample", s.clip_sample},
-          {"clip_range", s.clip_range},
-          {"variance_type", to_string(s.variance_type)},
-          {"set_alpha_to_one", s.set_alpha_to_one},
-          {"precision", to_string(s.precision)},
-          {"cuda_graphs", s.cuda_graphs}};
+  json j = sampler_config_to_json(s.sampler);
+  j["precision"] = to_string(s.precision);
+  j["cuda_graphs"] = s.cuda_graphs;
+  return j;
 }
 
 SamplingConfig sampling_from_json(const json& j) {
   SamplingConfig s;
   JsonFields in(j, "sampling");
-  in.read_enum("sampler", s.sampler);
-  in.read("steps", s.steps);
-  in.read("eta", s.eta);
-  in.read_enum("timestep_spacing", s.timestep_spacing);
-  in.read("steps_offset", s.steps_offset);
-  in.read("clip_sample", s.clip_sample);
-  in.read("clip_range", s.clip_range);
-  in.read_enum("variance_type", s.variance_type);
-  in.read("set_alpha_to_one", s.set_alpha_to_one);
+  std::set<std::string> sampler_keys;
+  read_sampler_config(j, "sampling", s.sampler, sampler_keys);
+  for (const auto& key : sampler_keys) in.ignore(key);
   in.read_enum("precision", s.precision);
   in.read("cuda_graphs", s.cuda_graphs);
   in.finish();
@@ -200,11 +181,11 @@ void validate(const RunConfig& c) {
   require(t.precision != Precision::fp16 || t.device != "cpu",
           "training.precision fp16 needs a CUDA device (LibTorch's CPU autocast runs bfloat16 "
           "only); use bf16 or fp32 on the CPU");
-  const auto& s = c.sampling;
-  require(s.steps >= 0 && s.steps <= c.schedule.num_train_timesteps,
-          "sampling.steps must be in [0, num_train_timesteps]");
-  require(s.eta >= 0 && s.eta <= 1, "sampling.eta must be in [0, 1]");
-  require(s.clip_range > 0, "sampling.clip_range must be > 0");
+  try {
+    validate_sampler_config(c.sampling.sampler, c.schedule.num_train_timesteps);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("sampling.") + e.what());
+  }
   make_betas(c.schedule);  // throws on a bad schedule
 }
 

@@ -18,17 +18,13 @@
 #include "data/dataset.h"
 #include "models/precision.h"
 #include "models/unet_config.h"
-#include "samplers/ddpm.h"
+#include "samplers/sampler_config.h"
 
 namespace ddpm {
 
 enum class LossType { mse, l1 };
 template <>
 const EnumTable<LossType>& enum_table<LossType>();
-
-enum class SamplerKind { ddpm, ddim };
-template <>
-const EnumTable<SamplerKind>& enum_table<SamplerKind>();
 
 /// The quick validation metric of training (training.eval_metric): KID or the Fréchet distance.
 enum class EvalMetric { kid, fd };
@@ -106,23 +102,9 @@ struct TrainingConfig {
 };
 
 struct SamplingConfig {
-  /// ddim (fast, deterministic at η = 0) or ddpm (ancestral, Algorithm 2).
-  SamplerKind sampler = SamplerKind::ddim;
-  /// Network evaluations; ddpm uses the full chain when 0.
-  int64_t steps = 50;
-  /// DDIM η: 0 deterministic, 1 DDPM-like.
-  double eta = 0.0;
-  /// How the sub-sequence is picked from the T training steps.
-  TimestepSpacing timestep_spacing = TimestepSpacing::leading;
-  /// diffusers' steps_offset, added to leading spacing.
-  int64_t steps_offset = 0;
-  /// Clip x̂_0 to ±clip_range; right for [-1, 1] data, wrong for mean-std data.
-  bool clip_sample = true;
-  double clip_range = 1.0;
-  /// DDPM posterior variance: fixed_small (β̃) or fixed_large (β).
-  VarianceType variance_type = VarianceType::fixed_small;
-  /// ᾱ = 1 after the last DDIM step (otherwise the chain ends noisy).
-  bool set_alpha_to_one = true;
+  /// The sampler and its options (samplers/sampler_config.h); written flat into the "sampling"
+  /// section of config.json beside the two fields below.
+  SamplerConfig sampler;
   /// Autocast for the network (models/precision.h); the sampler's arithmetic stays float32.
   Precision precision = Precision::fp32;
   /// Replay the network from a CUDA graph (models/cuda_graph_denoiser.h); CUDA devices only.

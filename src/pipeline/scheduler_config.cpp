@@ -65,16 +65,8 @@ void apply_scheduler_config(const json& config, RunConfig& run, const std::strin
 
   ScheduleConfig schedule;  // = both schedulers' defaults: T 1000, linear 1e-4 .. 0.02
   PredictionType prediction = PredictionType::epsilon;
-  SamplingConfig sampling;
-  sampling.sampler = ddim ? SamplerKind::ddim : SamplerKind::ddpm;
-  sampling.steps = ddim ? 50 : 0;  // DDIMPipeline's 50; DDPMPipeline's full chain
-  sampling.eta = 0.0;
-  sampling.timestep_spacing = TimestepSpacing::leading;
-  sampling.steps_offset = 0;
-  sampling.clip_sample = true;
-  sampling.clip_range = 1.0;
-  sampling.variance_type = VarianceType::fixed_small;
-  sampling.set_alpha_to_one = true;
+  // The class's defaults; DDIMPipeline's 50 steps, DDPMPipeline's full chain.
+  SamplerConfig sampling = default_sampler_config(ddim ? SamplerKind::ddim : SamplerKind::ddpm);
 
   JsonFields in(config, origin);
   for (const auto& item : config.items())
@@ -155,17 +147,17 @@ void apply_scheduler_config(const json& config, RunConfig& run, const std::strin
           origin, "steps_offset must be in [0, num_train_timesteps)");
   run.schedule = schedule;
   run.prediction_type = prediction;
-  run.sampling = sampling;
+  run.sampling.sampler = sampling;
 }
 
 json scheduler_config_to_diffusers(const RunConfig& run) {
   const auto& s = run.schedule;
-  const auto& sampling = run.sampling;
+  const auto& sampling = run.sampling.sampler;
   if (sampling.timestep_spacing == TimestepSpacing::quadratic)
     throw std::invalid_argument(
         "sampling.timestep_spacing quadratic has no diffusers equivalent (allowed: leading, "
         "linspace, trailing)");
-  const bool ddim = sampling.sampler == SamplerKind::ddim;
+  const bool ddim = sampling.kind == SamplerKind::ddim;
   json j{{"_class_name", ddim ? kDDIMScheduler : kDDPMScheduler},
          {"_diffusers_version", kDiffusersVersion},
          {"beta_end", s.beta_end},

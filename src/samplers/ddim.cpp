@@ -30,7 +30,7 @@ StepResult ddim_step(const NoiseSchedule& schedule, const DDIMOptions& o,
 
 torch::Tensor ddim_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                           const DDIMOptions& options, const std::vector<int64_t>& timesteps,
-                          torch::Tensor x, torch::Generator& generator,
+                          torch::Tensor x, const NoiseFn& noise,
                           const StepCallback& on_step) {
   TORCH_CHECK(!timesteps.empty(), "ddim_sample: no timesteps");
   TORCH_CHECK(options.eta >= 0.0 && options.eta <= 1.0, "eta must be in [0, 1], got ",
@@ -38,12 +38,11 @@ torch::Tensor ddim_sample(const DenoiseFn& denoise, const NoiseSchedule& schedul
   const int64_t n = int64_t(timesteps.size());
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = timesteps[i];
-    const int64_t t_prev = i + 1 < n ? timesteps[i + 1] : -1;
-    auto t_batch = torch::full({x.size(0)}, t, torch::TensorOptions().dtype(torch::kLong));
-    auto out = denoise(x, t_batch.to(x.device()));
-    auto z = options.eta > 0 ? draw_noise(x, generator) : torch::Tensor();
+    const int64_t t_prev = previous_timestep(timesteps, size_t(i), options.prev_timestep_stride);
+    auto out = denoise(x, step_labels(double(t), x.size(0), x.device()));
+    auto z = options.eta > 0 ? noise(x) : torch::Tensor();
     auto step = ddim_step(schedule, options, out, x, t, t_prev, z);
-    if (on_step) on_step({i, n, t, x, step.pred_x0, step.prev_sample});
+    if (on_step) on_step({i, n, double(t), x, step.pred_x0, step.prev_sample});
     x = step.prev_sample;
   }
   return x;

@@ -4,7 +4,8 @@
 // eq. (16): σ = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}). After the last step ᾱ_{t'} = 1
 // (diffusers' set_alpha_to_one), so the chain ends on x̂_0 itself. As in diffusers 0.21.4
 // DDIMScheduler.step, ε̂ is the model's own after x̂_0 is clipped. t' is the next step of the
-// given sequence (diffusers uses t − T/S, the same for leading spacing).
+// given sequence or, as diffusers 0.21.4 DDIMScheduler.step computes it, t − T//S
+// (prev_timestep_stride; the same for leading spacing, not for linspace or trailing).
 #pragma once
 #include <torch/torch.h>
 
@@ -26,6 +27,8 @@ struct DDIMOptions {
   double clip_range = 1.0;
   /// ᾱ after the last step: 1 (true; without it the chain ends noisy) or ᾱ_0 (false).
   bool set_alpha_to_one = true;
+  /// The step after t: t − prev_timestep_stride when > 0 (diffusers: T//N), else the next entry.
+  int64_t prev_timestep_stride = 0;
 };
 
 /// One DDIM step from step index t to t_prev (t_prev < 0: the clean end). `noise` is used only
@@ -34,10 +37,11 @@ StepResult ddim_step(const NoiseSchedule& schedule, const DDIMOptions& options,
                      const torch::Tensor& model_output, const torch::Tensor& x_t, int64_t t,
                      int64_t t_prev, const torch::Tensor& noise);
 
-/// DDIM from x_T over `timesteps` (descending; see inference_timesteps).
+/// DDIM from x_T over `timesteps` (descending; see inference_timesteps), drawing σz from
+/// `noise` when η > 0 (it may be empty at η = 0).
 torch::Tensor ddim_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                           const DDIMOptions& options, const std::vector<int64_t>& timesteps,
-                          torch::Tensor x_T, torch::Generator& generator,
+                          torch::Tensor x_T, const NoiseFn& noise,
                           const StepCallback& on_step = {});
 
 }  // namespace ddpm

@@ -39,13 +39,12 @@ torch::Tensor ddim_invert(const DenoiseFn& denoise, const NoiseSchedule& schedul
   int64_t t = -1;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t_next = timesteps[n - 1 - i];
-    auto t_batch = torch::full({x.size(0)}, t_next, torch::TensorOptions().dtype(torch::kLong));
-    t_batch = t_batch.to(x.device());
+    auto t_batch = step_labels(double(t_next), x.size(0), x.device());
     auto step = ddim_inversion_step(schedule, options, denoise(x, t_batch), x, x, t, t_next);
     for (int64_t k = 0; k < options.fixed_point_iterations; ++k)
       step = ddim_inversion_step(schedule, options, denoise(step.next_sample, t_batch),
                                  step.next_sample, x, t, t_next);
-    if (on_step) on_step({i, n, t_next, x, step.pred_x0, step.next_sample});
+    if (on_step) on_step({i, n, double(t_next), x, step.pred_x0, step.next_sample});
     x = step.next_sample;
     t = t_next;
   }

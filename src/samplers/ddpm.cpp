@@ -37,20 +37,24 @@ StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& o,
   return {prev, x0};
 }
 
+int64_t previous_timestep(const std::vector<int64_t>& timesteps, size_t i, int64_t stride) {
+  if (i + 1 >= timesteps.size()) return -1;
+  if (stride > 0) return std::max<int64_t>(timesteps[i] - stride, -1);
+  return timesteps[i + 1];
+}
+
 torch::Tensor ddpm_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                           const DDPMOptions& options, const std::vector<int64_t>& timesteps,
-                          torch::Tensor x, torch::Generator& generator,
-                          const StepCallback& on_step) {
+                          torch::Tensor x, const NoiseFn& noise, const StepCallback& on_step) {
   TORCH_CHECK(!timesteps.empty(), "ddpm_sample: no timesteps");
   const int64_t n = int64_t(timesteps.size());
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = timesteps[i];
-    const int64_t t_prev = i + 1 < n ? timesteps[i + 1] : -1;
-    auto t_batch = torch::full({x.size(0)}, t, torch::TensorOptions().dtype(torch::kLong));
-    auto out = denoise(x, t_batch.to(x.device()));
-    auto z = t > 0 ? draw_noise(x, generator) : torch::Tensor();
+    const int64_t t_prev = previous_timestep(timesteps, size_t(i), options.prev_timestep_stride);
+    auto out = denoise(x, step_labels(double(t), x.size(0), x.device()));
+    auto z = t > 0 ? noise(x) : torch::Tensor();
     auto step = ddpm_step(schedule, options, out, x, t, t_prev, z);
-    if (on_step) on_step({i, n, t, x, step.pred_x0, step.prev_sample});
+    if (on_step) on_step({i, n, double(t), x, step.pred_x0, step.prev_sample});
     x = step.prev_sample;
   }
   return x;

@@ -25,6 +25,9 @@ struct DDPMOptions {
   /// Clip x̂_0 to [−clip_range, clip_range]; right for data scaled to [−1, 1].
   bool clip_sample = true;
   double clip_range = 1.0;
+  /// The step after t: t − prev_timestep_stride when > 0 (diffusers 0.21.4's
+  /// previous_timestep, t − T//N for N inference steps), the next entry of the sequence when 0.
+  int64_t prev_timestep_stride = 0;
 };
 
 struct StepResult {
@@ -38,10 +41,15 @@ StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& options,
                      const torch::Tensor& model_output, const torch::Tensor& x_t, int64_t t,
                      int64_t t_prev, const torch::Tensor& noise);
 
-/// Runs Algorithm 2 from x_T over `timesteps` (descending; T−1, …, 0 for the full chain).
+/// Runs Algorithm 2 from x_T over `timesteps` (descending; T−1, …, 0 for the full chain),
+/// drawing z from `noise`.
 torch::Tensor ddpm_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                           const DDPMOptions& options, const std::vector<int64_t>& timesteps,
-                          torch::Tensor x_T, torch::Generator& generator,
+                          torch::Tensor x_T, const NoiseFn& noise,
                           const StepCallback& on_step = {});
+
+/// The step a chain over `timesteps` takes after position i: timesteps[i] − stride when stride
+/// > 0 (diffusers' rule), else the next entry; −1 (the clean end) after the last.
+int64_t previous_timestep(const std::vector<int64_t>& timesteps, size_t i, int64_t stride);
 
 }  // namespace ddpm

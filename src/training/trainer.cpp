@@ -183,9 +183,9 @@ double Trainer::evaluate() {
 fs::path Trainer::save_sample_grid() {
   const auto& tc = config_.training;
   SamplingConfig sampling = config_.sampling;
-  sampling.sampler = SamplerKind::ddim;
-  sampling.steps = std::min(tc.sample_steps, schedule_.num_train_timesteps);
-  sampling.eta = 0.0;
+  sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  sampling.sampler.steps = std::min(tc.sample_steps, schedule_.num_train_timesteps);
+  sampling.sampler.eta = 0.0;
   GenerateRequest request;
   request.count = tc.sample_images;
   request.batch_size = std::min<int64_t>(tc.sample_images, 64);

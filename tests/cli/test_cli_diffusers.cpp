@@ -60,7 +60,7 @@ TEST(CliDiffusers, SampleFromInitNoiseSavesTheFloatSample) {
                 "--init-noise", ddim.string(), "--save-tensor", out.string(), "--threads", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "diffusers model folder")) << r.output;
-  EXPECT_TRUE(contains(r.output, "sampler: ddim with 10 steps")) << r.output;
+  EXPECT_TRUE(contains(r.output, "sampler: ddim, steps 10,")) << r.output;
   EXPECT_FALSE(contains(r.output, "grid")) << "--save-tensor alone writes no PNG";
   const auto x0 = read_safetensors(out).tensors.at("x_0");
   EXPECT_EQ(x0.scalar_type(), torch::kFloat32);
@@ -72,8 +72,8 @@ TEST(CliDiffusers, SampleFromInitNoiseSavesTheFloatSample) {
 
   auto loaded = load_model(kTiny, WeightsKind::ema, torch::kCPU);
   SamplingConfig sampling = loaded.config.sampling;
-  sampling.sampler = SamplerKind::ddim;
-  sampling.steps = 10;
+  sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  sampling.sampler.steps = 10;
   GenerateRequest request;
   request.x_T = ref.at("x_T");
   request.count = 2;
@@ -86,7 +86,7 @@ TEST(CliDiffusers, SampleFromInitNoiseSavesTheFloatSample) {
                         ddim.string(), "--save-tensor", out.string(), "--out",
                         (dir.path / "g.png").string(), "--threads", "1"});
   ASSERT_EQ(ddpm.exit_code, 0) << ddpm.output;
-  EXPECT_TRUE(contains(ddpm.output, "sampler: ddpm with 4 steps")) << ddpm.output;
+  EXPECT_TRUE(contains(ddpm.output, "sampler: ddpm, steps 4,")) << ddpm.output;
   EXPECT_TRUE(fs::is_regular_file(dir.path / "g.png"));
 }
 
@@ -155,7 +155,7 @@ TEST(CliDiffusers, ExportWritesAFolderThatLoadsBitExact) {
   RunConfig run;
   run.model = model_preset("fashion-mnist");
   run.model.sample_size = 16;
-  run.sampling.sampler = SamplerKind::ddpm;
+  run.sampling.sampler = switch_sampler(run.sampling.sampler, SamplerKind::ddpm);
   const fs::path run_dir = dir.path / "run";
   fs::create_directories(run_dir);
   std::ofstream(run_dir / "config.json") << to_json(run).dump(2);
@@ -174,7 +174,7 @@ TEST(CliDiffusers, ExportWritesAFolderThatLoadsBitExact) {
   auto back = load_model(out, WeightsKind::ema, torch::kCPU);
   for (const auto& [name, t] : state_dict(*ema))
     EXPECT_TRUE(torch::equal(state_dict(*back.model).at(name), t)) << "EMA by default: " << name;
-  EXPECT_EQ(back.config.sampling.sampler, SamplerKind::ddpm);
+  EXPECT_EQ(back.config.sampling.sampler.kind, SamplerKind::ddpm);
 
   auto raw = run_ddpm({"export", "--model", run_dir.string(), "--format", "diffusers", "--out",
                        (dir.path / "raw").string(), "--weights", "raw"});
@@ -227,7 +227,7 @@ TEST(CliDiffusers, TrainInitFineTunesADiffusersModel) {
       run_config_from_json(nlohmann::json::parse(std::ifstream(run / "config.json")));
   EXPECT_EQ(written.model, read_model_config(kTiny).model);
   EXPECT_EQ(fs::path(written.training.init), fs::absolute(kTiny).lexically_normal());
-  EXPECT_EQ(written.sampling.sampler, SamplerKind::ddpm) << "the model's DDPMScheduler";
+  EXPECT_EQ(written.sampling.sampler.kind, SamplerKind::ddpm) << "the model's DDPMScheduler";
   auto sample = run_ddpm({"sample", "--model", run.string(), "--n", "2", "--sampler", "ddim",
                           "--steps", "2", "--out", (dir.path / "s.png").string()});
   EXPECT_EQ(sample.exit_code, 0) << sample.output;

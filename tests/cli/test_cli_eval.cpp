@@ -176,7 +176,8 @@ TEST_F(CliEval, SweepWritesATableAPlotAndTheProtocol) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 5u) << "header + 2 steps × 2 etas";
-  EXPECT_TRUE(contains(lines[0], "steps") && contains(lines[0], "eta")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], "network_evaluations") && contains(lines[0], "label")) << lines[0];
+  EXPECT_TRUE(contains(lines[3], "ddim eta=1")) << lines[3];
   auto image = read_image(dir / "sweep.png");
   EXPECT_EQ(image.size(0), 3);
   auto j = json::parse(std::ifstream(dir / "sweep.json"));

@@ -2,29 +2,35 @@
 #include <gtest/gtest.h>
 
 #include "eval/sampler_sweep.h"
+#include "samplers/sampler_registry.h"
 
 namespace ddpm {
 namespace {
 
+const SamplerConfig kBase = default_sampler_config(SamplerKind::ddim);
+
 TEST(SamplerSweep, SettingsAreEveryPairThenDdpm) {
-  auto s = sweep_settings({10, 20}, {0.0, 1.0}, true, 1000);
+  auto s = ddim_sweep_settings(kBase, {10, 20}, {0.0, 1.0}, true, 1000);
   ASSERT_EQ(s.size(), 5u);
   EXPECT_EQ(s[0].steps, 10);
   EXPECT_EQ(s[1].steps, 20);
   EXPECT_EQ(s[2].eta, 1.0);
-  EXPECT_EQ(s[4].sampler, SamplerKind::ddpm);
-  EXPECT_EQ(s[4].steps, 1000);
-  EXPECT_THROW(sweep_settings({0}, {0.0}, false, 1000), std::invalid_argument);
-  EXPECT_THROW(sweep_settings({10}, {1.5}, false, 1000), std::invalid_argument);
-  EXPECT_THROW(sweep_settings({2000}, {0.0}, false, 1000), std::invalid_argument);
+  EXPECT_EQ(s[4].kind, SamplerKind::ddpm);
+  EXPECT_EQ(network_evaluations(s[4], 1000), 1000);
+  EXPECT_EQ(sweep_label(s[0]), "ddim");
+  EXPECT_EQ(sweep_label(s[2]), "ddim eta=1.0");
+  EXPECT_THROW(ddim_sweep_settings(kBase, {0}, {0.0}, false, 1000), std::invalid_argument);
+  EXPECT_THROW(ddim_sweep_settings(kBase, {10}, {1.5}, false, 1000), std::invalid_argument);
+  EXPECT_THROW(ddim_sweep_settings(kBase, {2000}, {0.0}, false, 1000), std::invalid_argument);
 }
 
 TEST(SamplerSweep, PlotHasOneLinePerEtaAndTheDdpmLevel) {
   std::vector<SweepRow> rows;
-  for (auto setting : sweep_settings({10, 20, 50}, {0.0, 0.5}, true, 1000)) {
+  for (auto setting : ddim_sweep_settings(kBase, {10, 20, 50}, {0.0, 0.5}, true, 1000)) {
     SweepRow r;
     r.setting = setting;
-    r.fd = 100.0 / double(setting.steps);
+    r.network_evaluations = network_evaluations(setting, 1000);
+    r.fd = 100.0 / double(r.network_evaluations);
     rows.push_back(r);
   }
   auto plot = sweep_plot(rows, SweepMetric::fd, "t");

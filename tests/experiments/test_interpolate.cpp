@@ -34,7 +34,7 @@ TEST(InterpolateXt, ColumnsDifferOnlyByLambda) {
   torch::Generator g = at::detail::createCPUGenerator(0);
   auto a = 0.5 * torch::randn({2, 1, 4, 4}, g), b = 0.5 * torch::randn({2, 1, 4, 4}, g);
   SamplingConfig s;
-  s.sampler = SamplerKind::ddpm;
+  s.sampler = default_sampler_config(SamplerKind::ddpm);
   auto run = [&](const std::vector<double>& lambdas, const torch::Tensor& second) {
     torch::Generator gen = at::detail::createCPUGenerator(3);
     return interpolate_xt(o.fn, o.schedule, PredictionType::epsilon, s, a, second, {50, 200},

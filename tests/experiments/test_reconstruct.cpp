@@ -18,7 +18,7 @@ struct OracleCase {
 
 Reconstruction run(OracleCase& s, const ReconstructRequest& r, uint64_t seed) {
   SamplingConfig sampling;
-  sampling.sampler = SamplerKind::ddpm;
+  sampling.sampler = default_sampler_config(SamplerKind::ddpm);
   torch::Generator gen = at::detail::createCPUGenerator(seed);
   return reconstruct(s.oracle, s.schedule, PredictionType::epsilon, sampling, s.x0, s.normalization,
                      r, gen);

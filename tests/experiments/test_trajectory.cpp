@@ -3,7 +3,7 @@
 #include "experiments/trajectory.h"
 
 #include "core/timesteps.h"
-#include "experiments/reverse_chain.h"
+#include "samplers/noise_source.h"
 #include "samplers/gaussian_oracle.h"
 #include "test_util.h"
 
@@ -32,18 +32,20 @@ TEST(Trajectory, StartsAtXTAndEndsOnTheSamplersOutput) {
   auto schedule = make_noise_schedule(ScheduleConfig{});
   auto oracle = test::gaussian_oracle(schedule, kMean, kStd);
   for (auto kind : {SamplerKind::ddim, SamplerKind::ddpm}) {
-    SamplingConfig s;
-    s.sampler = kind;
+    SamplerConfig s = default_sampler_config(kind);
+    s.steps = kind == SamplerKind::ddim ? 20 : 100;
     s.clip_sample = false;
-    auto ts =
-        inference_timesteps(TimestepSpacing::leading, 1000, kind == SamplerKind::ddim ? 20 : 100);
+    const auto ts = sampler_timesteps(s, 1000);
     torch::Generator g0 = at::detail::createCPUGenerator(7);
     auto x_T = torch::randn({3, 1, 4, 4}, g0);
     torch::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
     TrajectoryRequest r;
     r.max_columns = 8;
-    auto traj = sample_trajectory(oracle, schedule, PredictionType::epsilon, s, ts, x_T, g1, r);
-    auto reference = run_reverse_chain(oracle, schedule, PredictionType::epsilon, s, ts, x_T, g2);
+    auto traj =
+        sample_trajectory({oracle, schedule, PredictionType::epsilon, batch_noise(g1), {}}, s,
+                          x_T, r);
+    auto reference =
+        run_sampler(s, {oracle, schedule, PredictionType::epsilon, batch_noise(g2), {}}, x_T);
     const int64_t K = int64_t(traj.states.size());
     EXPECT_EQ(K, 8);
     EXPECT_EQ(traj.x_t.sizes(), (std::vector<int64_t>{3, K, 1, 4, 4}));

@@ -19,8 +19,24 @@ TEST(Denoiser, ConditioningValues) {
     EXPECT_NEAR(v[i].item<double>(), 1.0 - schedule.alpha_bar(t[i].item<int64_t>()), 1e-7);
   EXPECT_THROW(conditioning_for(model_preset("keras-ddim"), schedule, torch::tensor({1000})),
                c10::Error);
-  EXPECT_THROW(conditioning_for(model_preset("keras-ddim"), schedule, torch::tensor({0.5})),
+  EXPECT_THROW(conditioning_for(model_preset("fashion-mnist"), schedule, torch::tensor({-1.0f})),
                c10::Error);
+}
+
+// Continuous time: fractional labels pass through as timesteps and give the noise variance of
+// the σ interpolated between the neighbouring steps (alpha_bar_at), as the sigma samplers mean.
+TEST(Denoiser, FractionalStepLabels) {
+  auto schedule = make_noise_schedule(ScheduleConfig{});
+  auto t = torch::tensor({10.25f, 998.5f});
+  auto c = conditioning_for(model_preset("fashion-mnist"), schedule, t);
+  EXPECT_TRUE(torch::equal(c, t));
+  auto v = conditioning_for(model_preset("keras-ddim"), schedule, t);
+  for (int64_t i = 0; i < 2; ++i) {
+    const double lo = 1.0 - schedule.alpha_bar(int64_t(std::floor(t[i].item<double>())));
+    const double hi = 1.0 - schedule.alpha_bar(int64_t(std::ceil(t[i].item<double>())));
+    EXPECT_GT(v[i].item<double>(), lo);
+    EXPECT_LT(v[i].item<double>(), hi);
+  }
 }
 
 TEST(Denoiser, DenoiseFnRunsTheModelWithoutGrad) {

@@ -66,7 +66,7 @@ TEST(DiffusersExport, ExportThenImportIsBitExact) {
   EXPECT_EQ(back.config.model, run.model);
   EXPECT_EQ(to_json(back.config)["schedule"], to_json(run)["schedule"]);
   EXPECT_EQ(back.config.prediction_type, PredictionType::v_prediction);
-  EXPECT_EQ(back.config.sampling.sampler, SamplerKind::ddim);
+  EXPECT_EQ(back.config.sampling.sampler.kind, SamplerKind::ddim);
   auto scheduler =
       nlohmann::json::parse(std::ifstream(dir.path / "ours" / "scheduler_config.json"));
   EXPECT_EQ(scheduler["_class_name"], "DDIMScheduler");

@@ -19,6 +19,7 @@
 #include "pipeline/diffusers_export.h"
 #include "pipeline/generate.h"
 #include "pipeline/predict.h"
+#include "samplers/sampler_registry.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -75,7 +76,7 @@ TEST(ModelLoading, ReadsEachConfigurationsFeatures) {
   EXPECT_EQ(mini.config.model.attention_head_dim, 0);  // null: one head (legacy keys loaded)
   EXPECT_FALSE(mini.config.model.flip_sin_to_cos);
   EXPECT_EQ(mini.config.model.downsample_padding, 0);
-  EXPECT_EQ(mini.config.sampling.sampler, SamplerKind::ddpm);
+  EXPECT_EQ(mini.config.sampling.sampler.kind, SamplerKind::ddpm);
   const auto ss =
       load_model(test::repo_fixture("diffusers/scale-shift-1ch"), WeightsKind::ema, torch::kCPU);
   EXPECT_EQ(ss.config.model.resnet_time_scale_shift, ResnetTimeScaleShift::scale_shift);
@@ -97,12 +98,12 @@ TEST(ModelLoading, TinyUnetDDIMRunMatchesDiffusers) {
   auto loaded = load_model(test::fixture("tiny-unet"), WeightsKind::ema, torch::kCPU);
   const auto ref = test::load_fixture("tiny-unet/ddim-10-leading.safetensors");
   SamplingConfig sampling = loaded.config.sampling;  // DDPMScheduler's, with the flags' changes:
-  sampling.sampler = SamplerKind::ddim;
-  sampling.steps = 10;
-  const auto timesteps = sampling_timesteps(sampling, loaded.schedule.num_train_timesteps);
+  sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
+  sampling.sampler.steps = 10;
+  const auto timesteps = sampler_timesteps(sampling.sampler, loaded.schedule.num_train_timesteps);
   ASSERT_EQ(int64_t(timesteps.size()), ref.at("timesteps").numel());
   for (size_t i = 0; i < timesteps.size(); ++i)
-    EXPECT_EQ(timesteps[i], ref.at("timesteps")[i].item<int64_t>());
+    EXPECT_EQ(timesteps[i], ref.at("timesteps")[i].item<double>());
   GenerateRequest request;
   request.x_T = ref.at("x_T");
   request.count = request.x_T.size(0);
@@ -130,8 +131,8 @@ TEST(ModelLoading, ReadsPipelineFolders) {
   auto loaded = load_model(pipe, WeightsKind::ema, torch::kCPU);
   EXPECT_EQ(loaded.layout, ModelLayout::diffusers_pipeline);
   EXPECT_EQ(loaded.scheduler_config, pipe / "scheduler" / "scheduler_config.json");
-  EXPECT_EQ(loaded.config.sampling.sampler, SamplerKind::ddim);
-  EXPECT_EQ(loaded.config.sampling.steps_offset, 1);
+  EXPECT_EQ(loaded.config.sampling.sampler.kind, SamplerKind::ddim);
+  EXPECT_EQ(loaded.config.sampling.sampler.steps_offset, 1);
   const auto io = test::load_fixture("tiny-unet/forward.safetensors");
   EXPECT_TRUE(test::tensors_close(predict(loaded.model, loaded.schedule, io.at("x"), io.at("t"), 8),
                                   io.at("eps"), 1e-4));

@@ -31,7 +31,7 @@ TEST(ModelSource, InitTakesTheModelsArchitectureScheduleAndPrediction) {
   EXPECT_EQ(run.model, source.model);
   EXPECT_EQ(run.prediction_type, PredictionType::v_prediction);
   EXPECT_EQ(run.schedule.beta_schedule, BetaSchedule::squaredcos_cap_v2);
-  EXPECT_EQ(run.sampling.timestep_spacing, TimestepSpacing::trailing);
+  EXPECT_EQ(run.sampling.sampler.timestep_spacing, TimestepSpacing::trailing);
   EXPECT_EQ(run.training.init, source.init);
   EXPECT_TRUE(std::filesystem::path(run.training.init).is_absolute());
   EXPECT_EQ(run.training.init_weights, WeightsKind::raw);

@@ -43,13 +43,13 @@ TEST(SchedulerConfig, ReadsTheTinyUnetDDPMScheduler) {
   EXPECT_EQ(run.schedule.beta_end, 0.02);
   EXPECT_FALSE(run.schedule.trained_betas);
   EXPECT_EQ(run.prediction_type, PredictionType::epsilon);
-  EXPECT_EQ(run.sampling.sampler, SamplerKind::ddpm);
-  EXPECT_EQ(run.sampling.steps, 0) << "DDPMPipeline runs the full chain";
-  EXPECT_TRUE(run.sampling.clip_sample);
-  EXPECT_EQ(run.sampling.clip_range, 1.0);
-  EXPECT_EQ(run.sampling.variance_type, VarianceType::fixed_small);
-  EXPECT_EQ(run.sampling.timestep_spacing, TimestepSpacing::leading);
-  EXPECT_EQ(run.sampling.steps_offset, 0);
+  EXPECT_EQ(run.sampling.sampler.kind, SamplerKind::ddpm);
+  EXPECT_EQ(run.sampling.sampler.steps, 0) << "DDPMPipeline runs the full chain";
+  EXPECT_TRUE(run.sampling.sampler.clip_sample);
+  EXPECT_EQ(run.sampling.sampler.clip_range, 1.0);
+  EXPECT_EQ(run.sampling.sampler.variance_type, VarianceType::fixed_small);
+  EXPECT_EQ(run.sampling.sampler.timestep_spacing, TimestepSpacing::leading);
+  EXPECT_EQ(run.sampling.sampler.steps_offset, 0);
   // The schedule diffusers computed for the same config (schedules.safetensors, float32).
   const auto ref = test::load_fixture("schedules.safetensors");
   EXPECT_TRUE(test::tensors_close(make_noise_schedule(run.schedule).alphas_cumprod,
@@ -61,13 +61,13 @@ TEST(SchedulerConfig, ReadsDDIMSchedulersWithEveryKey) {
       applied(read_json(test::repo_fixture("diffusers/scale-shift-1ch/scheduler_config.json")));
   EXPECT_EQ(run.schedule.beta_schedule, BetaSchedule::squaredcos_cap_v2);
   EXPECT_EQ(run.prediction_type, PredictionType::v_prediction);
-  EXPECT_EQ(run.sampling.sampler, SamplerKind::ddim);
-  EXPECT_EQ(run.sampling.steps, 50) << "DDIMPipeline's default";
-  EXPECT_EQ(run.sampling.eta, 0.0);
-  EXPECT_EQ(run.sampling.timestep_spacing, TimestepSpacing::trailing);
-  EXPECT_EQ(run.sampling.steps_offset, 1);
-  EXPECT_FALSE(run.sampling.set_alpha_to_one);
-  EXPECT_FALSE(run.sampling.clip_sample);
+  EXPECT_EQ(run.sampling.sampler.kind, SamplerKind::ddim);
+  EXPECT_EQ(run.sampling.sampler.steps, 50) << "DDIMPipeline's default";
+  EXPECT_EQ(run.sampling.sampler.eta, 0.0);
+  EXPECT_EQ(run.sampling.sampler.timestep_spacing, TimestepSpacing::trailing);
+  EXPECT_EQ(run.sampling.sampler.steps_offset, 1);
+  EXPECT_FALSE(run.sampling.sampler.set_alpha_to_one);
+  EXPECT_FALSE(run.sampling.sampler.clip_sample);
 }
 
 TEST(SchedulerConfig, ReadsTrainedBetas) {
@@ -78,8 +78,8 @@ TEST(SchedulerConfig, ReadsTrainedBetas) {
   EXPECT_EQ(run.schedule.num_train_timesteps, 100);
   EXPECT_EQ(*run.schedule.trained_betas, config["trained_betas"].get<std::vector<double>>());
   EXPECT_EQ(run.prediction_type, PredictionType::sample);
-  EXPECT_EQ(run.sampling.variance_type, VarianceType::fixed_large);
-  EXPECT_EQ(run.sampling.timestep_spacing, TimestepSpacing::linspace);
+  EXPECT_EQ(run.sampling.sampler.variance_type, VarianceType::fixed_large);
+  EXPECT_EQ(run.sampling.sampler.timestep_spacing, TimestepSpacing::linspace);
   EXPECT_EQ(make_betas(run.schedule)[99].item<double>(), config["trained_betas"][99].get<double>());
 }
 
@@ -90,18 +90,18 @@ TEST(SchedulerConfig, AbsentKeysTakeTheSchedulersDefaults) {
     EXPECT_EQ(run->schedule.num_train_timesteps, 1000);
     EXPECT_EQ(run->schedule.beta_schedule, BetaSchedule::linear);
     EXPECT_EQ(run->prediction_type, PredictionType::epsilon);
-    EXPECT_TRUE(run->sampling.clip_sample);
-    EXPECT_TRUE(run->sampling.set_alpha_to_one);
-    EXPECT_EQ(run->sampling.timestep_spacing, TimestepSpacing::leading);
+    EXPECT_TRUE(run->sampling.sampler.clip_sample);
+    EXPECT_TRUE(run->sampling.sampler.set_alpha_to_one);
+    EXPECT_EQ(run->sampling.sampler.timestep_spacing, TimestepSpacing::leading);
   }
-  EXPECT_EQ(ddpm.sampling.sampler, SamplerKind::ddpm);
-  EXPECT_EQ(ddim.sampling.sampler, SamplerKind::ddim);
+  EXPECT_EQ(ddpm.sampling.sampler.kind, SamplerKind::ddpm);
+  EXPECT_EQ(ddim.sampling.sampler.kind, SamplerKind::ddim);
   // The _log variances compute the same σ (DDPMScheduler._get_variance).
   EXPECT_EQ(applied({{"_class_name", "DDPMScheduler"}, {"variance_type", "fixed_large_log"}})
-                .sampling.variance_type,
+                .sampling.sampler.variance_type,
             VarianceType::fixed_large);
   EXPECT_EQ(applied({{"_class_name", "DDPMScheduler"}, {"variance_type", "fixed_small_log"}})
-                .sampling.variance_type,
+                .sampling.sampler.variance_type,
             VarianceType::fixed_small);
 }
 
@@ -152,18 +152,18 @@ TEST(SchedulerConfig, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
 
 TEST(SchedulerConfig, ExportReadsBackTheSameSchedulePredictionAndSampling) {
   std::vector<RunConfig> runs(4);
-  runs[1].sampling.sampler = SamplerKind::ddpm;
-  runs[1].sampling.variance_type = VarianceType::fixed_large;
-  runs[1].sampling.clip_sample = false;
+  runs[1].sampling.sampler = switch_sampler(runs[1].sampling.sampler, SamplerKind::ddpm);
+  runs[1].sampling.sampler.variance_type = VarianceType::fixed_large;
+  runs[1].sampling.sampler.clip_sample = false;
   runs[1].prediction_type = PredictionType::v_prediction;
   runs[1].schedule.beta_schedule = BetaSchedule::squaredcos_cap_v2;
   runs[2].schedule.beta_schedule = BetaSchedule::scaled_linear;
   runs[2].schedule.beta_start = 0.00085;
   runs[2].schedule.beta_end = 0.012;
-  runs[2].sampling.timestep_spacing = TimestepSpacing::trailing;
-  runs[2].sampling.steps_offset = 1;
-  runs[2].sampling.set_alpha_to_one = false;
-  runs[2].sampling.clip_range = 2.5;
+  runs[2].sampling.sampler.timestep_spacing = TimestepSpacing::trailing;
+  runs[2].sampling.sampler.steps_offset = 1;
+  runs[2].sampling.sampler.set_alpha_to_one = false;
+  runs[2].sampling.sampler.clip_range = 2.5;
   runs[3].schedule.num_train_timesteps = 4;
   runs[3].schedule.trained_betas = std::vector<double>{0.1, 0.2, 0.3, 0.4};
   for (const auto& run : runs) {
@@ -171,20 +171,20 @@ TEST(SchedulerConfig, ExportReadsBackTheSameSchedulePredictionAndSampling) {
     const RunConfig back = applied(j);
     EXPECT_EQ(to_json(back)["schedule"], to_json(run)["schedule"]) << j.dump();
     EXPECT_EQ(back.prediction_type, run.prediction_type);
-    EXPECT_EQ(back.sampling.sampler, run.sampling.sampler);
-    EXPECT_EQ(back.sampling.clip_sample, run.sampling.clip_sample);
-    EXPECT_EQ(back.sampling.clip_range, run.sampling.clip_range);
-    EXPECT_EQ(back.sampling.timestep_spacing, run.sampling.timestep_spacing);
-    EXPECT_EQ(back.sampling.steps_offset, run.sampling.steps_offset);
-    if (run.sampling.sampler == SamplerKind::ddim)
-      EXPECT_EQ(back.sampling.set_alpha_to_one, run.sampling.set_alpha_to_one);
+    EXPECT_EQ(back.sampling.sampler.kind, run.sampling.sampler.kind);
+    EXPECT_EQ(back.sampling.sampler.clip_sample, run.sampling.sampler.clip_sample);
+    EXPECT_EQ(back.sampling.sampler.clip_range, run.sampling.sampler.clip_range);
+    EXPECT_EQ(back.sampling.sampler.timestep_spacing, run.sampling.sampler.timestep_spacing);
+    EXPECT_EQ(back.sampling.sampler.steps_offset, run.sampling.sampler.steps_offset);
+    if (run.sampling.sampler.kind == SamplerKind::ddim)
+      EXPECT_EQ(back.sampling.sampler.set_alpha_to_one, run.sampling.sampler.set_alpha_to_one);
     else
-      EXPECT_EQ(back.sampling.variance_type, run.sampling.variance_type);
+      EXPECT_EQ(back.sampling.sampler.variance_type, run.sampling.sampler.variance_type);
   }
   // DDPMScheduler writes 0.21.4's keys exactly (the fixture's file).
   const auto reference = read_json(test::fixture("tiny-unet/scheduler/scheduler_config.json"));
   RunConfig ddpm;
-  ddpm.sampling.sampler = SamplerKind::ddpm;
+  ddpm.sampling.sampler = switch_sampler(ddpm.sampling.sampler, SamplerKind::ddpm);
   EXPECT_EQ(scheduler_config_to_diffusers(ddpm), reference);
 }
 
@@ -196,7 +196,7 @@ TEST(SchedulerConfig, KerasCosineExportsItsBetasAndQuadraticSpacingIsRefused) {
   const auto back = applied(j);
   EXPECT_TRUE(torch::equal(make_betas(back.schedule), make_betas(keras.schedule)));
   RunConfig quadratic;
-  quadratic.sampling.timestep_spacing = TimestepSpacing::quadratic;
+  quadratic.sampling.sampler.timestep_spacing = TimestepSpacing::quadratic;
   try {
     scheduler_config_to_diffusers(quadratic);
     ADD_FAILURE() << "quadratic spacing exported";

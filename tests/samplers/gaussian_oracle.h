@@ -12,7 +12,9 @@ namespace ddpm::test {
 inline DenoiseFn gaussian_oracle(const NoiseSchedule& schedule, torch::Tensor mean,
                                  torch::Tensor stddev) {
   return [&schedule, mean, stddev](const torch::Tensor& x_t, const torch::Tensor& t) {
-    auto a = extract(schedule.alphas_cumprod, t, x_t.dim(), x_t);  // [B, 1, 1, 1]
+    std::vector<int64_t> shape(size_t(x_t.dim()), 1);
+    shape[0] = t.size(0);
+    auto a = alpha_bar_at(schedule, t).view(shape).to(x_t.device(), x_t.scalar_type());  // [B,1,..]
     auto m = mean.to(x_t.dtype()), var = stddev.to(x_t.dtype()).pow(2);
     return (1 - a).sqrt() * (x_t - a.sqrt() * m) / (a * var + 1 - a);
   };

@@ -2,6 +2,7 @@
 
 #include "core/timesteps.h"
 #include "samplers/gaussian_oracle.h"
+#include "samplers/noise_source.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -19,7 +20,7 @@ torch::Tensor run_ddim(double eta, const std::vector<int64_t>& timesteps, int64_
   torch::Generator gen = at::detail::createCPUGenerator(seed);
   auto x_T = draw_noise({n, 4, 1, 1}, torch::kFloat64, gen);
   return ddim_sample(test::gaussian_oracle(schedule, kMean, kStd), schedule, options, timesteps,
-                     x_T, gen);
+                     x_T, batch_noise(gen));
 }
 
 // DDIM (50 steps, η = 0 and 1) with the exact ε. Two claims, each tight:
@@ -102,11 +103,11 @@ TEST(DDIMStep, EtaZeroIsDeterministicAndEtaIsValidated) {
   auto timesteps = inference_timesteps(TimestepSpacing::trailing, 1000, 20);
   auto x_T = torch::randn({4, 1, 2, 2});
   torch::Generator g1 = at::detail::createCPUGenerator(1), g2 = at::detail::createCPUGenerator(2);
-  EXPECT_TRUE(torch::equal(ddim_sample(oracle, schedule, {}, timesteps, x_T, g1),
-                           ddim_sample(oracle, schedule, {}, timesteps, x_T, g2)));
+  EXPECT_TRUE(torch::equal(ddim_sample(oracle, schedule, {}, timesteps, x_T, batch_noise(g1)),
+                           ddim_sample(oracle, schedule, {}, timesteps, x_T, batch_noise(g2))));
   DDIMOptions bad;
   bad.eta = 1.5;
-  EXPECT_THROW(ddim_sample(oracle, schedule, bad, timesteps, x_T, g1), c10::Error);
+  EXPECT_THROW(ddim_sample(oracle, schedule, bad, timesteps, x_T, batch_noise(g1)), c10::Error);
 }
 
 TEST(DDIMSample, ReportsEveryStep) {
@@ -114,12 +115,11 @@ TEST(DDIMSample, ReportsEveryStep) {
   auto oracle = test::gaussian_oracle(schedule, torch::zeros({1}), torch::ones({1}));
   auto timesteps = inference_timesteps(TimestepSpacing::leading, 1000, 20);
   std::vector<int64_t> seen;
-  torch::Generator gen = at::detail::createCPUGenerator(0);
-  ddim_sample(oracle, schedule, {}, timesteps, torch::randn({1, 1, 2, 2}), gen,
+  ddim_sample(oracle, schedule, {}, timesteps, torch::randn({1, 1, 2, 2}), {},
               [&](const SamplerStep& s) {
                 EXPECT_EQ(s.num_steps, 20);
                 EXPECT_EQ(s.index, int64_t(seen.size()));
-                seen.push_back(s.t);
+                seen.push_back(int64_t(s.t));
               });
   EXPECT_EQ(seen, timesteps);
 }

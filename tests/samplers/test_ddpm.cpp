@@ -2,6 +2,7 @@
 
 #include "core/timesteps.h"
 #include "samplers/gaussian_oracle.h"
+#include "samplers/noise_source.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -46,7 +47,7 @@ TEST(DDPMSample, ReproducesGaussianDataMoments) {
   auto timesteps = inference_timesteps(TimestepSpacing::leading, 1000, 1000);
   int64_t calls = 0;
   auto x0 = ddpm_sample(test::gaussian_oracle(schedule, mean, stddev), schedule, options,
-                        timesteps, x_T, gen, [&](const SamplerStep&) { ++calls; });
+                        timesteps, x_T, batch_noise(gen), [&](const SamplerStep&) { ++calls; });
   EXPECT_EQ(calls, 1000);
   auto m = x0.mean({0}, true), s = x0.std(0, true, true);
   // 5 standard errors: σ/√n for the mean, σ·√(1/(2n)) for the standard deviation.
@@ -63,7 +64,7 @@ TEST(DDPMSample, SameSeedSameSamples) {
   auto run = [&](uint64_t seed) {
     torch::Generator gen = at::detail::createCPUGenerator(seed);
     auto x = draw_noise({8, 1, 2, 2}, torch::kFloat32, gen);
-    return ddpm_sample(oracle, schedule, {}, timesteps, x, gen);
+    return ddpm_sample(oracle, schedule, {}, timesteps, x, batch_noise(gen));
   };
   EXPECT_TRUE(torch::equal(run(3), run(3)));
   EXPECT_FALSE(torch::equal(run(3), run(4)));
