@@ -2,10 +2,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "pipeline/scheduler_config.h"
 #include "model_option.h"
 #include "models/state_dict.h"
 #include "pipeline/diffusers_export.h"
+#include "pipeline/scheduler_config.h"
+#include "sampler_flags.h"
 
 namespace ddpm::cli {
 
@@ -16,6 +17,7 @@ struct ExportFlags {
   std::string format;
   std::string out;
   std::string weights;  ///< "" = ema
+  std::shared_ptr<SamplerFlags> sampler;
 };
 
 }  // namespace
@@ -27,7 +29,8 @@ Run add_export(CLI::App& app) {
   cmd->footer(
       "--format diffusers writes config.json, diffusion_pytorch_model.safetensors and "
       "scheduler_config.json, which diffusers' UNet2DModel.from_pretrained and "
-      "DDPMScheduler/DDIMScheduler.from_pretrained read (diffusers layout, GroupNorm, timestep "
+      "the scheduler class of the run's sampler (or --sampler's) reads with from_pretrained "
+      "(diffusers layout, GroupNorm, timestep "
       "conditioning only).");
   cmd->add_option("--model", f.model, kModelHelp)->required();
   cmd->add_option("--format", f.format, "diffusers")
@@ -35,11 +38,14 @@ Run add_export(CLI::App& app) {
       ->check(CLI::IsMember({"diffusers"}));
   cmd->add_option("--out", f.out, "Folder to create (must be new or empty)")->required();
   cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  f.sampler = add_sampler_flags(*cmd, "the run's");
 
   return [flags]() -> int {
     auto& f = *flags;
     auto loaded = load_model_option(f.model, f.weights, torch::kCPU);
     fmt::print("model: {}\n", describe(loaded, f.weights));
+    loaded.config.sampling.sampler = resolve_sampler(loaded.config.sampling.sampler, *f.sampler,
+                                                     loaded.schedule.num_train_timesteps);
     export_diffusers(loaded.config, state_dict(*loaded.model), f.out);
     fmt::print(
         "wrote a diffusers UNet2DModel folder to {} (load it with "

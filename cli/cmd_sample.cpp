@@ -70,7 +70,8 @@ Run add_sample(CLI::App& app) {
                   "Also write the samples as tensor x_0 (float32 [N, C, H, W], model space, "
                   "before the conversion to 8-bit) to this safetensors file");
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
-  cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--precision", f.precision,
                   "Autocast for the network: fp32, bf16, or fp16 (CUDA only); the sampler's "
                   "arithmetic stays float32")
@@ -88,8 +89,7 @@ Run add_sample(CLI::App& app) {
         resolve_sampler(sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps);
     if (!f.precision.empty()) sampling.precision = parse_enum<Precision>(f.precision);
     if (f.cuda_graphs) sampling.cuda_graphs = true;
-    const int64_t evaluations =
-        network_evaluations(sampling.sampler, loaded.schedule.num_train_timesteps);
+    const int64_t evaluations = network_evaluations(sampling.sampler, loaded.schedule);
 
     GenerateRequest request;
     request.count = f.n;
@@ -112,7 +112,8 @@ Run add_sample(CLI::App& app) {
     auto samples = generate(
         loaded.model, loaded.schedule, loaded.config.prediction_type, sampling, request,
         [&](int64_t batch, int64_t batches, const SamplerStep& s) {
-          const double done = double(batch * s.num_steps + s.index + 1) / double(batches * s.num_steps);
+          const double done =
+              double(batch * s.num_steps + s.index + 1) / double(batches * s.num_steps);
           const double elapsed =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           line.update(fmt::format("batch {}/{}  step {}/{} (t={:g})  ETA {}", batch + 1, batches,

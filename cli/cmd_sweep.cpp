@@ -1,5 +1,6 @@
-// ddpm sweep --model PATH --steps 10,20,50,100 --eta 0,0.5,1 [--ddpm-1000]: sample quality per
-// sampler setting (the DDIM paper's Table 1 pattern) as DIR/sweep.csv, sweep.png and sweep.json.
+// ddpm sweep --model PATH --steps 10,20,50,100 --eta 0,0.5,1 [--samplers SPEC...] [--ddpm-1000]:
+// sample quality per sampler setting against network calls (the DDIM paper's Table 1 pattern,
+// any sampler) as DIR/sweep.csv, sweep.png and sweep.json.
 #include <chrono>
 #include <filesystem>
 
@@ -24,6 +25,9 @@ struct SweepFlags {
   std::string model;
   std::vector<int64_t> steps{10, 20, 50, 100};
   std::vector<double> etas{0.0, 0.5, 1.0};
+  std::vector<std::string> specs;
+  CLI::Option* steps_option = nullptr;
+  CLI::Option* eta_option = nullptr;
   bool ddpm_full_chain = false;
   int64_t n = 1000;
   std::string ref;
@@ -48,12 +52,21 @@ Run add_sweep(CLI::App& app) {
       "--ref (default fashion-mnist:test for Fashion-MNIST models). Writes DIR/sweep.csv, "
       "DIR/sweep.png and DIR/sweep.json (the protocol). See docs/evaluation.md.");
   cmd->add_option("--model", f.model, kModelHelp)->required();
-  cmd->add_option("--steps", f.steps, "DDIM step counts, comma-separated (10,20,50,100)")
-      ->delimiter(',');
-  cmd->add_option("--eta", f.etas, "DDIM eta values, comma-separated (0,0.5,1)")->delimiter(',');
+  f.steps_option =
+      cmd->add_option("--steps", f.steps, "DDIM step counts, comma-separated (10,20,50,100)")
+          ->delimiter(',');
+  f.eta_option = cmd->add_option("--eta", f.etas, "DDIM eta values, comma-separated (0,0.5,1)")
+                     ->delimiter(',');
+  cmd->add_option("--samplers", f.specs,
+                  "Any sampler, repeatable: NAME[/KEY=VALUE...]:STEPS,... e.g. "
+                  "dpm-solver++:5,10,20  unipc:5,10  euler/use_karras_sigmas=true:10,20  "
+                  "heun/use_karras_sigmas=true:5,10  ddim/eta=1:10,50  ddpm:0 (the full chain). "
+                  "With --samplers, the DDIM --steps x --eta grid runs only when given")
+      ->allow_extra_args(false);
   cmd->add_flag("--ddpm-1000", f.ddpm_full_chain,
                 "Also sample with DDPM's ancestral chain over all T (1000) steps");
-  cmd->add_option("--n", f.n, "Samples per setting")->check(CLI::Range(int64_t(2), int64_t(1) << 40));
+  cmd->add_option("--n", f.n, "Samples per setting")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 40));
   cmd->add_option("--ref", f.ref,
                   "Reference images (a `ddpm fid` source; default fashion-mnist:test for "
                   "Fashion-MNIST models)");
@@ -82,15 +95,22 @@ Run add_sweep(CLI::App& app) {
     const auto start = std::chrono::steady_clock::now();
     configure_cpu_threads(f.eval.threads);
     auto loaded = load_model_option(f.model, f.weights, parse_device(f.eval.device));
-    const auto settings = ddim_sweep_settings(loaded.config.sampling.sampler, f.steps, f.etas,
-                                              f.ddpm_full_chain,
-                                              loaded.schedule.num_train_timesteps);
+    const int64_t T = loaded.schedule.num_train_timesteps;
+    const auto& base = loaded.config.sampling.sampler;
+    std::vector<SamplerConfig> settings;
+    const bool ddim_grid =
+        f.specs.empty() || f.steps_option->count() > 0 || f.eta_option->count() > 0;
+    if (ddim_grid) settings = ddim_sweep_settings(base, f.steps, f.etas, false, T);
+    for (const auto& spec : f.specs)
+      for (const auto& s : sweep_spec_settings(base, spec, T)) settings.push_back(s);
+    if (f.ddpm_full_chain) settings.push_back(switch_sampler(base, SamplerKind::ddpm));
     std::string ref = f.ref;
     if (ref.empty()) {
       if (loaded.config.data.source != kFashionMnistSource)
-        throw std::invalid_argument("--ref is required: the model was not trained on "
-                                    "Fashion-MNIST (give a folder of real images or a features "
-                                    "file)");
+        throw std::invalid_argument(
+            "--ref is required: the model was not trained on "
+            "Fashion-MNIST (give a folder of real images or a features "
+            "file)");
       ref = "fashion-mnist:test";
     }
     auto ref_source = parse_feature_source(ref);
@@ -114,13 +134,13 @@ Run add_sweep(CLI::App& app) {
     o.kid.seed = f.eval.seed;
     fs::create_directories(f.out);
     ProgressLine line(stderr);
-    auto rows = run_sampler_sweep(
-        loaded, *net, reference.features, settings, o,
-        [&](size_t i, size_t count, int64_t done, int64_t total) {
-          const auto& s = settings[i];
-          line.update(fmt::format("setting {}/{} ({}, {} steps)  {}/{}", i + 1, count,
-                                  sweep_label(s), s.steps, done, total));
-        });
+    auto rows =
+        run_sampler_sweep(loaded, *net, reference.features, settings, o,
+                          [&](size_t i, size_t count, int64_t done, int64_t total) {
+                            const auto& s = settings[i];
+                            line.update(fmt::format("setting {}/{} ({}, {} steps)  {}/{}", i + 1,
+                                                    count, sweep_label(s), s.steps, done, total));
+                          });
     line.finish();
 
     const auto metric = parse_enum<SweepMetric>(f.metric);
@@ -129,8 +149,8 @@ Run add_sweep(CLI::App& app) {
         metric == SweepMetric::kid ? "KID" : (inception ? "FID" : "FD (Fashion-MNIST classifier)");
     write_sweep_csv(fs::path(f.out) / "sweep.csv", rows);
     write_png(fs::path(f.out) / "sweep.png",
-              render_plot(sweep_plot(rows, metric,
-                                     fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))));
+              render_plot(sweep_plot(
+                  rows, metric, fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))));
     nlohmann::json table = nlohmann::json::array();
     for (const auto& r : rows)
       table.push_back({{"sampler", sampler_config_to_json(r.setting)},
@@ -154,7 +174,8 @@ Run add_sweep(CLI::App& app) {
           {"fd", inception ? "FID" : "Frechet distance of classifier features"},
           {"kid", fmt::format("unbiased MMD^2, cubic kernel, {} subsets of {}", o.kid.subsets,
                               std::min(o.kid.subset_size, f.n))}}},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+        {"seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     write_file_atomic(fs::path(f.out) / "sweep.json", out.dump(2) + "\n");
     fmt::print("{:<28} {:>6} {:>12} {:>12} {:>10} {:>10}\n", "sampler", "calls", "fd", "kid",
                "seconds", "s/image");

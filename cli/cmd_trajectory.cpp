@@ -53,7 +53,7 @@ Run add_trajectory(CLI::App& app) {
     const int64_t T = loaded.schedule.num_train_timesteps;
     const auto s = resolve_sampler(loaded.config.sampling.sampler, *f.sampler, T,
                                    {{"sampler", "ddim"}, {"steps", 20}});
-    const auto timesteps = sampler_timesteps(s, T);
+    const auto timesteps = sampler_timesteps(s, loaded.schedule);
     const auto& mc = loaded.config.model;
     const auto device = loaded.model->parameters().front().device();
 

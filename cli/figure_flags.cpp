@@ -20,6 +20,7 @@ LoadedModel load_model_from_flags(const ModelFlags& f) {
   configure_cpu_threads(f.threads);
   const auto device = parse_device(f.device);
   auto loaded = load_model(f.model, parse_enum<WeightsKind>(f.weights), device);
+  for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w);
   const auto& mc = loaded.config.model;
   fmt::print("model: {} (step {}, {} weights, {}x{}x{}, T = {}) on {}\n",
              loaded.checkpoint_dir.string(), loaded.step, f.weights, mc.in_channels, mc.sample_size,

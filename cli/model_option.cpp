@@ -21,6 +21,7 @@ LoadedModel load_model_option(const std::string& path, const std::string& weight
     throw std::invalid_argument("--weights " + weights + ": " + path + " is a " +
                                 to_string(loaded.layout) +
                                 ", which holds one set of weights; drop --weights");
+  for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w);
   return loaded;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 namespace ddpm::cli {
@@ -30,6 +32,17 @@ nlohmann::json parse_value(const SamplerOption& o, const std::string& text) {
         break;
       case OptionKind::choice:
         return text;
+      case OptionKind::integer_list: {
+        nlohmann::json list = nlohmann::json::array();
+        std::string item;
+        std::stringstream in(text);
+        while (std::getline(in, item, ',')) {
+          const long long v = std::stoll(item, &used);
+          if (used != item.size()) throw std::invalid_argument(item);
+          list.push_back(v);
+        }
+        return list;
+      }
     }
   } catch (const std::exception&) {
   }
@@ -52,8 +65,14 @@ std::shared_ptr<SamplerFlags> add_sampler_flags(CLI::App& cmd, const std::string
     const std::string help = fmt::format("{} [{}]", option.help, samplers_with(option));
     if (option.kind == OptionKind::boolean) {
       const bool value = option.flag_value;
-      cmd.add_flag_callback(option.flag, [flags, key, value] { flags->given[key] = value; }, help)
+      cmd.add_flag_callback(
+             option.flag, [flags, key, value] { flags->given[key] = value; }, help)
           ->group(kGroup);
+      if (!option.opposite_flag.empty())
+        cmd.add_flag_callback(
+               option.opposite_flag, [flags, key, value] { flags->given[key] = !value; },
+               fmt::format("The opposite of {} [{}]", option.flag, samplers_with(option)))
+            ->group(kGroup);
       continue;
     }
     auto* added = cmd.add_option_function<std::string>(
@@ -62,7 +81,24 @@ std::shared_ptr<SamplerFlags> add_sampler_flags(CLI::App& cmd, const std::string
         help);
     added->group(kGroup);
     if (option.kind == OptionKind::choice) added->check(CLI::IsMember(option.choices));
+    // Ranges that hold whatever the model: refused before the model is read.
+    if (key == "eta") added->check(CLI::Range(0.0, 1.0));
+    if (key == "solver_order") added->check(CLI::Range(int64_t(1), int64_t(3)));
+    if (key == "steps") added->check(CLI::NonNegativeNumber);
   }
+  // A named sampler is checked against the given options before any work starts (a range that
+  // depends on the model, steps ≤ T, is checked once the model is read).
+  cmd.parse_complete_callback([flags] {
+    if (!flags->given.contains("sampler")) return;
+    try {
+      const auto kind = parse_enum<SamplerKind>(flags->given["sampler"].get<std::string>());
+      auto config = apply_sampler_overrides(default_sampler_config(kind), flags->given);
+      if (config.steps == 0 && default_sampler_config(kind).steps != 0) config.steps = 1;
+      validate_sampler_config(config, std::max<int64_t>(config.steps, 1));
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--sampler", e.what());
+    }
+  });
   return flags;
 }
 

@@ -60,32 +60,31 @@ SamplingConfig sampling_for(const LoadedModel& loaded, const nlohmann::json& ove
 
 SourceImages model_images(const FeatureSource& source, const SourceOptions& o,
                           const SourceProgress& progress) {
-  auto loaded = load_model(source.path, parse_enum<WeightsKind>(o.weights),
-                           parse_device(o.device));
+  auto loaded = load_model(source.path, parse_enum<WeightsKind>(o.weights), parse_device(o.device));
   const auto sampling = sampling_for(loaded, o.sampler_overrides);
   GenerateRequest request;
   request.count = o.count > 0 ? o.count : kDefaultModelSamples;
   request.batch_size = o.sample_batch_size;
   request.seed = o.seed;
-  auto samples = generate(loaded.model, loaded.schedule, loaded.config.prediction_type, sampling,
-                          request, [&](int64_t batch, int64_t batches, const SamplerStep& s) {
-                            if (progress)
-                              progress("sampling", batch * s.num_steps + s.index + 1,
-                                       batches * s.num_steps);
-                          });
+  auto samples =
+      generate(loaded.model, loaded.schedule, loaded.config.prediction_type, sampling, request,
+               [&](int64_t batch, int64_t batches, const SamplerStep& s) {
+                 if (progress)
+                   progress("sampling", batch * s.num_steps + s.index + 1, batches * s.num_steps);
+               });
   SourceImages out;
   // Quantised to 8 bits as if saved to PNG, so samples and data are measured alike.
   out.images = denormalize_to_uint8(samples, dataset_normalization(loaded.config.data));
-  out.description = {{"source", source.spec},
-                     {"kind", to_string(source.kind)},
-                     {"images", out.images.size(0)},
-                     {"checkpoint", loaded.checkpoint_dir.string()},
-                     {"step", loaded.step},
-                     {"weights", o.weights},
-                     {"sampler", sampler_config_to_json(sampling.sampler)},
-                     {"network_evaluations",
-                      network_evaluations(sampling.sampler, loaded.schedule.num_train_timesteps)},
-                     {"seed", o.seed}};
+  out.description = {
+      {"source", source.spec},
+      {"kind", to_string(source.kind)},
+      {"images", out.images.size(0)},
+      {"checkpoint", loaded.checkpoint_dir.string()},
+      {"step", loaded.step},
+      {"weights", o.weights},
+      {"sampler", sampler_config_to_json(sampling.sampler)},
+      {"network_evaluations", network_evaluations(sampling.sampler, loaded.schedule)},
+      {"seed", o.seed}};
   return out;
 }
 
@@ -97,12 +96,9 @@ SourceImages fashion_mnist_images(const FeatureSource& source, const SourceOptio
   if (subset) images = images.index_select(0, *subset);
   SourceImages out;
   out.images = pad_to_size(images, kFashionMnistPadded).contiguous();  // as data/dataset.cpp
-  out.description = {{"source", source.spec},
-                     {"kind", to_string(source.kind)},
-                     {"split", source.split},
-                     {"images", out.images.size(0)},
-                     {"of", total},
-                     {"preprocessing", "28x28 zero-padded to 32x32"}};
+  out.description = {{"source", source.spec}, {"kind", to_string(source.kind)},
+                     {"split", source.split}, {"images", out.images.size(0)},
+                     {"of", total},           {"preprocessing", "28x28 zero-padded to 32x32"}};
   if (subset) out.description["subset_seed"] = o.seed;
   return out;
 }
@@ -111,22 +107,24 @@ SourceImages folder_images(const FeatureSource& source, const SourceOptions& o,
                            const SourceProgress& progress) {
   auto files = find_image_files(source.path);
   if (files.empty())
-    throw std::runtime_error(source.path.string() + ": no .png, .jpg or .jpeg files in this folder");
+    throw std::runtime_error(source.path.string() +
+                             ": no .png, .jpg or .jpeg files in this folder");
   const int64_t total = int64_t(files.size());
   std::vector<int64_t> chosen(total);
   for (int64_t i = 0; i < total; ++i) chosen[i] = i;
   auto subset = subset_indices(total, o.count, o.seed);
-  if (subset) chosen.assign(subset->data_ptr<int64_t>(), subset->data_ptr<int64_t>() + subset->numel());
+  if (subset)
+    chosen.assign(subset->data_ptr<int64_t>(), subset->data_ptr<int64_t>() + subset->numel());
   std::vector<torch::Tensor> images;
   bool any_colour = false;
   for (size_t i = 0; i < chosen.size(); ++i) {
     const auto& file = files[chosen[i]];
     auto image = read_image(file);  // [C, H, W], gray → 1, colour → 3
     if (!images.empty() && image.sizes().slice(1) != images.front().sizes().slice(1))
-      throw std::invalid_argument(fmt::format(
-          "{}: is {}x{} but {} is {}x{}; the images of a folder must all have one size",
-          file.string(), image.size(1), image.size(2), files[chosen[0]].string(),
-          images.front().size(1), images.front().size(2)));
+      throw std::invalid_argument(
+          fmt::format("{}: is {}x{} but {} is {}x{}; the images of a folder must all have one size",
+                      file.string(), image.size(1), image.size(2), files[chosen[0]].string(),
+                      images.front().size(1), images.front().size(2)));
     any_colour = any_colour || image.size(0) == 3;
     images.push_back(image);
     if (progress) progress("reading", int64_t(i + 1), int64_t(chosen.size()));
@@ -154,7 +152,8 @@ FeatureSource parse_feature_source(const std::string& spec) {
     s.kind = SourceKind::fashion_mnist;
     s.split = spec.size() > prefix.size() ? spec.substr(prefix.size()) : "";
     if (s.split != "train" && s.split != "test")
-      throw std::invalid_argument("'" + spec + "': name the split, fashion-mnist:train or "
+      throw std::invalid_argument("'" + spec +
+                                  "': name the split, fashion-mnist:train or "
                                   "fashion-mnist:test");
     return s;
   }
@@ -165,7 +164,8 @@ FeatureSource parse_feature_source(const std::string& spec) {
   }
   if (fs::is_regular_file(s.path)) {
     if (s.path.extension() != ".safetensors")
-      throw std::invalid_argument("'" + spec + "' is a file but not a .safetensors features file (" +
+      throw std::invalid_argument("'" + spec +
+                                  "' is a file but not a .safetensors features file (" +
                                   kAcceptedSources + ")");
     s.kind = SourceKind::features_file;
     return s;
@@ -176,10 +176,14 @@ FeatureSource parse_feature_source(const std::string& spec) {
 SourceImages load_source_images(const FeatureSource& source, const SourceOptions& options,
                                 const SourceProgress& progress) {
   switch (source.kind) {
-    case SourceKind::fashion_mnist: return fashion_mnist_images(source, options);
-    case SourceKind::model: return model_images(source, options, progress);
-    case SourceKind::image_folder: return folder_images(source, options, progress);
-    case SourceKind::features_file: break;
+    case SourceKind::fashion_mnist:
+      return fashion_mnist_images(source, options);
+    case SourceKind::model:
+      return model_images(source, options, progress);
+    case SourceKind::image_folder:
+      return folder_images(source, options, progress);
+    case SourceKind::features_file:
+      break;
   }
   throw std::invalid_argument("'" + source.spec + "' is a features file, not images");
 }
@@ -191,7 +195,8 @@ std::optional<ImageShape> probe_source_shape(const FeatureSource& source,
       return ImageShape{1, kFashionMnistPadded, kFashionMnistPadded};
     case SourceKind::model: {
       auto loaded = load_model(source.path, parse_enum<WeightsKind>(options.weights), torch::kCPU);
-      sampling_for(loaded, options.sampler_overrides);  // fail on bad overrides now, not after sampling
+      sampling_for(loaded,
+                   options.sampler_overrides);  // fail on bad overrides now, not after sampling
       const auto& m = loaded.config.model;
       return ImageShape{m.in_channels, m.sample_size, m.sample_size};
     }
@@ -203,7 +208,8 @@ std::optional<ImageShape> probe_source_shape(const FeatureSource& source,
       auto first = read_image(files.front());
       return ImageShape{first.size(0), first.size(1), first.size(2)};
     }
-    case SourceKind::features_file: return std::nullopt;
+    case SourceKind::features_file:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -243,10 +249,10 @@ SourceFeatures source_features(const FeatureSource& source, FeatureNet* net,
   }
   TORCH_CHECK(net, "source_features: a feature network is needed for ", source.spec);
   auto images = load_source_images(source, options, progress);
-  out.features = extract_features(*net, images.images, feature_batch_size,
-                                  [&](int64_t done, int64_t total) {
-                                    if (progress) progress("features", done, total);
-                                  });
+  out.features =
+      extract_features(*net, images.images, feature_batch_size, [&](int64_t done, int64_t total) {
+        if (progress) progress("features", done, total);
+      });
   out.logits = net->logits(out.features);
   out.feature_net = net->name();
   out.description = images.description;

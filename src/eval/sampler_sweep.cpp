@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include "data/transforms.h"
@@ -44,13 +45,65 @@ std::vector<SamplerConfig> ddim_sweep_settings(const SamplerConfig& base,
   return out;
 }
 
+std::vector<SamplerConfig> sweep_spec_settings(const SamplerConfig& base, const std::string& spec,
+                                               int64_t T) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument(
+        fmt::format("sweep spec '{}': {} (expected NAME[/KEY=VALUE...]:STEPS,STEPS,..., e.g. "
+                    "dpm-solver++:5,10,20 or euler/use_karras_sigmas=true:10,20)",
+                    spec, why));
+  };
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+    fail("no ':' between the sampler and its step counts");
+  std::vector<std::string> parts;
+  {
+    std::string head = spec.substr(0, colon), item;
+    std::stringstream in(head);
+    while (std::getline(in, item, '/')) parts.push_back(item);
+  }
+  nlohmann::json overrides{{"sampler", parts.front()}};
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const auto eq = parts[i].find('=');
+    if (eq == std::string::npos || eq == 0) fail("option '" + parts[i] + "' is not KEY=VALUE");
+    const std::string key = parts[i].substr(0, eq), text = parts[i].substr(eq + 1);
+    auto value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) value = text;  // a choice, e.g. solver_type=heun
+    overrides[key] = value;
+  }
+  std::vector<SamplerConfig> out;
+  std::string item;
+  std::stringstream steps(spec.substr(colon + 1));
+  while (std::getline(steps, item, ',')) {
+    size_t used = 0;
+    int64_t n = 0;
+    try {
+      n = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) fail("step count '" + item + "' is not an integer");
+    overrides["steps"] = n;
+    try {
+      auto c = apply_sampler_overrides(base, overrides);
+      validate_sampler_config(c, T);
+      out.push_back(c);
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
+  }
+  return out;
+}
+
 std::string sweep_label(const SamplerConfig& setting) {
   const auto defaults = sampler_config_to_json(default_sampler_config(setting.kind));
   std::string label = to_string(setting.kind);
-  for (const auto& [key, value] : sampler_config_to_json(setting).items()) {
+  const auto options = sampler_config_to_json(setting);  // items() must not outlive it
+  for (const auto& [key, value] : options.items()) {
     if (key == "sampler" || key == "steps" || defaults.value(key, nlohmann::json()) == value)
       continue;
-    label += fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());
+    label +=
+        fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());
   }
   return label;
 }
@@ -81,7 +134,7 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
                             });
     SweepRow row;
     row.setting = setting;
-    row.network_evaluations = network_evaluations(setting, model.schedule.num_train_timesteps);
+    row.network_evaluations = network_evaluations(setting, model.schedule);
     row.sample_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto images = denormalize_to_uint8(samples, normalization);  // as saved PNGs
@@ -99,10 +152,10 @@ void write_sweep_csv(const std::filesystem::path& path, const std::vector<SweepR
       "sampler,label,steps,network_evaluations,images,fd,kid_mean,kid_std,sample_seconds,"
       "seconds_per_image\n";
   for (const auto& r : rows)
-    text += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4g}\n",
-                        to_string(r.setting.kind), sweep_label(r.setting), r.setting.steps,
-                        r.network_evaluations, r.images, r.fd, r.kid.mean, r.kid.std,
-                        r.sample_seconds, r.sample_seconds / double(std::max<int64_t>(r.images, 1)));
+    text += fmt::format(
+        "{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4g}\n", to_string(r.setting.kind),
+        sweep_label(r.setting), r.setting.steps, r.network_evaluations, r.images, r.fd, r.kid.mean,
+        r.kid.std, r.sample_seconds, r.sample_seconds / double(std::max<int64_t>(r.images, 1)));
   write_file_atomic(path, text);
 }
 

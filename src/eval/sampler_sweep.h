@@ -4,8 +4,8 @@
 // S ∈ {10, 20, 50, 100, 1000} × η ∈ {0, 0.2, 0.5, 1}). Every setting starts from the same
 // per-image seeds, so differences between rows come from the sampler, not from the noise.
 //
-//   auto settings = ddim_sweep_settings(base, {10, 20, 50}, {0.0, 1.0}, /*ddpm_full_chain=*/true, T);
-//   auto rows = run_sampler_sweep(loaded, *net, reference_features, settings, options);
+//   auto settings = ddim_sweep_settings(base, {10, 20, 50}, {0.0, 1.0}, /*ddpm_full_chain=*/true,
+//   T); auto rows = run_sampler_sweep(loaded, *net, reference_features, settings, options);
 //   write_sweep_csv("sweep/sweep.csv", rows);
 //   write_png("sweep/sweep.png", render_plot(sweep_plot(rows, SweepMetric::fd, "title")));
 #pragma once
@@ -30,6 +30,15 @@ std::vector<SamplerConfig> ddim_sweep_settings(const SamplerConfig& base,
                                                const std::vector<double>& etas,
                                                bool ddpm_full_chain, int64_t num_train_timesteps);
 
+/// The settings of one sweep spec "NAME[/KEY=VALUE...]:STEPS,STEPS,...": sampler NAME with the
+/// given options (run-config keys, e.g. "euler/use_karras_sigmas=true:10,20",
+/// "ddim/eta=1:10,20,50,100", "dpm-solver++/solver_order=3:5,10"), once per step count, each
+/// switched from `base` (so unset options take NAME's own defaults). "ddpm:0" is DDPM's full
+/// chain. Throws std::invalid_argument naming the spec and what is wrong (unknown sampler or
+/// option, an option NAME lacks, a value out of range for T).
+std::vector<SamplerConfig> sweep_spec_settings(const SamplerConfig& base, const std::string& spec,
+                                               int64_t num_train_timesteps);
+
 /// What distinguishes a setting besides its step count, for legends and tables: the sampler
 /// name and each option that differs from that sampler's defaults ("ddim eta=0.5").
 std::string sweep_label(const SamplerConfig& setting);
@@ -38,8 +47,8 @@ struct SweepOptions {
   int64_t count = 1000;     ///< samples per setting
   int64_t batch_size = 64;  ///< images per sampler call
   int64_t feature_batch_size = 100;
-  uint64_t seed = 0;        ///< x_T and the sampler's draws, shared by every setting
-  KIDOptions kid;           ///< KID subsets (subset_size is capped at count)
+  uint64_t seed = 0;  ///< x_T and the sampler's draws, shared by every setting
+  KIDOptions kid;     ///< KID subsets (subset_size is capped at count)
 };
 
 struct SweepRow {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/timesteps.h"
 #include "io/safetensors.h"
 #include "samplers/ddim_inversion.h"
 #include "samplers/sampler_registry.h"
@@ -15,8 +16,8 @@ namespace fs = std::filesystem;
 std::vector<int64_t> code_timesteps(const SamplerConfig& base, int64_t steps, int64_t T) {
   SamplerConfig ddim = switch_sampler(base, SamplerKind::ddim);
   ddim.steps = steps;
-  const auto grid = sampler_timesteps(ddim, T);
-  return std::vector<int64_t>(grid.begin(), grid.end());
+  validate_sampler_config(ddim, T);
+  return inference_timesteps(ddim.timestep_spacing, T, ddim.steps, ddim.steps_offset);
 }
 
 torch::Tensor encode_images(const DenoiseFn& denoise, const NoiseSchedule& schedule,

@@ -4,8 +4,6 @@
 
 #include "data/dataset.h"
 #include "experiments/figure.h"
-#include "samplers/noise_source.h"
-#include "samplers/sampler_registry.h"
 #include "experiments/study_report.h"
 #include "experiments/trajectory.h"
 #include "io/atomic_file.h"
@@ -15,6 +13,8 @@
 #include "pipeline/generate.h"
 #include "pipeline/model_loading.h"
 #include "pipeline/threads.h"
+#include "samplers/noise_source.h"
+#include "samplers/sampler_registry.h"
 #include "training/loss_curves.h"
 
 namespace ddpm {
@@ -210,15 +210,14 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
         SamplerConfig s = switch_sampler(loaded.config.sampling.sampler, SamplerKind::ddim);
         s.steps = config.strip_steps;
         s.eta = 0.0;
-        const auto ts = sampler_timesteps(s, T);
+        const auto ts = sampler_timesteps(s, loaded.schedule);
         torch::Generator gen = at::detail::createCPUGenerator(config.seed + 1);
         TrajectoryRequest request;
         request.max_columns = int64_t(ts.size()) + 1;
         SamplerInputs inputs{denoise, loaded.schedule, prediction, batch_noise(gen),
                              progress(fmt::format("{} {} DDIM-{} strip", variant.name, weights,
                                                   config.strip_steps))};
-        auto traj =
-            sample_trajectory(inputs, s, x_T.slice(0, 0, config.strip_images), request);
+        auto traj = sample_trajectory(inputs, s, x_T.slice(0, 0, config.strip_images), request);
         auto tiles = torch::stack({traj.x_t, traj.pred_x0}, 1).flatten(0, 1);  // [2N, K, ...]
         const auto& key = result.figure_kinds[0].key;
         const fs::path png = figures / fmt::format("{}_{}.png", weights, key);
@@ -233,13 +232,12 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
       // Final grids.
       auto grid = [&](const std::string& key, const SamplerConfig& s, const std::string& what) {
         torch::Generator gen = at::detail::createCPUGenerator(config.seed + 1);
-        auto x0 = run_sampler(s, {denoise, loaded.schedule, prediction, batch_noise(gen),
-                                  progress(what)},
-                              x_T);
+        auto x0 = run_sampler(
+            s, {denoise, loaded.schedule, prediction, batch_noise(gen), progress(what)}, x_T);
         const fs::path png = figures / fmt::format("{}_{}.png", weights, key);
         json numbers = common_numbers;
         numbers["sampler"] = sampler_config_to_json(s);
-        numbers["steps"] = network_evaluations(s, T);
+        numbers["steps"] = network_evaluations(s, loaded.schedule);
         write_figure(png,
                      figure_image(grid_tiles(x0, square_grid_columns(x0.size(0))), normalization),
                      numbers);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace ddpm {
 
 std::vector<int64_t> trajectory_columns(int64_t num_states, int64_t max_columns) {
@@ -24,7 +23,7 @@ std::vector<int64_t> trajectory_columns(int64_t num_states, int64_t max_columns)
 
 Trajectory sample_trajectory(const SamplerInputs& inputs, const SamplerConfig& sampler,
                              const torch::Tensor& x_T, const TrajectoryRequest& request) {
-  const auto timesteps = sampler_timesteps(sampler, inputs.schedule.num_train_timesteps);
+  const auto timesteps = sampler_timesteps(sampler, inputs.schedule);
   const int64_t steps = int64_t(timesteps.size());
   Trajectory out;
   out.states = trajectory_columns(steps + 1, request.max_columns);

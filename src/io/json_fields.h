@@ -85,6 +85,9 @@ class JsonFields {
 
   void ignore(const std::string& key) { known_.insert(key); }
 
+  /// Has `key` been read or ignored?
+  bool known(const std::string& key) const { return known_.count(key) > 0; }
+
   /// Throws std::invalid_argument when the object holds a key that no read() declared.
   void finish() const {
     for (const auto& item : object_.items()) {
@@ -99,11 +102,16 @@ class JsonFields {
  private:
   template <typename T>
   static std::string type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else if constexpr (std::is_same_v<T, std::string>) return "a string";
-    else return "a list";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else if constexpr (std::is_same_v<T, std::string>)
+      return "a string";
+    else
+      return "a list";
   }
 
   const nlohmann::json& object_;

@@ -31,7 +31,7 @@ void export_diffusers(const RunConfig& config, const TensorMap& weights, const f
   fs::create_directories(out);
   write_file_atomic(out / "config.json", unet.dump(2) + "\n");
   write_safetensors(out / "diffusion_pytorch_model.safetensors", f32, {{"format", "pt"}});
-  write_file_atomic(out / "scheduler_config.json", scheduler.dump(2) + "\n");
+  write_file_atomic(out / "scheduler_config.json", dump_python_json(scheduler, 2) + "\n");
   sync_directory(out);
 }
 

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "io/python_json.h"
 #include "models/state_dict.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/diffusers_format.h"
@@ -49,7 +50,8 @@ nlohmann::json read_json(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path.string() + ": cannot read");
   try {
-    return nlohmann::json::parse(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return parse_python_json(text);  // diffusers configs may hold -Infinity
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + ": invalid JSON: " + e.what());
   }
@@ -169,7 +171,8 @@ void read_config(const Located& where, LoadedModel& loaded) {
   try {
     c.model = unet_config_from_diffusers(read_json(where.config), where.config.string());
     if (!where.scheduler.empty())
-      apply_scheduler_config(read_json(where.scheduler), c, where.scheduler.string());
+      loaded.warnings =
+          apply_scheduler_config(read_json(where.scheduler), c, where.scheduler.string());
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }

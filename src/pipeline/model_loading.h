@@ -16,6 +16,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/noise_schedule.h"
 #include "models/unet.h"
@@ -41,6 +43,8 @@ struct LoadedModel {
   /// diffusers: the scheduler_config.json read, empty when none was found.
   std::filesystem::path scheduler_config;
   int64_t step = 0;  ///< training step the weights come from (0 for diffusers folders)
+  /// Things a person should know but that did not stop the load ("unknown key ... ignored").
+  std::vector<std::string> warnings;
 };
 
 /// Reads the config and the weights of `path` (any layout above), builds the UNet and copies the

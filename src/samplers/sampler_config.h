@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,8 +25,25 @@
 
 namespace ddpm {
 
-/// Every sampler, by its CLI and run-config name (the one string table, in sampler_config.cpp).
-enum class SamplerKind { ddpm, ddim };
+/// Every sampler, by its CLI and run-config name (the one string table, in sampler_config.cpp),
+/// each following one diffusers 0.21.4 scheduler class (diffusers_class_of in
+/// pipeline/scheduler_config.h):
+///   ddpm DDPMScheduler · ddim DDIMScheduler · dpm_solver_pp, dpm_solver, sde_dpm_solver_pp
+///   DPMSolverMultistepScheduler (algorithm_type dpmsolver++, dpmsolver, sde-dpmsolver++) ·
+///   unipc UniPCMultistepScheduler · euler EulerDiscreteScheduler · euler_ancestral
+///   EulerAncestralDiscreteScheduler · heun HeunDiscreteScheduler · pndm PNDMScheduler.
+enum class SamplerKind {
+  ddpm,
+  ddim,
+  dpm_solver_pp,
+  dpm_solver,
+  sde_dpm_solver_pp,
+  unipc,
+  euler,
+  euler_ancestral,
+  heun,
+  pndm
+};
 template <>
 const EnumTable<SamplerKind>& enum_table<SamplerKind>();
 
@@ -35,6 +53,21 @@ const EnumTable<SamplerKind>& enum_table<SamplerKind>();
 enum class PrevTimestep { diffusers, next_in_sequence };
 template <>
 const EnumTable<PrevTimestep>& enum_table<PrevTimestep>();
+
+/// The multistep solvers' update rule: DPM-Solver's second-order midpoint or heun form
+/// (DPMSolverMultistepScheduler solver_type), UniPC's B(h) = h (bh1) or e^h − 1 (bh2).
+enum class SolverType { midpoint, heun, bh1, bh2 };
+template <>
+const EnumTable<SolverType>& enum_table<SolverType>();
+
+/// How EulerDiscreteScheduler spaces σ between the grid's ends: σ interpolated at the
+/// timesteps (linear) or log σ evenly spaced (log_linear).
+enum class SigmaInterpolation { linear, log_linear };
+template <>
+const EnumTable<SigmaInterpolation>& enum_table<SigmaInterpolation>();
+
+/// Is `kind` stochastic with its options (draws noise while it runs)?
+bool is_stochastic(SamplerKind kind, double eta, double s_churn);
 
 struct SamplerConfig {
   SamplerKind kind = SamplerKind::ddim;
@@ -56,6 +89,37 @@ struct SamplerConfig {
   /// Where DDPM/DDIM step after t (PrevTimestep); diffusers by default, so diffusers model
   /// folders give diffusers' images.
   PrevTimestep ddim_prev_timestep = PrevTimestep::diffusers;
+
+  // The solvers' options, with diffusers 0.21.4's names and defaults (default_sampler_config).
+  /// Multistep order: DPM-Solver 1–3, UniPC 1–3 (solver_order).
+  int64_t solver_order = 2;
+  SolverType solver_type = SolverType::midpoint;
+  /// First-order final steps when the chain has fewer than 15 steps (DPM) / the last steps
+  /// (UniPC), which stabilises few-step sampling.
+  bool lower_order_final = true;
+  /// Dynamic thresholding of x̂_0 (Imagen; DPM-Solver, UniPC): clip to the
+  /// dynamic_thresholding_ratio quantile of |x̂_0|, at least 1 and at most sample_max_value.
+  bool thresholding = false;
+  double dynamic_thresholding_ratio = 0.995;
+  double sample_max_value = 1.0;
+  /// DPM-Solver: steps with λ(t) below this are cut from the grid (−∞: none).
+  double lambda_min_clipped = -std::numeric_limits<double>::infinity();
+  /// Karras et al. (2022) ρ = 7 noise levels between the grid's ends.
+  bool use_karras_sigmas = false;
+  /// UniPC: x̂_0 (true) or ε (false) as the solver's model.
+  bool predict_x0 = true;
+  /// UniPC's corrector after every step (false: UniP alone) and step indices where it is off.
+  bool corrector = true;
+  std::vector<int64_t> disable_corrector;
+  /// Euler's stochastic churn (Karras et al. 2022, Algorithm 2): γ = min(s_churn/N, √2 − 1) on
+  /// steps with s_tmin ≤ σ ≤ s_tmax, the added noise scaled by s_noise.
+  double s_churn = 0.0;
+  double s_tmin = 0.0;
+  double s_tmax = std::numeric_limits<double>::infinity();
+  double s_noise = 1.0;
+  SigmaInterpolation interpolation_type = SigmaInterpolation::linear;
+  /// PNDM: PLMS from the first step (true) instead of the Runge–Kutta warm-up.
+  bool skip_prk_steps = false;
 };
 
 /// The diffusers 0.21.4 class defaults of `kind` (and its pipeline's step count: DDPMPipeline's
@@ -68,7 +132,7 @@ SamplerConfig default_sampler_config(SamplerKind kind);
 /// count switched to another sampler: that sampler's default).
 SamplerConfig switch_sampler(const SamplerConfig& from, SamplerKind kind);
 
-enum class OptionKind { integer, real, boolean, choice };
+enum class OptionKind { integer, real, boolean, choice, integer_list };
 
 /// One sampler option, declared once.
 struct SamplerOption {
@@ -78,6 +142,7 @@ struct SamplerOption {
   std::string help;
   std::vector<SamplerKind> samplers;  ///< the samplers that have it; empty: every sampler
   bool flag_value = true;             ///< booleans: the value their flag sets
+  std::string opposite_flag;          ///< booleans: a flag setting !flag_value ("" if none)
   std::vector<std::string> choices;   ///< choice: the allowed spellings
   std::function<nlohmann::json(const SamplerConfig&)> get;
   /// Sets the option from JSON; throws std::invalid_argument naming the expected type or values.

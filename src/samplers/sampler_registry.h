@@ -14,28 +14,9 @@
 #include "core/prediction.h"
 #include "samplers/denoise_fn.h"
 #include "samplers/sampler_config.h"
+#include "samplers/sampler_inputs.h"
 
 namespace ddpm {
-
-/// What a chain needs besides its config. Multistep solvers keep their history inside the run.
-struct SamplerInputs {
-  DenoiseFn denoise;
-  const NoiseSchedule& schedule;
-  PredictionType prediction = PredictionType::epsilon;
-  /// Draws for stochastic samplers; may be empty for deterministic ones.
-  NoiseFn noise;
-  StepCallback on_step;
-};
-
-/// What `x` given to run_sampler is.
-enum class SamplerStart {
-  /// Unit-variance noise x_T; the sampler scales it by its own init_noise_sigma, as diffusers'
-  /// pipelines do (latents * scheduler.init_noise_sigma).
-  noise,
-  /// A sample in the model's variance-preserving scaling at the chain's first step (e.g. an
-  /// image noised with q(x_t|x_0)); sigma samplers rescale it by √(σ² + 1).
-  sample,
-};
 
 /// Runs the reverse chain and returns x_0 in the model's scaling. `timesteps` (descending training
 /// steps) replaces the sampler's own grid when not empty, e.g. to start at an intermediate step;
@@ -47,9 +28,9 @@ torch::Tensor run_sampler(const SamplerConfig& config, const SamplerInputs& inpu
 
 /// The step labels t of the chain's steps on the sampler's own grid, descending: one per on_step
 /// call (fractional for sigma samplers with Karras σ). Throws like validate_sampler_config.
-std::vector<double> sampler_timesteps(const SamplerConfig& config, int64_t num_train_timesteps);
+std::vector<double> sampler_timesteps(const SamplerConfig& config, const NoiseSchedule& schedule);
 
 /// Network evaluations of one chain of the sampler's own grid (the cost axis of a sweep).
-int64_t network_evaluations(const SamplerConfig& config, int64_t num_train_timesteps);
+int64_t network_evaluations(const SamplerConfig& config, const NoiseSchedule& schedule);
 
 }  // namespace ddpm

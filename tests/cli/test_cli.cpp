@@ -105,7 +105,8 @@ TEST(Cli, HelpListsEveryFlag) {
   for (const auto& [command, flags] : commands) {
     auto help = run_ddpm({command, "--help"});
     EXPECT_EQ(help.exit_code, 0) << command;
-    for (const auto& flag : flags) EXPECT_TRUE(has_flag(help.output, flag)) << command << " " << flag;
+    for (const auto& flag : flags)
+      EXPECT_TRUE(has_flag(help.output, flag)) << command << " " << flag;
   }
   auto presets = run_ddpm({"presets"});
   EXPECT_EQ(presets.exit_code, 0);
@@ -135,10 +136,16 @@ TEST(Cli, BadValuesAreErrorsNamingWhatIsAllowed) {
       // The default model halves the image 3 times: 20 is not a multiple of 8.
       {{"train", "--data", images, "--image-size", "20", "--out", out}, {"20", "8"}},
       {{"train", "--resume", "--out", out}, {"no checkpoint"}},
-      {{"train", "--data", images, "--precision", "fp8", "--out", out}, {"fp8", "fp32, bf16, fp16"}},
+      {{"train", "--data", images, "--precision", "fp8", "--out", out},
+       {"fp8", "fp32, bf16, fp16"}},
       {{"train", "--data", images, "--precision", "fp16", "--device", "cpu", "--out", out},
        {"fp16", "bf16"}},
-      {{"sample", "--model", out, "--sampler", "euler"}, {"euler", "ddpm", "ddim"}},
+      {{"sample", "--model", out, "--sampler", "lms"},
+       {"lms", "ddpm", "ddim", "dpm-solver++", "unipc", "euler-ancestral", "heun", "pndm"}},
+      {{"sample", "--model", out, "--sampler", "heun", "--solver-order", "2"},
+       {"--solver-order", "heun", "dpm-solver++, dpm-solver, sde-dpm-solver++, unipc"}},
+      {{"sample", "--model", out, "--sampler", "unipc", "--solver-order", "4"},
+       {"--solver-order", "1 to 3"}},
       {{"sample", "--model", out, "--eta", "2"}, {"eta", "2"}},
       {{"sample", "--model", out}, {"run"}},
   };
@@ -203,7 +210,8 @@ TEST(Cli, TrainThenSampleFromAnImageFolder) {
   EXPECT_TRUE(fs::is_regular_file(dir.path / "d.png"));
 
   // bf16 autocast on the CPU; fp16 and CUDA graphs are refused there with what to use instead.
-  auto bf16 = sample({"--seed", "1", "--precision", "bf16", "--out", (dir.path / "e.png").string()});
+  auto bf16 =
+      sample({"--seed", "1", "--precision", "bf16", "--out", (dir.path / "e.png").string()});
   EXPECT_TRUE(contains(bf16.output, "network in bf16")) << bf16.output;
   EXPECT_TRUE(fs::is_regular_file(dir.path / "e.png"));
   auto fp16 = run_ddpm({"sample", "--model", run.string(), "--n", "2", "--device", "cpu",

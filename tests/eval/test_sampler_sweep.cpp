@@ -8,6 +8,7 @@ namespace ddpm {
 namespace {
 
 const SamplerConfig kBase = default_sampler_config(SamplerKind::ddim);
+const NoiseSchedule kSchedule = make_noise_schedule(ScheduleConfig{});
 
 TEST(SamplerSweep, SettingsAreEveryPairThenDdpm) {
   auto s = ddim_sweep_settings(kBase, {10, 20}, {0.0, 1.0}, true, 1000);
@@ -16,7 +17,7 @@ TEST(SamplerSweep, SettingsAreEveryPairThenDdpm) {
   EXPECT_EQ(s[1].steps, 20);
   EXPECT_EQ(s[2].eta, 1.0);
   EXPECT_EQ(s[4].kind, SamplerKind::ddpm);
-  EXPECT_EQ(network_evaluations(s[4], 1000), 1000);
+  EXPECT_EQ(network_evaluations(s[4], kSchedule), 1000);
   EXPECT_EQ(sweep_label(s[0]), "ddim");
   EXPECT_EQ(sweep_label(s[2]), "ddim eta=1.0");
   EXPECT_THROW(ddim_sweep_settings(kBase, {0}, {0.0}, false, 1000), std::invalid_argument);
@@ -29,7 +30,7 @@ TEST(SamplerSweep, PlotHasOneLinePerEtaAndTheDdpmLevel) {
   for (auto setting : ddim_sweep_settings(kBase, {10, 20, 50}, {0.0, 0.5}, true, 1000)) {
     SweepRow r;
     r.setting = setting;
-    r.network_evaluations = network_evaluations(setting, 1000);
+    r.network_evaluations = network_evaluations(setting, kSchedule);
     r.fd = 100.0 / double(r.network_evaluations);
     rows.push_back(r);
   }

@@ -59,7 +59,7 @@ TEST(InterpolateCodes, EndsAreTheDecodedCodes) {
   torch::Generator g = at::detail::createCPUGenerator(1);
   auto ca = torch::randn({2, 1, 4, 4}, g), cb = torch::randn({2, 1, 4, 4}, g);
   SamplingConfig s;
-  s.clip_sample = false;
+  s.sampler.clip_sample = false;
   auto ts = inference_timesteps(TimestepSpacing::leading, 1000, 20);
   auto rows =
       interpolate_codes(o.fn, o.schedule, PredictionType::epsilon, s, ts, ca, cb, {0, 0.5, 1});

@@ -3,8 +3,8 @@
 #include "experiments/trajectory.h"
 
 #include "core/timesteps.h"
-#include "samplers/noise_source.h"
 #include "samplers/gaussian_oracle.h"
+#include "samplers/noise_source.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -35,15 +35,14 @@ TEST(Trajectory, StartsAtXTAndEndsOnTheSamplersOutput) {
     SamplerConfig s = default_sampler_config(kind);
     s.steps = kind == SamplerKind::ddim ? 20 : 100;
     s.clip_sample = false;
-    const auto ts = sampler_timesteps(s, 1000);
+    const auto ts = sampler_timesteps(s, schedule);
     torch::Generator g0 = at::detail::createCPUGenerator(7);
     auto x_T = torch::randn({3, 1, 4, 4}, g0);
     torch::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
     TrajectoryRequest r;
     r.max_columns = 8;
-    auto traj =
-        sample_trajectory({oracle, schedule, PredictionType::epsilon, batch_noise(g1), {}}, s,
-                          x_T, r);
+    auto traj = sample_trajectory({oracle, schedule, PredictionType::epsilon, batch_noise(g1), {}},
+                                  s, x_T, r);
     auto reference =
         run_sampler(s, {oracle, schedule, PredictionType::epsilon, batch_noise(g2), {}}, x_T);
     const int64_t K = int64_t(traj.states.size());

@@ -100,7 +100,7 @@ TEST(ModelLoading, TinyUnetDDIMRunMatchesDiffusers) {
   SamplingConfig sampling = loaded.config.sampling;  // DDPMScheduler's, with the flags' changes:
   sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
   sampling.sampler.steps = 10;
-  const auto timesteps = sampler_timesteps(sampling.sampler, loaded.schedule.num_train_timesteps);
+  const auto timesteps = sampler_timesteps(sampling.sampler, loaded.schedule);
   ASSERT_EQ(int64_t(timesteps.size()), ref.at("timesteps").numel());
   for (size_t i = 0; i < timesteps.size(); ++i)
     EXPECT_EQ(timesteps[i], ref.at("timesteps")[i].item<double>());

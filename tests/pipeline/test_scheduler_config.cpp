@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/noise_schedule.h"
+#include "io/python_json.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -131,16 +132,29 @@ TEST(SchedulerConfig, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
     return j;
   };
   const std::vector<Case> cases{
-      {{{"_class_name", "PNDMScheduler"}}, {"PNDMScheduler", "DDPMScheduler, DDIMScheduler"}},
+      {{{"_class_name", "LMSDiscreteScheduler"}},
+       {"LMSDiscreteScheduler",
+        "DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler, "
+        "UniPCMultistepScheduler, EulerDiscreteScheduler, "
+        "EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, "
+        "PNDMScheduler"}},
+      {{{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "sde-dpmsolver"}},
+       {"algorithm_type", "dpmsolver++, dpmsolver, sde-dpmsolver++"}},
+      {{{"_class_name", "UniPCMultistepScheduler"}, {"solver_order", 4}},
+       {"solver_order = 4", "allowed: 1 to 3"}},
+      {{{"_class_name", "UniPCMultistepScheduler"}, {"solver_p", "DDIMScheduler"}},
+       {"solver_p", "allowed: null"}},
+      {{{"_class_name", "EulerDiscreteScheduler"}, {"interpolation_type", "cubic"}},
+       {"interpolation_type", "linear, log_linear"}},
       {json::object(), {"_class_name is absent"}},
       {with("beta_schedule", "sigmoid"), {"beta_schedule", "sigmoid", "squaredcos_cap_v2"}},
       {with("thresholding", true), {"thresholding", "false"}},
-      {with("rescale_betas_zero_snr", true), {"rescale_betas_zero_snr"}},
+      {{{"_class_name", "DDIMScheduler"}, {"rescale_betas_zero_snr", true}},
+       {"rescale_betas_zero_snr"}},
       {with("variance_type", "learned_range"), {"variance_type", "learned_range", "fixed_small"}},
       {with("prediction_type", "score"), {"prediction_type", "v_prediction"}},
       {with("timestep_spacing", "quadratic"), {"timestep_spacing", "leading, linspace, trailing"}},
       {with("trained_betas", {0.1, 0.2}), {"trained_betas has 2 values", "1000"}},
-      {with("skip_prk_steps", true), {"unknown key 'skip_prk_steps'", "beta_start"}},
       {with("clip_sample", "yes"), {"clip_sample", "true or false"}},
   };
   for (const auto& c : cases) {
@@ -202,6 +216,95 @@ TEST(SchedulerConfig, KerasCosineExportsItsBetasAndQuadraticSpacingIsRefused) {
     ADD_FAILURE() << "quadratic spacing exported";
   } catch (const std::invalid_argument& e) {
     EXPECT_THAT(e.what(), HasSubstr("quadratic"));
+  }
+}
+
+TEST(SchedulerConfig, EveryClassPicksItsSamplerWithItsOwnDefaults) {
+  const std::vector<std::pair<json, SamplerKind>> cases{
+      {{{"_class_name", "DPMSolverMultistepScheduler"}}, SamplerKind::dpm_solver_pp},
+      {{{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "dpmsolver"}},
+       SamplerKind::dpm_solver},
+      {{{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "sde-dpmsolver++"}},
+       SamplerKind::sde_dpm_solver_pp},
+      {{{"_class_name", "DPMSolverMultistepScheduler"}, {"algorithm_type", "deis"}},
+       SamplerKind::dpm_solver_pp},
+      {{{"_class_name", "UniPCMultistepScheduler"}}, SamplerKind::unipc},
+      {{{"_class_name", "EulerDiscreteScheduler"}}, SamplerKind::euler},
+      {{{"_class_name", "EulerAncestralDiscreteScheduler"}}, SamplerKind::euler_ancestral},
+      {{{"_class_name", "HeunDiscreteScheduler"}}, SamplerKind::heun},
+      {{{"_class_name", "PNDMScheduler"}}, SamplerKind::pndm},
+  };
+  for (const auto& [config, kind] : cases) {
+    const auto run = applied(config);
+    EXPECT_EQ(run.sampling.sampler.kind, kind) << config.dump();
+    EXPECT_EQ(run.sampling.sampler.timestep_spacing,
+              kind == SamplerKind::pndm ? TimestepSpacing::leading : TimestepSpacing::linspace)
+        << config.dump();
+  }
+  // HeunDiscreteScheduler's own defaults: β from 0.00085 to 0.012, no clipping.
+  const auto heun = applied({{"_class_name", "HeunDiscreteScheduler"}});
+  EXPECT_EQ(heun.schedule.beta_start, 0.00085);
+  EXPECT_EQ(heun.schedule.beta_end, 0.012);
+  EXPECT_FALSE(heun.sampling.sampler.clip_sample);
+  const auto pndm = applied({{"_class_name", "PNDMScheduler"}});
+  EXPECT_FALSE(pndm.sampling.sampler.set_alpha_to_one);
+  EXPECT_FALSE(pndm.sampling.sampler.skip_prk_steps);
+  // diffusers maps the other family's solver_type names.
+  EXPECT_EQ(applied({{"_class_name", "DPMSolverMultistepScheduler"}, {"solver_type", "logrho"}})
+                .sampling.sampler.solver_type,
+            SolverType::midpoint);
+  EXPECT_EQ(applied({{"_class_name", "UniPCMultistepScheduler"}, {"solver_type", "heun"}})
+                .sampling.sampler.solver_type,
+            SolverType::bh2);
+}
+
+TEST(SchedulerConfig, RealDpmSolverConfigsWithInfinityAndForeignKeysLoad) {
+  // As Python's json writes a real DPMSolverMultistepScheduler config.
+  const std::string text = R"({
+    "_class_name": "DPMSolverMultistepScheduler", "_diffusers_version": "0.21.4",
+    "algorithm_type": "dpmsolver++", "lambda_min_clipped": -Infinity, "solver_order": 3,
+    "use_karras_sigmas": true, "clip_sample": false, "set_alpha_to_one": false,
+    "note": "a string holding -Infinity stays a string"})";
+  RunConfig run;
+  const auto warnings =
+      apply_scheduler_config(parse_python_json(text), run, "scheduler_config.json");
+  EXPECT_TRUE(std::isinf(run.sampling.sampler.lambda_min_clipped));
+  EXPECT_LT(run.sampling.sampler.lambda_min_clipped, 0);
+  EXPECT_EQ(run.sampling.sampler.solver_order, 3);
+  EXPECT_TRUE(run.sampling.sampler.use_karras_sigmas);
+  ASSERT_EQ(warnings.size(), 3u);  // clip_sample, note, set_alpha_to_one: not DPMSolver keys
+  EXPECT_THAT(warnings[0], HasSubstr("clip_sample"));
+  EXPECT_THAT(warnings[0], HasSubstr("ignored"));
+  // And it is written back with a bare -Infinity, as diffusers' own file holds it.
+  const std::string out = dump_python_json(scheduler_config_to_diffusers(run));
+  EXPECT_THAT(out, HasSubstr("\"lambda_min_clipped\": -Infinity"));
+  EXPECT_EQ(parse_python_json(out)["lambda_min_clipped"], "-Infinity");
+}
+
+TEST(SchedulerConfig, EverySamplersExportReadsBackTheSameSampler) {
+  for (const auto& [kind, name] : enum_table<SamplerKind>().entries) {
+    RunConfig run;
+    run.sampling.sampler = switch_sampler(run.sampling.sampler, kind);
+    auto& s = run.sampling.sampler;
+    s.timestep_spacing = TimestepSpacing::trailing;
+    if (kind == SamplerKind::unipc || kind == SamplerKind::dpm_solver_pp) {
+      s.solver_order = 3;
+      s.use_karras_sigmas = true;
+    }
+    if (kind == SamplerKind::euler) s.interpolation_type = SigmaInterpolation::log_linear;
+    if (kind == SamplerKind::pndm) s.skip_prk_steps = true;
+    if (kind == SamplerKind::heun) s.clip_sample = true;
+    const json j = scheduler_config_to_diffusers(run);
+    const RunConfig back = applied(parse_python_json(dump_python_json(j)));
+    json a = sampler_config_to_json(back.sampling.sampler), b = sampler_config_to_json(s);
+    a.erase("steps");  // a class's pipeline default, not a scheduler key
+    b.erase("steps");
+    // Euler's churn is a step() argument in diffusers, not a config key.
+    for (const char* key : {"s_churn", "s_tmin", "s_tmax", "s_noise"}) {
+      a.erase(key);
+      b.erase(key);
+    }
+    EXPECT_EQ(a, b) << name << ": " << j.dump();
   }
 }
 
