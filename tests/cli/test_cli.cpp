@@ -202,6 +202,25 @@ TEST(Cli, TrainThenSampleFromAnImageFolder) {
     EXPECT_EQ(img.sizes(), (std::vector<int64_t>{3, 16, 16}));
   }
   EXPECT_FALSE(fs::exists(dir.path / "each" / "00004.png"));
+  // Every sampler runs from the command line and says what it ran and what it cost.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> samplers{
+      {{"--sampler", "dpm-solver++", "--steps", "4", "--solver-order", "3"}, "(4 network"},
+      {{"--sampler", "dpm-solver"}, "dpm-solver,"},
+      {{"--sampler", "sde-dpm-solver++", "--steps", "3"}, "(3 network"},
+      {{"--sampler", "unipc", "--steps", "4", "--solver-type", "bh1", "--no-corrector"},
+       "corrector false"},
+      {{"--sampler", "euler", "--steps", "3", "--karras-sigmas", "--s-churn", "1"}, "s_churn 1.0"},
+      {{"--sampler", "euler-ancestral", "--steps", "3"}, "(3 network"},
+      {{"--sampler", "heun", "--steps", "3"}, "(5 network"},
+      {{"--sampler", "pndm", "--steps", "4"}, "(13 network"},
+      {{"--sampler", "pndm", "--steps", "4", "--skip-prk-steps"}, "(5 network"},
+  };
+  for (const auto& [extra, expected] : samplers) {
+    std::vector<std::string> args = extra;
+    args.insert(args.end(), {"--out", (dir.path / "s.png").string()});
+    auto r = sample(args);
+    EXPECT_TRUE(contains(r.output, expected)) << expected << " in " << r.output;
+  }
   // A checkpoint folder works as --model too, and DDIM η = 1 without clipping.
   auto from_checkpoint = run_ddpm({"sample", "--model", (run / "checkpoints/latest").string(),
                                    "--n", "2", "--eta", "1", "--no-clip", "--timestep-spacing",

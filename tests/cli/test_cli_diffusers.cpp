@@ -90,6 +90,35 @@ TEST(CliDiffusers, SampleFromInitNoiseSavesTheFloatSample) {
   EXPECT_TRUE(fs::is_regular_file(dir.path / "g.png"));
 }
 
+// A folder whose scheduler_config.json is another class samples with that class's sampler and
+// no flag but --steps; --init-noise is unit-variance x_T, scaled by the sampler (Euler: σ_max).
+TEST(CliDiffusers, TheFoldersSchedulerClassPicksTheSampler) {
+  const std::vector<std::pair<std::string, std::string>> runs{
+      {"euler-20", "sampler: euler,"}, {"dpmpp2m-10", "sampler: dpm-solver++,"}, {"heun-10", "sampler: heun,"}};
+  for (const auto& [run, printed] : runs) {
+    SCOPED_TRACE(run);
+    test::TempDir dir;
+    const fs::path model = dir.path / "model", ref = test::fixture("samplers/tiny-unet/" + run);
+    fs::create_directories(model);
+    for (const char* file : {"config.json", "diffusion_pytorch_model.safetensors"})
+      fs::copy_file(kTiny / file, model / file);
+    fs::copy_file(ref / "scheduler_config.json", model / "scheduler_config.json");
+    std::string steps;
+    std::ifstream(ref / "steps") >> steps;
+    const fs::path out = dir.path / "x0.safetensors";
+    auto r = run_ddpm({"sample", "--model", model.string(), "--steps", steps, "--init-noise",
+                       (ref / "run.safetensors").string(), "--save-tensor", out.string(),
+                       "--threads", "1"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, printed)) << r.output;
+    const auto expected = read_safetensors(ref / "run.safetensors").tensors.at("x_0");
+    auto check = test::tensors_close(read_safetensors(out).tensors.at("x_0"), expected, 1.3e-3);
+    std::cout << "[ parity   ] ddpm sample --model (" << run << " scheduler) vs diffusers: "
+              << check.message() << "\n";
+    EXPECT_TRUE(check);
+  }
+}
+
 TEST(CliDiffusers, SampleErrorsNameWhatIsWrong) {
   test::TempDir dir;
   const fs::path ddim = test::fixture("tiny-unet/ddim-10-leading.safetensors");
