@@ -7,23 +7,10 @@
 #include <deque>
 #include <stdexcept>
 
+#include "samplers/solver_grids.h"
 #include "samplers/thresholding.h"
 
 namespace ddpm {
-
-namespace {
-
-struct Coefficients {
-  double alpha, sigma, lambda;
-};
-
-Coefficients at(const NoiseSchedule& schedule, int64_t t) {
-  const double ab = schedule.alpha_bar(t);
-  const double alpha = std::sqrt(ab), sigma = std::sqrt(1.0 - ab);
-  return {alpha, sigma, std::log(alpha) - std::log(sigma)};
-}
-
-}  // namespace
 
 torch::Tensor dpm_solver_sample(const SamplerConfig& c, const SamplerInputs& in,
                                 const std::vector<int64_t>& timesteps, torch::Tensor x) {
@@ -37,7 +24,8 @@ torch::Tensor dpm_solver_sample(const SamplerConfig& c, const SamplerInputs& in,
   for (int64_t i = 0; i < n; ++i) {
     const int64_t s0 = timesteps[size_t(i)];
     const int64_t t = i == n - 1 ? 0 : timesteps[size_t(i + 1)];
-    const auto cs = at(in.schedule, s0), ct = at(in.schedule, t);
+    const auto cs = log_snr_coefficients(in.schedule, s0),
+               ct = log_snr_coefficients(in.schedule, t);
     auto raw = in.denoise(x, step_labels(double(s0), x.size(0), x.device()));
 
     // convert_model_output: x̂_0 for DPM-Solver++, ε̂ for DPM-Solver.
@@ -89,7 +77,7 @@ torch::Tensor dpm_solver_sample(const SamplerConfig& c, const SamplerInputs& in,
     } else {
       const auto& m0 = outputs[outputs.size() - 1];
       const auto& m1 = outputs[outputs.size() - 2];
-      const double lambda_s1 = at(in.schedule, steps[steps.size() - 2]).lambda;
+      const double lambda_s1 = log_snr_coefficients(in.schedule, steps[steps.size() - 2]).lambda;
       const double h0 = cs.lambda - lambda_s1;
       const double r0 = h0 / h;
       const bool midpoint = c.solver_type == SolverType::midpoint;
@@ -114,7 +102,7 @@ torch::Tensor dpm_solver_sample(const SamplerConfig& c, const SamplerInputs& in,
         }
       } else {
         const auto& m2 = outputs[outputs.size() - 3];
-        const double lambda_s2 = at(in.schedule, steps[steps.size() - 3]).lambda;
+        const double lambda_s2 = log_snr_coefficients(in.schedule, steps[steps.size() - 3]).lambda;
         const double h1 = lambda_s1 - lambda_s2;
         const double r1 = h1 / h;
         auto D0 = m0;

@@ -23,11 +23,10 @@ std::vector<int64_t> ascending_steps(const SamplerConfig& c, int64_t T) {
     case TimestepSpacing::leading:
       for (int64_t k = 0; k < N; ++k) ts.push_back(k * (T / N) + c.steps_offset);
       break;
-    case TimestepSpacing::trailing: {
-      const double step = double(T) / double(N);
-      const auto count = int64_t(std::ceil(double(T) / step));
-      for (int64_t k = count - 1; k >= 0; --k)
-        ts.push_back(int64_t(round_half_even(double(T) + double(k) * -step)) - 1);
+    case TimestepSpacing::trailing: {  // round(arange(T, 0, −T/N))[::-1] − 1
+      const auto down = np_arange_down(double(T), double(T) / double(N));
+      for (auto it = down.rbegin(); it != down.rend(); ++it)
+        ts.push_back(int64_t(round_half_even(*it)) - 1);
       break;
     }
     case TimestepSpacing::quadratic:

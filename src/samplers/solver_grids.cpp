@@ -11,6 +11,12 @@
 
 namespace ddpm {
 
+LogSnrCoefficients log_snr_coefficients(const NoiseSchedule& schedule, int64_t t) {
+  const double ab = schedule.alpha_bar(t);
+  const double alpha = std::sqrt(ab), sigma = std::sqrt(1.0 - ab);
+  return {alpha, sigma, std::log(alpha) - std::log(sigma)};
+}
+
 std::vector<double> training_sigmas(const NoiseSchedule& schedule) {
   auto s = schedule.sqrt_recipm1_alphas_cumprod.to(torch::kCPU, torch::kFloat64).contiguous();
   return std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
@@ -65,15 +71,14 @@ std::vector<double> np_linspace(double start, double stop, int64_t num) {
   return y;
 }
 
-namespace {
-
-/// np.arange(start, 0, -step) for start > 0, step > 0.
 std::vector<double> np_arange_down(double start, double step) {
   const auto n = int64_t(std::ceil(start / step));
   std::vector<double> y;
   for (int64_t k = 0; k < n; ++k) y.push_back(start + double(k) * -step);
   return y;
 }
+
+namespace {
 
 /// Keeps the first occurrence of every value (np.unique(..., return_index) + sort of indices).
 template <typename V>
@@ -94,11 +99,9 @@ std::vector<int64_t> multistep_timesteps(const SamplerConfig& c, const NoiseSche
   // count of steps whose λ_t = log α_t − log σ_t lies below the bound.
   int64_t last = T;
   if (c.kind != SamplerKind::unipc && std::isfinite(c.lambda_min_clipped)) {
-    auto ab = schedule.alphas_cumprod.to(torch::kFloat64);
-    auto lambda = (0.5 * ab.log() - 0.5 * (1.0 - ab).log()).contiguous();
     int64_t clipped = 0;
     for (int64_t t = 0; t < T; ++t)
-      if (lambda[t].item<double>() < c.lambda_min_clipped) ++clipped;
+      if (log_snr_coefficients(schedule, t).lambda < c.lambda_min_clipped) ++clipped;
     last = T - clipped;
     if (last < 1)
       throw std::invalid_argument("lambda_min_clipped = " + std::to_string(c.lambda_min_clipped) +

@@ -16,6 +16,16 @@
 
 namespace ddpm {
 
+/// α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and λ_t = log(α_t/σ_t) at training step t: the quantities the
+/// multistep solvers (DPM-Solver, UniPC) step in.
+struct LogSnrCoefficients {
+  double alpha, sigma, lambda;
+};
+LogSnrCoefficients log_snr_coefficients(const NoiseSchedule& schedule, int64_t t);
+
+/// np.arange(start, 0, -step) for start > 0, step > 0, computed as numpy does.
+std::vector<double> np_arange_down(double start, double step);
+
 /// σ_t of every training step, ascending in t [T].
 std::vector<double> training_sigmas(const NoiseSchedule& schedule);
 

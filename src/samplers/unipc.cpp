@@ -7,21 +7,12 @@
 #include <deque>
 #include <stdexcept>
 
+#include "samplers/solver_grids.h"
 #include "samplers/thresholding.h"
 
 namespace ddpm {
 
 namespace {
-
-struct Coefficients {
-  double alpha, sigma, lambda;
-};
-
-Coefficients at(const NoiseSchedule& schedule, int64_t t) {
-  const double ab = schedule.alpha_bar(t);
-  const double alpha = std::sqrt(ab), sigma = std::sqrt(1.0 - ab);
-  return {alpha, sigma, std::log(alpha) - std::log(sigma)};
-}
 
 /// Solves the k×k system A x = b (k ≤ 3) by Gaussian elimination with partial pivoting.
 std::vector<double> solve(std::vector<std::vector<double>> A, std::vector<double> b) {
@@ -60,12 +51,14 @@ UniTerms uni_terms(const SamplerConfig& c, const NoiseSchedule& schedule,
                    const std::deque<torch::Tensor>& outputs, const std::deque<int64_t>& steps,
                    int64_t t, int64_t order) {
   UniTerms u;
-  const double lambda_s0 = at(schedule, steps.back()).lambda;
-  u.h = at(schedule, t).lambda - lambda_s0;
+  const double lambda_s0 = log_snr_coefficients(schedule, steps.back()).lambda;
+  u.h = log_snr_coefficients(schedule, t).lambda - lambda_s0;
   const auto& m0 = outputs.back();
   std::vector<double> rks;
   for (int64_t i = 1; i < order; ++i) {
-    const double rk = (at(schedule, steps[steps.size() - 1 - size_t(i)]).lambda - lambda_s0) / u.h;
+    const double rk =
+        (log_snr_coefficients(schedule, steps[steps.size() - 1 - size_t(i)]).lambda - lambda_s0) /
+        u.h;
     rks.push_back(rk);
     u.D1s.push_back((outputs[outputs.size() - 1 - size_t(i)] - m0) / rk);
   }
@@ -87,9 +80,9 @@ UniTerms uni_terms(const SamplerConfig& c, const NoiseSchedule& schedule,
 }
 
 /// x_t from x at s0 and the weighted differences (the common form of UniP and UniC).
-torch::Tensor uni_update(const SamplerConfig& c, const Coefficients& ct, const Coefficients& cs,
-                         const UniTerms& u, const torch::Tensor& x, const torch::Tensor& m0,
-                         const torch::Tensor& residual) {
+torch::Tensor uni_update(const SamplerConfig& c, const LogSnrCoefficients& ct,
+                         const LogSnrCoefficients& cs, const UniTerms& u, const torch::Tensor& x,
+                         const torch::Tensor& m0, const torch::Tensor& residual) {
   if (c.predict_x0) {
     auto x_t = ct.sigma / cs.sigma * x - ct.alpha * u.h_phi_1 * m0;
     return residual.defined() ? x_t - ct.alpha * u.B_h * residual : x_t;
@@ -125,7 +118,8 @@ torch::Tensor unipc_sample(const SamplerConfig& c, const SamplerInputs& in,
                                last_sample.defined();
     if (use_corrector) {
       auto u = uni_terms(c, in.schedule, outputs, steps, t, this_order);
-      const auto ct = at(in.schedule, t), cs = at(in.schedule, steps.back());
+      const auto ct = log_snr_coefficients(in.schedule, t),
+                 cs = log_snr_coefficients(in.schedule, steps.back());
       const auto rhos = this_order == 1 ? std::vector<double>{0.5} : solve(u.R, u.b);
       torch::Tensor residual = rhos.back() * (m - outputs.back());
       for (size_t k = 0; k < u.D1s.size(); ++k) residual = residual + rhos[k] * u.D1s[k];
@@ -145,7 +139,8 @@ torch::Tensor unipc_sample(const SamplerConfig& c, const SamplerInputs& in,
 
     // UniP: predict the sample at prev.
     auto u = uni_terms(c, in.schedule, outputs, steps, prev, this_order);
-    const auto ct = at(in.schedule, prev), cs = at(in.schedule, t);
+    const auto ct = log_snr_coefficients(in.schedule, prev),
+               cs = log_snr_coefficients(in.schedule, t);
     torch::Tensor residual;
     if (!u.D1s.empty()) {
       std::vector<double> rhos{0.5};

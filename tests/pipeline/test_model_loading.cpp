@@ -1,7 +1,7 @@
 // load_model on diffusers model and pipeline folders: forward parity per configuration, a DDIM
 // run, layout detection, and errors naming what is wrong.
 //
-// tiny-unet (../shared/fixtures/diffusers-0.21.4) is checked against outputs of diffusers 0.21.4
+// tiny-unet (tests/fixtures/diffusers-0.21.4) is checked against outputs of diffusers 0.21.4
 // itself. The folders in tests/fixtures/diffusers/ (tests/fixtures/make_unet_fixtures.py) are
 // checked against bench/peer_pytorch.py, an independent PyTorch reimplementation of UNet2DModel,
 // since diffusers cannot be installed where they were generated.
