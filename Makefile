@@ -38,5 +38,12 @@ bench: build
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
+# libFuzzer targets for every loader and parser (fuzz/README.md), built with clang in build-fuzz/
+# and run FUZZ_SECONDS each on their seed corpus.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh
+
 clean:
 	rm -rf $(BUILD)

@@ -57,7 +57,14 @@ json read_json_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument(path.string() + ": cannot read the config file");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_json_with_comments(text, path.string());
+  json j = parse_json_with_comments(text, path.string());
+  if (!j.is_object())
+    throw std::invalid_argument(path.string() + ": expected a JSON object of config sections, " +
+                                "found " + std::string(j.type_name()));
+  if (j.contains("preset") && !j["preset"].is_string())
+    throw std::invalid_argument(path.string() + ": preset must be a string, found " +
+                                j["preset"].dump());
+  return j;
 }
 
 }  // namespace
@@ -197,7 +204,16 @@ Run add_train(CLI::App& app) {
       if (has_checkpoint)
         throw std::invalid_argument(run_dir.string() + " already holds a run; pass --resume to "
                                     "continue it or choose another --out");
-      config = resolve_run_config(preset, patches);
+      try {
+        config = resolve_run_config(preset, patches);
+      } catch (const std::exception& e) {
+        if (f.config_file.empty()) throw;
+        // Name the file: the fault may be in it (or in a flag given with it).
+        const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+        throw std::invalid_argument((c10_error ? c10_error->what_without_backtrace() : e.what()) +
+                                    std::string(" (in the config resolved from preset ") + preset +
+                                    ", --config " + f.config_file + " and the flags)");
+      }
     }
 
     fmt::print("loading data: {}\n", config.data.source);

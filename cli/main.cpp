@@ -1,9 +1,11 @@
 // ddpm: train, sample and inspect denoising diffusion models (DDPM, DDIM).
 // The only place that parses argv, prints for a person, or exits (DESIGN).
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "commands.h"
 
@@ -39,7 +41,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0 as CLI11 prints them. A bad command line is a usage error:
+    // exit 2 (as argparse and getopt programs do), with one line naming the flag and the fault
+    // instead of CLI11's own exit codes (100 and up) and two-line message.
+    if (e.get_exit_code() == int(CLI::ExitCodes::Success)) return app.exit(e);
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    fmt::print(stderr, "error: {} (see --help)\n", message);
+    return 2;
   }
   try {
     for (auto* sub : app.get_subcommands()) return runs.at(sub->get_name())();

@@ -6,11 +6,12 @@ namespace ddpm {
 
 template <>
 const EnumTable<BetaSchedule>& enum_table<BetaSchedule>() {
-  static const EnumTable<BetaSchedule> table{"beta schedule",
-                                             {{BetaSchedule::linear, "linear"},
-                                              {BetaSchedule::scaled_linear, "scaled_linear"},
-                                              {BetaSchedule::squaredcos_cap_v2, "squaredcos_cap_v2"},
-                                              {BetaSchedule::keras_cosine, "keras_cosine"}}};
+  static const EnumTable<BetaSchedule> table{
+      "beta schedule",
+      {{BetaSchedule::linear, "linear"},
+       {BetaSchedule::scaled_linear, "scaled_linear"},
+       {BetaSchedule::squaredcos_cap_v2, "squaredcos_cap_v2"},
+       {BetaSchedule::keras_cosine, "keras_cosine"}}};
   return table;
 }
 
@@ -44,8 +45,9 @@ torch::Tensor keras_betas(const ScheduleConfig& c) {
 }  // namespace
 
 torch::Tensor make_betas(const ScheduleConfig& c) {
-  TORCH_CHECK(c.num_train_timesteps >= 2, "num_train_timesteps must be at least 2, got ",
-              c.num_train_timesteps);
+  TORCH_CHECK(c.num_train_timesteps >= 2 && c.num_train_timesteps <= kMaxTrainTimesteps,
+              "num_train_timesteps must be in [2, ", kMaxTrainTimesteps,
+              "] (kMaxTrainTimesteps), got ", c.num_train_timesteps);
   torch::Tensor betas;
   if (c.trained_betas) {
     TORCH_CHECK(int64_t(c.trained_betas->size()) == c.num_train_timesteps, "trained_betas has ",
@@ -69,10 +71,10 @@ torch::Tensor make_betas(const ScheduleConfig& c) {
         betas = cosine_betas(T);
         break;
       case BetaSchedule::keras_cosine:
-        TORCH_CHECK(c.min_signal_rate > 0 && c.min_signal_rate < c.max_signal_rate &&
-                        c.max_signal_rate < 1,
-                    "keras_cosine needs 0 < min_signal_rate < max_signal_rate < 1, got ",
-                    c.min_signal_rate, " and ", c.max_signal_rate);
+        TORCH_CHECK(
+            c.min_signal_rate > 0 && c.min_signal_rate < c.max_signal_rate && c.max_signal_rate < 1,
+            "keras_cosine needs 0 < min_signal_rate < max_signal_rate < 1, got ", c.min_signal_rate,
+            " and ", c.max_signal_rate);
         betas = keras_betas(c);
         break;
     }

@@ -22,8 +22,12 @@ enum class BetaSchedule {
 template <>
 const EnumTable<BetaSchedule>& enum_table<BetaSchedule>();
 
+/// The most diffusion steps a schedule may have: 100× DDPM's 1000 (improved DDPM uses 4000). A
+/// bound, so that a config file cannot size the schedule's tensors at will.
+inline constexpr int64_t kMaxTrainTimesteps = 100000;
+
 struct ScheduleConfig {
-  /// Number of diffusion steps T; 1000 as in DDPM.
+  /// Number of diffusion steps T; 1000 as in DDPM. At most kMaxTrainTimesteps.
   int64_t num_train_timesteps = 1000;
   /// Shape of the β curve; DDPM's linear by default.
   BetaSchedule beta_schedule = BetaSchedule::linear;

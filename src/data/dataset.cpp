@@ -6,6 +6,7 @@
 #include "data/fashion_mnist.h"
 #include "data/image_folder.h"
 #include "io/json_fields.h"
+#include "models/unet_config.h"
 
 namespace ddpm {
 
@@ -80,10 +81,11 @@ DataConfig data_config_from_json(const nlohmann::json& json) {
 }
 
 void check_image_size(int64_t image_size, int64_t multiple) {
-  if (image_size <= 0 || image_size % multiple != 0)
+  if (image_size <= 0 || image_size % multiple != 0 || image_size > kMaxSampleSize)
     throw std::invalid_argument(
         "image size must be a positive multiple of " + std::to_string(multiple) +
-        " (the UNet halves it at each level), got " + std::to_string(image_size));
+        " (the UNet halves it at each level) up to " + std::to_string(kMaxSampleSize) +
+        " (kMaxSampleSize), got " + std::to_string(image_size));
 }
 
 void check_data_config(const DataConfig& c) {

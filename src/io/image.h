@@ -6,9 +6,19 @@
 
 namespace ddpm {
 
+/// Images larger than this many pixels (8192 × 8192, 64 Mpx: 192 MiB as RGB) are refused from
+/// the header, before any pixel memory is allocated: a 100-byte file may claim 60000 × 60000.
+inline constexpr int64_t kMaxImagePixels = int64_t(8192) * 8192;
+
 /// Decodes PNG or JPEG. channels: 1 or 3 converts; 0 keeps the file's own (gray → 1, else 3;
-/// alpha is dropped). Throws std::runtime_error naming the file when it cannot be decoded.
+/// alpha is dropped). Throws std::runtime_error naming the file when it cannot be decoded, is not
+/// PNG or JPEG, or its header claims more than kMaxImagePixels pixels.
 torch::Tensor read_image(const std::filesystem::path& path, int channels = 0);
+
+/// read_image on bytes already in memory; `name` is used in messages. `max_pixels` bounds the
+/// size the header may claim (kMaxImagePixels unless a caller wants a tighter bound).
+torch::Tensor decode_image(const std::string& bytes, const std::string& name, int channels = 0,
+                           int64_t max_pixels = kMaxImagePixels);
 
 /// Writes a uint8 [C, H, W] (C = 1 or 3) tensor as PNG, atomically.
 void write_png(const std::filesystem::path& path, const torch::Tensor& image);

@@ -120,18 +120,27 @@ void validate(const UNetConfig& c) {
   const int64_t L = num_levels(c);
   const bool keras = c.layout == UNetLayout::keras;
   require(L >= 1, "block_out_channels must list at least one level");
+  require(L <= kMaxLevels, fmt::format("block_out_channels lists {} levels, more than the {} "
+                                       "allowed (kMaxLevels)",
+                                       L, kMaxLevels));
   require(!keras || L >= 2, fmt::format("the keras layout needs at least 2 levels in "
                                         "block_out_channels (the last is the mid block), got {}",
                                         L));
   for (int64_t ch : c.block_out_channels)
-    require(ch >= 1, fmt::format("block_out_channels must be positive, got [{}]",
-                                 fmt::join(c.block_out_channels, ", ")));
-  require(c.sample_size >= 1, fmt::format("sample_size must be >= 1, got {}", c.sample_size));
-  require(c.in_channels >= 1 && c.out_channels >= 1,
-          fmt::format("in_channels and out_channels must be >= 1, got {} and {}", c.in_channels,
-                      c.out_channels));
-  require(c.layers_per_block >= 1,
-          fmt::format("layers_per_block must be >= 1, got {}", c.layers_per_block));
+    require(ch >= 1 && ch <= kMaxChannels,
+            fmt::format("block_out_channels must be in [1, {}] (kMaxChannels), got [{}]",
+                        kMaxChannels, fmt::join(c.block_out_channels, ", ")));
+  require(c.sample_size >= 1 && c.sample_size <= kMaxSampleSize,
+          fmt::format("sample_size must be in [1, {}] (kMaxSampleSize), got {}", kMaxSampleSize,
+                      c.sample_size));
+  require(c.in_channels >= 1 && c.out_channels >= 1 && c.in_channels <= kMaxChannels &&
+              c.out_channels <= kMaxChannels,
+          fmt::format("in_channels and out_channels must be in [1, {}] (kMaxChannels), got {} "
+                      "and {}",
+                      kMaxChannels, c.in_channels, c.out_channels));
+  require(c.layers_per_block >= 1 && c.layers_per_block <= kMaxLayersPerBlock,
+          fmt::format("layers_per_block must be in [1, {}] (kMaxLayersPerBlock), got {}",
+                      kMaxLayersPerBlock, c.layers_per_block));
 
   const int64_t blocks = keras ? L - 1 : L;
   const std::string per = keras ? "one per level but the last (keras layout)"
@@ -198,9 +207,9 @@ void validate(const UNetConfig& c) {
   require(c.mid_block_scale_factor > 0,
           fmt::format("mid_block_scale_factor must be > 0, got {}", c.mid_block_scale_factor));
   const int64_t emb = conditioning_embedding_dim(c);
-  require(emb >= 2 && emb % 2 == 0,
-          fmt::format("the conditioning embedding needs an even width >= 2, got {} ({})", emb,
-                      input_only ? "embedding_dim" : "block_out_channels[0]"));
+  require(emb >= 2 && emb <= kMaxChannels && emb % 2 == 0,
+          fmt::format("the conditioning embedding needs an even width in [2, {}], got {} ({})",
+                      kMaxChannels, emb, input_only ? "embedding_dim" : "block_out_channels[0]"));
   require(c.conditioning != Conditioning::timestep || c.freq_shift < emb / 2,
           fmt::format("freq_shift {} must be below half the embedding width {}", c.freq_shift,
                       emb / 2));

@@ -167,9 +167,18 @@ struct UNetConfig {
   bool center_input_sample = false;
 };
 
-/// Throws std::invalid_argument naming the field, what was expected and what was found: list
-/// lengths, channel counts divisible by norm_num_groups and attention_head_dim, sample_size
-/// divisible by 2^(levels − 1), kernels in {1, 3}, combinations the layout does not support.
+/// Bounds on sizes read from files, so that a hostile config cannot ask for an absurd network
+/// (an allocation sized by a header field): 8192-pixel images (io/image.h's 64 Mpx limit), 16
+/// levels, 16384 channels per level (16× DDPM's largest), 64 resnets per block.
+inline constexpr int64_t kMaxSampleSize = 8192;
+inline constexpr int64_t kMaxLevels = 16;
+inline constexpr int64_t kMaxChannels = 16384;
+inline constexpr int64_t kMaxLayersPerBlock = 64;
+
+/// Throws std::invalid_argument naming the field, what was expected and what was found: sizes
+/// within the kMax* bounds above, list lengths, channel counts divisible by norm_num_groups and
+/// attention_head_dim, sample_size divisible by 2^(levels − 1), kernels in {1, 3}, combinations the
+/// layout does not support.
 void validate(const UNetConfig& config);
 
 /// Every field, keys = field names, enums by their strings.

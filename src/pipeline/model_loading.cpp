@@ -164,7 +164,14 @@ void read_config(const Located& where, LoadedModel& loaded) {
   loaded.layout = where.layout;
   loaded.checkpoint_dir = where.folder;
   if (!is_diffusers(where.layout)) {
-    loaded.config = run_config_from_json(read_json(where.config));
+    const nlohmann::json config = read_json(where.config);
+    try {
+      loaded.config = run_config_from_json(config);
+    } catch (const c10::Error& e) {  // a schedule TORCH_CHECK: the message without backtrace
+      throw std::runtime_error(where.config.string() + ": " + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(where.config.string() + ": " + e.what());
+    }
     return;
   }
   auto& c = loaded.config;
@@ -195,7 +202,13 @@ TensorMap read_weights(const Located& where, WeightsKind weights, LoadedModel& l
     }
   }
   const fs::path dir = complete_checkpoint_dir(where.folder);
-  loaded.step = read_json(dir / "state.json").value("step", int64_t(0));
+  const nlohmann::json state = read_json(dir / "state.json");
+  if (!state.is_object() || (state.contains("step") && !state["step"].is_number_unsigned()))
+    throw std::runtime_error(
+        (dir / "state.json").string() +
+        ": expected an object with a non-negative integer step, found " +
+        (state.is_object() ? "step " + state["step"].dump() : std::string(state.type_name())));
+  loaded.step = state.value("step", int64_t(0));
   const bool ema = weights == WeightsKind::ema;
   loaded.weights_file = dir / (ema ? "ema.safetensors" : "model.safetensors");
   if (ema && !fs::is_regular_file(loaded.weights_file))

@@ -33,6 +33,16 @@ PredictInput read_predict_input(const std::filesystem::path& file, const UNetCon
     throw std::runtime_error(
         fmt::format("{}: x must be a float tensor [N, {}, H, W] with N >= 1, found {} [{}]", where,
                     model.in_channels, c10::toString(x.scalar_type()), fmt::join(x.sizes(), ", ")));
+  // The UNet halves H and W (levels − 1) times and concatenates the skips: other sizes fail
+  // deep inside the network with a message that names no file.
+  const int64_t multiple = int64_t(1) << (num_levels(model) - 1);
+  for (int64_t d : {2, 3})
+    if (x.size(d) < 1 || x.size(d) % multiple != 0 || x.size(d) > kMaxSampleSize)
+      throw std::runtime_error(fmt::format(
+          "{}: x has shape [{}]; H and W must be multiples of {} (the model's {} levels halve "
+          "them {} times) up to {} (kMaxSampleSize)",
+          where, fmt::join(x.sizes(), ", "), multiple, num_levels(model), num_levels(model) - 1,
+          kMaxSampleSize));
   if (t.is_floating_point() || t.scalar_type() == torch::kBool || t.dim() != 1 ||
       t.size(0) != x.size(0))
     throw std::runtime_error(fmt::format(

@@ -1,5 +1,6 @@
 #include "data/idx.h"
 
+#include "address_space_limit.h"
 #include "data/idx_writer.h"
 #include "test_util.h"
 
@@ -67,6 +68,8 @@ TEST(Idx, CorruptFilesNameTheFileAndTheProblem) {
       {"tiny.gz", std::string("\x00\x00", 2), "fewer than 4 bytes"},
       {"empty.gz", "", "fewer than 4 bytes"},
       {"huge.gz", idx_bytes(0x803, {100000, 100000, 100000}, data), "4 GiB"},
+      // Found by fuzz/idx_fuzzer: the product of two sizes once overflowed int64_t.
+      {"overflow.gz", idx_bytes(0x802, {4278188027u, 4294967294u}, data), "4 GiB"},
   };
   for (const auto& c : cases) {
     write_bytes(dir.path / c.name, c.bytes, true);
@@ -74,6 +77,28 @@ TEST(Idx, CorruptFilesNameTheFileAndTheProblem) {
     EXPECT_TRUE(contains(message, c.expected)) << c.name << ": " << message;
     EXPECT_TRUE(contains(message, (dir.path / c.name).string())) << c.name << ": " << message;
   }
+}
+
+// Issue #13: a 16-byte file whose header claims 65535 × 256 × 256 bytes (just under the 4 GiB
+// cap) fails as truncated in a child whose address space may grow by only 64 MiB: the reader
+// allocates as the data arrives, not what the header claims.
+TEST(Idx, HeaderClaimingGigabytesIsNotAllocated) {
+  TempDir dir;
+  for (bool gzip : {false, true}) {
+    const auto path = dir.path / (gzip ? "claims.gz" : "claims");
+    write_bytes(path, idx_bytes(0x803, {65535, 256, 256}, "abc"), gzip);
+    const std::string outcome =
+        test::run_with_address_space_limit(size_t(64) << 20, [&] { read_idx(path); });
+    EXPECT_TRUE(contains(outcome, path.string() + ": truncated: the header promises 4294901760 "
+                                                  "data bytes, found 3"))
+        << outcome;
+  }
+  // A file larger than the first 1 MiB read still arrives whole.
+  const std::string data(3 * 1000 * 1000, '\x05');
+  write_bytes(dir.path / "big", idx_bytes(0x803, {3, 1000, 1000}, data), false);
+  const auto big = read_idx(dir.path / "big");
+  EXPECT_EQ(big.sizes(), (std::vector<int64_t>{3, 1000, 1000}));
+  EXPECT_EQ(big.sum().item<int64_t>(), 5 * 3 * 1000 * 1000);
 }
 
 TEST(Idx, BrokenGzipAndMissingFilesAreErrors) {

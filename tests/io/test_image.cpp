@@ -5,10 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <fstream>
 
 #include <stb/stb_image_write.h>
 
+#include "address_space_limit.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -123,6 +126,111 @@ TEST(Image, CorruptOrMissingFilesNameTheFile) {
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("missing.png"));
   }
+}
+
+// Hostile input (issue #13): each refused with a message naming the file and the fault.
+
+/// A PNG chunk: length, type, data, CRC-32 of type and data (PNG spec 5.3).
+std::string png_chunk(const std::string& type, const std::string& data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  const std::string body = type + data;
+  const auto crc =
+      uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size())));
+  return be32(uint32_t(data.size())) + body + be32(crc);
+}
+
+/// A PNG whose IHDR claims width × height RGB pixels, with one tiny IDAT: a few dozen bytes.
+std::string png_claiming(uint32_t width, uint32_t height) {
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  const std::string ihdr = be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
+         png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) +
+         png_chunk("IEND", "");
+}
+
+/// A baseline JPEG whose SOF0 claims width × height with 3 components, and nothing after it.
+std::string jpeg_claiming(uint16_t width, uint16_t height) {
+  std::string sof = "\xff\xc0";
+  sof += std::string{
+      0, 17, 8, char(height >> 8), char(height & 0xff), char(width >> 8), char(width & 0xff), 3};
+  for (char id = 1; id <= 3; ++id) sof += std::string{id, 0x11, 0};
+  return std::string("\xff\xd8", 2) + sof + std::string("\xff\xd9", 2);
+}
+
+std::string read_error(const fs::path& path) {
+  try {
+    read_image(path);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no std::runtime_error)";
+}
+
+TEST(ImageHostile, ZeroByteAndTruncatedFilesAreRefused) {
+  test::TempDir dir;
+  spit(dir.path / "empty.png", "");
+  EXPECT_THAT(read_error(dir.path / "empty.png"),
+              HasSubstr("empty.png: cannot decode image: the file is empty"));
+  const std::string png = encode_png(random_image(3, 16, 16));
+  for (size_t keep : {size_t(4), size_t(20), png.size() / 2, png.size() - 13}) {
+    spit(dir.path / "cut.png", png.substr(0, keep));
+    const std::string message = read_error(dir.path / "cut.png");
+    EXPECT_THAT(message, HasSubstr("cut.png: cannot decode image: "))
+        << "kept " << keep << " of " << png.size() << " bytes";
+    EXPECT_NE(message.back(), ' ') << "a reason follows: " << message;
+  }
+}
+
+TEST(ImageHostile, OtherFormatsThanPngAndJpegAreRefused) {
+  test::TempDir dir;
+  spit(dir.path / "a.gif", "GIF89a\x01\x00\x01\x00\x00\x00\x00;");
+  EXPECT_THAT(read_error(dir.path / "a.gif"), HasSubstr("a.gif: cannot decode image: not a PNG or "
+                                                        "JPEG file"));
+  spit(dir.path / "a.pgm", "P5 1 1 255\n\x07");
+  EXPECT_THAT(read_error(dir.path / "a.pgm"), HasSubstr("not a PNG or JPEG file"));
+}
+
+// Found by fuzz/image_fuzzer: a DHT segment whose 16 code counts sum past 256 made Debian's
+// stb_image 2.27 write past its Huffman size list (stbi__build_huffman); refused before stb_image.
+TEST(ImageHostile, JpegHuffmanTableWithTooManyCodesIsRefused) {
+  test::TempDir dir;
+  std::string dht = std::string("\xff\xd8\xff\xc4\x00\x13\x00", 7) + std::string(16, '\xff');
+  spit(dir.path / "dht.jpg", dht + "\xff\xd9");
+  EXPECT_THAT(read_error(dir.path / "dht.jpg"),
+              HasSubstr("dht.jpg: cannot decode image: corrupt JPEG: a Huffman table (DHT) "
+                        "defines 4080 codes, at most 256 are allowed"));
+}
+
+// A 57-byte PNG and a 33-byte JPEG claiming 60000 × 60000 (3.6 Gpx, 10.8 GB as RGB) are refused
+// from the header: in a child whose address space may grow by only 64 MiB, the message is the
+// pixel limit's, not an out-of-memory failure of the decoder.
+TEST(ImageHostile, HeaderClaiming60000x60000IsRefusedBeforeAllocating) {
+  test::TempDir dir;
+  spit(dir.path / "huge.png", png_claiming(60000, 60000));
+  spit(dir.path / "huge.jpg", jpeg_claiming(60000, 60000));
+  for (const char* name : {"huge.png", "huge.jpg"}) {
+    const fs::path path = dir.path / name;
+    const std::string outcome =
+        test::run_with_address_space_limit(size_t(64) << 20, [&] { read_image(path); });
+    EXPECT_THAT(outcome, HasSubstr(path.string() + ": cannot decode image: header claims "
+                                                   "60000x60000 = 3600000000 pixels, over the "
+                                                   "limit of 67108864 (kMaxImagePixels)"));
+  }
+  // The limit is on the header's claim, before any decoding: a real 100 × 100 image under a
+  // limit of 9999 pixels is refused the same way.
+  const std::string small = encode_png(random_image(1, 100, 100));
+  try {
+    decode_image(small, "small.png", 0, 9999);
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("small.png: cannot decode image: header claims 100x100"));
+  }
+  EXPECT_EQ(decode_image(small, "small.png", 0, 10000).sizes(),
+            (std::vector<int64_t>{1, 100, 100}));
 }
 
 TEST(Image, RejectsTensorsThatAreNotImages) {
