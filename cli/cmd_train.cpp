@@ -1,9 +1,17 @@
 // ddpm train: resolve the config (preset → [--init / --arch model] → --config → flags), load the
 // data, train with progress, checkpoints and sample grids; Ctrl-C checkpoints and stops cleanly.
+//
+// Signals (issue 13): the first SIGINT/SIGTERM lets the step in hand finish, checkpoints at that
+// step and exits 128 + signal (130 / 143, the shell's convention); a second one exits at once.
+// The handler only stores into lock-free atomics and calls _exit, both async-signal-safe.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -13,6 +21,7 @@
 #include "pipeline/model_source.h"
 #include "pipeline/run_config.h"
 #include "progress.h"
+#include "training/run_lock.h"
 #include "training/trainer.h"
 
 namespace ddpm::cli {
@@ -23,9 +32,25 @@ using nlohmann::json;
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};  ///< the first signal received
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "a signal handler may only touch lock-free atomics");
 
-extern "C" void on_interrupt(int) {
-  if (g_stop.exchange(true)) std::_Exit(130);  // a second Ctrl-C stops at once
+extern "C" void on_stop_signal(int sig) {
+  int none = 0;
+  if (!g_signal.compare_exchange_strong(none, sig)) _exit(128 + sig);  // a second: stop at once
+  g_stop.store(true);
+}
+
+/// Installs (or, with SIG_DFL, removes) the handler for SIGINT and SIGTERM. SA_RESTART: a
+/// checkpoint write in progress is not interrupted with EINTR.
+void handle_stop_signals(void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 struct TrainFlags {
@@ -44,7 +69,8 @@ template <typename T>
 void patch_option(CLI::App& cmd, TrainFlags& flags, const std::string& name,
                   const std::string& section, const std::string& key, const std::string& help) {
   cmd.add_option_function<T>(
-      name, [&flags, section, key](const T& v) {
+      name,
+      [&flags, section, key](const T& v) {
         if (section.empty())
           flags.patch[key] = v;
         else
@@ -116,6 +142,9 @@ Run add_train(CLI::App& app) {
                         "Linear learning-rate warmup steps");
   patch_option<double>(*cmd, f, "--grad-clip", "training", "grad_clip",
                        "Max global gradient norm (0: off)");
+  patch_option<int64_t>(*cmd, f, "--max-bad-steps", "training", "max_bad_steps",
+                        "Stop after this many consecutive steps with a non-finite loss or "
+                        "gradient, each skipped (default 5)");
   patch_option<std::string>(*cmd, f, "--loss", "training", "loss", "mse or l1");
   patch_option<double>(*cmd, f, "--ema-decay", "training", "ema_decay", "EMA decay in [0, 1)");
   patch_option<int64_t>(*cmd, f, "--sample-every", "training", "sample_every",
@@ -189,12 +218,17 @@ Run add_train(CLI::App& app) {
       patches.insert(patches.begin(), source_patch(source));
     }
     const fs::path run_dir = f.out.empty() ? fs::path("runs") / preset : fs::path(f.out);
+    // One trainer per run folder: a busy folder is refused before anything in it is read. A
+    // folder that does not exist yet is locked (and so created) only once the config is valid.
+    std::optional<RunLock> lock;
+    if (fs::exists(run_dir)) lock.emplace(run_dir);
     const bool has_checkpoint = checkpoint_exists(run_dir / "checkpoints/latest");
 
     RunConfig config;
     if (f.resume) {
       if (!has_checkpoint)
-        throw std::invalid_argument(run_dir.string() + " has no checkpoint to resume from "
+        throw std::invalid_argument(run_dir.string() +
+                                    " has no checkpoint to resume from "
                                     "(expected checkpoints/latest/); drop --resume to start it");
       // The run's own resolved config, with any flags given now on top (e.g. more --steps).
       json resolved = read_json_file(run_dir / "config.json");
@@ -202,7 +236,8 @@ Run add_train(CLI::App& app) {
       config = run_config_from_json(resolved);
     } else {
       if (has_checkpoint)
-        throw std::invalid_argument(run_dir.string() + " already holds a run; pass --resume to "
+        throw std::invalid_argument(run_dir.string() +
+                                    " already holds a run; pass --resume to "
                                     "continue it or choose another --out");
       try {
         config = resolve_run_config(preset, patches);
@@ -216,6 +251,7 @@ Run add_train(CLI::App& app) {
       }
     }
 
+    if (!lock) lock.emplace(run_dir);
     fmt::print("loading data: {}\n", config.data.source);
     Dataset data = load_dataset(config.data);
     if (!data.skipped.empty())
@@ -240,8 +276,7 @@ Run add_train(CLI::App& app) {
                  to_string(config.training.init_weights));
     if (!f.arch.empty()) fmt::print("architecture from {}\n", f.arch);
 
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
+    handle_stop_signals(on_stop_signal);
     ProgressLine line;
     TrainEvents events;
     events.on_progress = [&](const TrainProgress& p) {
@@ -264,15 +299,25 @@ Run add_train(CLI::App& app) {
         fmt::print("samples: {}\n", path.string());
       }
     };
-    trainer.run(events, &g_stop);
+    events.on_bad_step = [&](int64_t step, const std::string& tensor, int64_t consecutive) {
+      line.finish();
+      fmt::print(stderr, "warning: step {}: {}{} is not finite; step skipped ({} of {} in a row)\n",
+                 step, tensor == "loss" || tensor == "gradient norm" ? "" : "the gradient of ",
+                 tensor, consecutive, config.training.max_bad_steps);
+    };
+    try {
+      trainer.run(events, &g_stop);
+    } catch (...) {
+      line.finish();
+      throw;
+    }
     line.finish();
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    handle_stop_signals(SIG_DFL);
     if (g_stop) {
-      fmt::print("interrupted at step {}; checkpoint saved. Continue with: ddpm train --out {} "
-                 "--resume\n",
-                 trainer.step(), run_dir.string());
-      return 130;
+      const int sig = g_signal.load();
+      fmt::print("{} at step {}; checkpoint saved. Continue with: ddpm train --out {} --resume\n",
+                 sig == SIGTERM ? "terminated" : "interrupted", trainer.step(), run_dir.string());
+      return 128 + sig;
     }
     fmt::print("done: {} steps. Checkpoint: {}\nSample with: ddpm sample --model {}\n",
                trainer.step(), (run_dir / "checkpoints/latest").string(), run_dir.string());

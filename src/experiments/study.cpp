@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+
 #include "data/dataset.h"
 #include "experiments/figure.h"
 #include "experiments/study_report.h"

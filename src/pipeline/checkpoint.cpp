@@ -27,11 +27,19 @@ void write_checkpoint(const fs::path& dir, const Checkpoint& c) {
   fs::create_directories(tmp.parent_path());
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  write_safetensors(tmp / "model.safetensors", c.model);
-  if (!c.ema.empty()) write_safetensors(tmp / "ema.safetensors", c.ema);
-  if (!c.optimizer.empty()) write_safetensors(tmp / "optimizer.safetensors", c.optimizer);
-  write_file_atomic(tmp / "state.json", c.state.dump(2) + "\n");  // last: marks completeness
-  sync_directory(tmp);
+  try {
+    write_safetensors(tmp / "model.safetensors", c.model);
+    if (!c.ema.empty()) write_safetensors(tmp / "ema.safetensors", c.ema);
+    if (!c.optimizer.empty()) write_safetensors(tmp / "optimizer.safetensors", c.optimizer);
+    write_file_atomic(tmp / "state.json", c.state.dump(2) + "\n");  // last: marks completeness
+    sync_directory(tmp);
+  } catch (const std::exception& e) {
+    // A failed write (ENOSPC, EFBIG, EIO) leaves `dir` as it was and no half-written folder.
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw std::runtime_error(dir.string() +
+                             ": checkpoint not written (any previous one is kept): " + e.what());
+  }
 
   if (fs::exists(dir)) {
     fs::remove_all(old);
@@ -63,7 +71,8 @@ Checkpoint read_checkpoint(const fs::path& requested, bool with_optimizer) {
     throw std::runtime_error((dir / "state.json").string() + ": " + e.what());
   }
   c.model = read_safetensors(dir / "model.safetensors").tensors;
-  if (fs::exists(dir / "ema.safetensors")) c.ema = read_safetensors(dir / "ema.safetensors").tensors;
+  if (fs::exists(dir / "ema.safetensors"))
+    c.ema = read_safetensors(dir / "ema.safetensors").tensors;
   if (with_optimizer && fs::exists(dir / "optimizer.safetensors"))
     c.optimizer = read_safetensors(dir / "optimizer.safetensors").tensors;
   return c;

@@ -21,7 +21,9 @@ struct Checkpoint {
   nlohmann::json state = nlohmann::json::object();  ///< at least {"step": N}
 };
 
-/// Writes `checkpoint` as the folder `dir` (e.g. run/checkpoints/latest), atomically.
+/// Writes `checkpoint` as the folder `dir` (e.g. run/checkpoints/latest), atomically. When a
+/// write fails, throws naming the file and the OS error, with `dir` untouched and <name>.tmp/
+/// removed.
 void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 
 /// Reads the folder `dir` (or its .old twin, see above). `with_optimizer` false skips the

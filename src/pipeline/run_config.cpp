@@ -72,6 +72,7 @@ json training_to_json(const TrainingConfig& t) {
           {"adam_eps", t.adam_eps},
           {"warmup_steps", t.warmup_steps},
           {"grad_clip", t.grad_clip},
+          {"max_bad_steps", t.max_bad_steps},
           {"loss", to_string(t.loss)},
           {"ema_decay", t.ema_decay},
           {"ema_warmup", t.ema_warmup},
@@ -106,6 +107,7 @@ TrainingConfig training_from_json(const json& j) {
   in.read("adam_eps", t.adam_eps);
   in.read("warmup_steps", t.warmup_steps);
   in.read("grad_clip", t.grad_clip);
+  in.read("max_bad_steps", t.max_bad_steps);
   in.read_enum("loss", t.loss);
   in.read("ema_decay", t.ema_decay);
   in.read("ema_warmup", t.ema_warmup);
@@ -155,7 +157,8 @@ void require(bool ok, const std::string& message) {
 void validate(const RunConfig& c) {
   const auto& t = c.training;
   require(t.steps >= 0 && t.epochs >= 0, "training.steps and training.epochs must be >= 0");
-  require(t.batch_size >= 1, "training.batch_size must be >= 1, got " + std::to_string(t.batch_size));
+  require(t.batch_size >= 1,
+          "training.batch_size must be >= 1, got " + std::to_string(t.batch_size));
   require(t.lr > 0, "training.lr must be > 0");
   require(t.weight_decay >= 0, "training.weight_decay must be >= 0");
   require(t.adam_beta1 >= 0 && t.adam_beta1 < 1 && t.adam_beta2 >= 0 && t.adam_beta2 < 1,
@@ -163,16 +166,19 @@ void validate(const RunConfig& c) {
   require(t.adam_eps > 0, "training.adam_eps must be > 0");
   require(t.warmup_steps >= 0, "training.warmup_steps must be >= 0");
   require(t.grad_clip >= 0, "training.grad_clip must be >= 0 (0 disables clipping)");
+  require(t.max_bad_steps >= 1,
+          "training.max_bad_steps must be >= 1, got " + std::to_string(t.max_bad_steps));
   require(t.ema_decay >= 0 && t.ema_decay < 1, "training.ema_decay must be in [0, 1)");
-  require(t.sample_every >= 0 && t.checkpoint_every >= 0, "training.sample_every and "
+  require(t.sample_every >= 0 && t.checkpoint_every >= 0,
+          "training.sample_every and "
           "training.checkpoint_every must be >= 0");
   require(t.log_every >= 1, "training.log_every must be >= 1");
   require(t.sample_images >= 1 && t.sample_steps >= 1,
           "training.sample_images and training.sample_steps must be >= 1");
   require(t.threads >= 0, "training.threads must be >= 0");
   require(t.eval_every >= 0, "training.eval_every must be >= 0 (0: never)");
-  require(t.eval_samples >= 2, "training.eval_samples must be >= 2, got " +
-                                   std::to_string(t.eval_samples));
+  require(t.eval_samples >= 2,
+          "training.eval_samples must be >= 2, got " + std::to_string(t.eval_samples));
   require(t.eval_steps >= 1 && t.eval_steps <= c.schedule.num_train_timesteps,
           "training.eval_steps must be in [1, num_train_timesteps], got " +
               std::to_string(t.eval_steps));

@@ -55,6 +55,11 @@ struct TrainingConfig {
   int64_t warmup_steps = 0;
   /// Clip the global gradient norm to this (DDPM: 1.0); 0 disables.
   double grad_clip = 1.0;
+  /// Stop the run with an error after this many consecutive steps whose loss or gradient is
+  /// not finite (each such step is skipped: weights, EMA and optimizer state untouched). 5 rides
+  /// out a rare overflow; a diverged run stops within seconds. fp16 loss-scaling overflows are
+  /// the scaler's own skips and do not count.
+  int64_t max_bad_steps = 5;
   /// Simple loss on the prediction target: mse (DDPM L_simple) or l1 (Keras example).
   LossType loss = LossType::mse;
   /// EMA decay of the weights used for sampling (DDPM: 0.9999; Keras: 0.999).

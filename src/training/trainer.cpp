@@ -17,6 +17,7 @@
 #include "pipeline/model_loading.h"
 #include "pipeline/threads.h"
 #include "training/loss.h"
+#include "training/non_finite.h"
 
 namespace ddpm {
 
@@ -41,17 +42,44 @@ torch::Tensor from_hex(const std::string& s) {
   if (s.size() % 2) throw std::runtime_error("state.json: malformed RNG state");
   auto out = torch::empty({int64_t(s.size() / 2)}, torch::kUInt8);
   auto* p = out.data_ptr<uint8_t>();
-  for (size_t i = 0; i < s.size(); i += 2) p[i / 2] = uint8_t(std::stoi(s.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i < s.size(); i += 2)
+    p[i / 2] = uint8_t(std::stoi(s.substr(i, 2), nullptr, 16));
   return out;
 }
 
+/// The global L2 norm of the gradients; when it is finite and clip > 0, the gradients are scaled
+/// to norm at most `clip` exactly as torch::nn::utils::clip_grad_norm_ does (coefficient
+/// clip / (norm + 1e-6), clamped to 1). A non-finite norm leaves them as they are, so the
+/// caller can still find which one went non-finite (clip_grad_norm_ would turn them all NaN).
 double global_grad_norm(UNet& model, double clip) {
-  auto params = model->parameters();
-  if (clip > 0) return torch::nn::utils::clip_grad_norm_(params, clip);
+  std::vector<torch::Tensor> grads;
+  for (auto& p : model->parameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return 0.0;
   std::vector<torch::Tensor> norms;
-  for (auto& p : params)
-    if (p.grad().defined()) norms.push_back(p.grad().norm());
-  return norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+  for (auto& g : grads) norms.push_back(g.norm());
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm();
+  const double norm = total.item<double>();
+  if (clip > 0 && std::isfinite(norm)) {
+    const auto coef = torch::clamp(clip / (total + 1e-6), c10::nullopt, 1.0);
+    for (auto& g : grads) g.mul_(coef);
+  }
+  return norm;
+}
+
+NamedTensors named_gradients(UNet& model) {
+  NamedTensors grads;
+  for (auto& p : model->named_parameters(true)) grads.emplace_back(p.key(), p.value().grad());
+  return grads;
+}
+
+/// Refuses a checkpoint whose weights or optimizer state hold an inf or NaN.
+void check_finite(const Checkpoint& c, const fs::path& dir) {
+  for (const auto* part : {&c.model, &c.ema, &c.optimizer})
+    if (auto name = first_non_finite(*part))
+      throw std::runtime_error(
+          fmt::format("{}: not written: {} holds an inf or NaN (any previous checkpoint is kept)",
+                      dir.string(), *name));
 }
 
 }  // namespace
@@ -74,8 +102,8 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
   check_precision(config_.sampling.precision, device_);
   loss_scaler_ = LossScaler(tc.precision == Precision::fp16);
   if (tc.eval_every > 0)  // before any file is written: a data/network mismatch fails cleanly
-    metric_ = std::make_unique<ValidationMetric>(config_.training, data_.validation,
-                                                 data_.channels, data_.image_size);
+    metric_ = std::make_unique<ValidationMetric>(config_.training, data_.validation, data_.channels,
+                                                 data_.image_size);
 
   torch::manual_seed(tc.seed);  // weight init and dropout
   model_ = UNet(mc);
@@ -100,15 +128,16 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
 void Trainer::resume() {
   auto c = read_checkpoint(run_dir_ / "checkpoints/latest", /*with_optimizer=*/true);
   load_state_dict(*model_, c.model, (run_dir_ / "checkpoints/latest/model.safetensors").string());
-  load_state_dict(*ema_->model(), c.ema, (run_dir_ / "checkpoints/latest/ema.safetensors").string());
+  load_state_dict(*ema_->model(), c.ema,
+                  (run_dir_ / "checkpoints/latest/ema.safetensors").string());
   optimizer_->load_state(c.optimizer);
   step_ = c.state.at("step").get<int64_t>();
   elapsed_seconds_ = c.state.value("seconds", 0.0);
   generator_.set_state(from_hex(c.state.at("generator").get<std::string>()));
   at::Generator global = at::detail::getDefaultCPUGenerator();
   global.set_state(from_hex(c.state.at("global_generator").get<std::string>()));
-  loader_->restore({c.state.at("loader_epoch").get<int64_t>(),
-                    c.state.at("loader_position").get<int64_t>()});
+  loader_->restore(
+      {c.state.at("loader_epoch").get<int64_t>(), c.state.at("loader_position").get<int64_t>()});
   if (loss_scaler_.enabled() && c.state.contains("loss_scaler"))
     loss_scaler_.load_state(c.state.at("loss_scaler"));
   // The best validation metric so far: checkpoints/best/ is the truth (it may be newer than
@@ -125,6 +154,7 @@ void Trainer::resume() {
     const auto best = nlohmann::json::parse(in);
     if (best.contains("eval")) read_best(best["eval"], "value", "step");
   }
+  latest_step_ = step_;
   started_ = true;
 }
 
@@ -161,7 +191,13 @@ Checkpoint Trainer::make_checkpoint() {
   return c;
 }
 
-void Trainer::save_checkpoint() { write_checkpoint(run_dir_ / "checkpoints/latest", make_checkpoint()); }
+void Trainer::save_checkpoint() {
+  const auto dir = run_dir_ / "checkpoints/latest";
+  const auto c = make_checkpoint();
+  check_finite(c, dir);
+  write_checkpoint(dir, c);
+  latest_step_ = step_;
+}
 
 double Trainer::evaluate() {
   if (!metric_) throw std::logic_error("Trainer::evaluate: training.eval_every is 0");
@@ -175,6 +211,7 @@ double Trainer::evaluate() {
                        {"value", value},
                        {"step", step_},
                        {"protocol", metric_->protocol()}};
+    check_finite(c, run_dir_ / "checkpoints/best");
     write_checkpoint(run_dir_ / "checkpoints/best", c);
   }
   return value;
@@ -206,8 +243,8 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   TrainingLog log(run_dir_ / "log.csv", step_, metric_ ? "eval_" + metric_->name() : "");
   using clock = std::chrono::steady_clock;
   double window_seconds = 0;  // optimizer steps only: grids and checkpoints are not training
-  double window_loss = 0;
-  int64_t window_steps = 0;
+  double window_loss = 0;     // summed over the window's finite losses
+  int64_t window_steps = 0, window_finite = 0;
   const int64_t first_step = step_;
   double last_eval = std::numeric_limits<double>::quiet_NaN(), last_eval_seconds = 0;
   auto report = [&](double lr, double grad_norm,
@@ -215,11 +252,15 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     TrainProgress p;
     p.step = step_;
     p.total_steps = total_steps_;
-    p.loss = window_steps ? window_loss / double(window_steps) : 0.0;
+    p.loss = window_finite  ? window_loss / double(window_finite)
+             : window_steps ? std::numeric_limits<double>::quiet_NaN()
+                            : 0.0;
     p.lr = lr;
-    p.images_per_second = window_seconds > 0 ? double(window_steps * tc.batch_size) / window_seconds : 0;
+    p.images_per_second =
+        window_seconds > 0 ? double(window_steps * tc.batch_size) / window_seconds : 0;
     p.elapsed_seconds = elapsed_seconds_;
-    p.eta_seconds = window_steps ? window_seconds / double(window_steps) * double(total_steps_ - step_) : 0;
+    p.eta_seconds =
+        window_steps ? window_seconds / double(window_steps) * double(total_steps_ - step_) : 0;
     if (metric_) {
       p.eval_name = metric_->name();
       p.eval = last_eval;
@@ -232,30 +273,72 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     window_seconds = 0;
     window_loss = 0;
     window_steps = 0;
+    window_finite = 0;
   };
 
   double lr = 0, grad_norm = 0;
+  int64_t bad_in_a_row = 0, first_bad_step = 0;
+  std::string first_bad;  // what went non-finite at first_bad_step
   while (step_ < total_steps_ && !(stop && stop->load())) {
     const auto t0 = clock::now();
-    auto batch = loader_->next();                                            // uint8 [B, C, H, W]
+    auto batch = loader_->next();  // uint8 [B, C, H, W]
     if (config_.data.hflip) batch = random_hflip(batch, generator_);
-    auto x0 = normalize(batch, data_.normalization).to(device_);              // [B, C, H, W]
+    auto x0 = normalize(batch, data_.normalization).to(device_);  // [B, C, H, W]
     auto loss = diffusion_loss(model_, schedule_, config_.prediction_type, tc.loss, x0, generator_,
                                tc.precision);
     optimizer_->zero_grad();
     loss_scaler_.scale(loss).backward();
-    // fp16: gradients back to their true size before clipping; an overflowed step is skipped.
-    const bool finite = loss_scaler_.unscale(model_->parameters());
-    grad_norm = global_grad_norm(model_, tc.grad_clip);
+    const double loss_value = loss.item<double>();
     lr = warmup_lr(tc.lr, step_, tc.warmup_steps);
-    if (finite) {
-      optimizer_->step(lr);
-      ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));
+    // A bad step (issue 13): the loss or a gradient is not finite; nothing is updated. The loss
+    // is float32 in every precision (autocast_forward), so a non-finite one is never the fp16
+    // loss scale's doing.
+    std::string bad;
+    grad_norm = std::numeric_limits<double>::quiet_NaN();
+    if (!std::isfinite(loss_value)) {
+      bad = "loss";
+    } else {
+      // fp16: gradients back to their true size before clipping; an overflowed step is the
+      // scaler's to skip (it backs off the scale), not a bad step.
+      const bool scaler_finite = loss_scaler_.unscale(model_->parameters());
+      grad_norm = global_grad_norm(model_, tc.grad_clip);
+      if (scaler_finite && !std::isfinite(grad_norm))
+        bad = first_non_finite(named_gradients(model_)).value_or("gradient norm");
+      if (scaler_finite && bad.empty()) {
+        optimizer_->step(lr);
+        ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));
+      }
+      loss_scaler_.update();
     }
-    loss_scaler_.update();
     ++step_;
-    window_loss += loss.item<double>();
     ++window_steps;
+    if (bad.empty()) {
+      bad_in_a_row = 0;
+      window_loss += loss_value;
+      ++window_finite;
+    } else {
+      if (bad_in_a_row++ == 0) first_bad_step = step_, first_bad = bad;
+      if (events.on_bad_step) events.on_bad_step(step_, bad, bad_in_a_row);
+      if (bad_in_a_row >= tc.max_bad_steps) {
+        if (window_steps) report(lr, grad_norm);
+        const std::string what = first_bad == "loss" || first_bad == "gradient norm"
+                                     ? first_bad
+                                     : "the gradient of " + first_bad;
+        throw TrainingDiverged(
+            fmt::format("training diverged at step {}: {} consecutive steps had a non-finite loss "
+                        "or gradient and were skipped (training.max_bad_steps = {}); the first "
+                        "non-finite tensor, at step {}: {}. {}. {}",
+                        step_, bad_in_a_row, tc.max_bad_steps, first_bad_step, what,
+                        latest_step_ >= 0
+                            ? fmt::format("checkpoints/latest holds step {}, the last finite state",
+                                          latest_step_)
+                            : std::string("No checkpoint was written"),
+                        tc.grad_clip > 0 ? "Lower training.lr (--lr)"
+                                         : "Lower training.lr (--lr) or clip gradients "
+                                           "(training.grad_clip, --grad-clip)"),
+            first_bad_step, first_bad);
+      }
+    }
     const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();
     elapsed_seconds_ += step_seconds;
     window_seconds += step_seconds;

@@ -12,6 +12,11 @@
 //   Trainer trainer(config, dataset, "runs/fmnist");
 //   if (resume) trainer.resume();
 //   trainer.run(events, &stop_flag);
+//
+// Faults (issue 13): a step whose loss or gradient is not finite is skipped (weights, EMA and
+// optimizer state untouched) and training.max_bad_steps of them in a row stop the run with a
+// TrainingDiverged naming the first step and tensor; a checkpoint is never written with
+// non-finite values (checked before writing), so checkpoints/latest stays the last finite state.
 #pragma once
 #include <torch/torch.h>
 
@@ -20,6 +25,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "core/noise_schedule.h"
 #include "data/dataset.h"
@@ -38,7 +45,7 @@ namespace ddpm {
 struct TrainProgress {
   int64_t step = 0;         ///< optimizer steps done
   int64_t total_steps = 0;  ///< steps the run will reach
-  double loss = 0;          ///< mean loss since the last report
+  double loss = 0;          ///< mean finite loss since the last report (NaN: every step skipped)
   double lr = 0;
   double images_per_second = 0;
   double elapsed_seconds = 0;  ///< training time, summed across resumes
@@ -59,6 +66,24 @@ struct TrainEvents {
   /// A file a person may want to open: ("samples", path), ("checkpoint", path) or ("best",
   /// path) when checkpoints/best was rewritten.
   std::function<void(const std::string& kind, const std::filesystem::path&)> on_file;
+  /// A skipped step: its number, what went non-finite ("loss" or a parameter's name, whose
+  /// gradient it was) and how many steps in a row have now been skipped.
+  std::function<void(int64_t step, const std::string& tensor, int64_t consecutive)> on_bad_step;
+};
+
+/// training.max_bad_steps consecutive steps had a non-finite loss or gradient.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  TrainingDiverged(const std::string& message, int64_t first_step, std::string tensor)
+      : std::runtime_error(message), first_step_(first_step), tensor_(std::move(tensor)) {}
+  /// The first step of the run of bad steps (1-based, as in log.csv) and what went non-finite
+  /// there: "loss", a parameter's name (its gradient) or "gradient norm" (it overflowed).
+  int64_t first_step() const { return first_step_; }
+  const std::string& tensor() const { return tensor_; }
+
+ private:
+  int64_t first_step_;
+  std::string tensor_;
 };
 
 class Trainer {
@@ -69,9 +94,11 @@ class Trainer {
   /// Continues from RUN/checkpoints/latest: weights, EMA, optimizer, step, RNG and loader state.
   void resume();
 
-  /// Trains until total_steps(), or until *stop turns true (then checkpoints and returns). A
-  /// fresh run (no resume()) with training.init first copies those weights into the model and
-  /// the EMA (see load_init_weights).
+  /// Trains until total_steps(), or until *stop turns true (then finishes the step in hand,
+  /// checkpoints and returns). A fresh run (no resume()) with training.init first copies those
+  /// weights into the model and the EMA (see load_init_weights). Throws TrainingDiverged (see
+  /// the head of this file), and std::runtime_error naming the file when a checkpoint, grid or
+  /// log row cannot be written; the previous checkpoint is then left as it was.
   void run(const TrainEvents& events = {}, const std::atomic<bool>* stop = nullptr);
 
   int64_t step() const { return step_; }
@@ -85,7 +112,7 @@ class Trainer {
   /// from the run's (architecture_differences), as load_model does for missing files or tensors.
   void load_init_weights();
 
-  /// Writes RUN/checkpoints/latest now.
+  /// Writes RUN/checkpoints/latest now (refused, throwing, when a weight is not finite).
   void save_checkpoint();
   /// Measures the validation metric with the EMA weights (training.eval_every must be > 0);
   /// returns its value and rewrites RUN/checkpoints/best when it beats the best so far.
@@ -112,6 +139,7 @@ class Trainer {
   std::unique_ptr<ValidationMetric> metric_;  ///< set when training.eval_every > 0
   double best_eval_ = std::numeric_limits<double>::quiet_NaN();
   int64_t best_eval_step_ = -1;
+  int64_t latest_step_ = -1;  ///< step of RUN/checkpoints/latest (-1: none yet), for messages
   /// latest / best checkpoint contents (state.json carries the best metric, so resume keeps it).
   Checkpoint make_checkpoint();
 };

@@ -1,6 +1,12 @@
 #include "training/training_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -10,13 +16,15 @@ namespace ddpm {
 
 namespace {
 
-int64_t row_step(const std::string& line) { return std::stoll(line.substr(0, line.find(','))); }
+int64_t row_step(const std::string& line) {
+  return std::stoll(line.substr(0, line.find(',')));
+}
 
 }  // namespace
 
 TrainingLog::TrainingLog(const std::filesystem::path& path, int64_t keep_up_to,
                          const std::string& eval_column)
-    : eval_column_(!eval_column.empty()) {
+    : path_(path), eval_column_(!eval_column.empty()) {
   std::string kept = std::string(kHeader) + (eval_column_ ? "," + eval_column : "") + "\n";
   if (std::filesystem::exists(path)) {
     std::ifstream in(path);
@@ -26,20 +34,41 @@ TrainingLog::TrainingLog(const std::filesystem::path& path, int64_t keep_up_to,
       if (!line.empty() && row_step(line) <= keep_up_to) kept += line + "\n";
   }
   write_file_atomic(path, kept);
-  out_.open(path, std::ios::app);
-  if (!out_) throw std::runtime_error(path.string() + ": cannot open for appending");
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0)
+    throw std::runtime_error(path.string() +
+                             ": cannot open for appending: " + std::strerror(errno));
+}
+
+TrainingLog::~TrainingLog() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void TrainingLog::append(int64_t step, double loss, double lr, double grad_norm,
                          double images_per_s, double seconds, double eval) {
-  out_ << step << ',' << loss << ',' << lr << ',' << grad_norm << ',' << images_per_s << ','
-       << seconds;
+  std::ostringstream row;
+  row << step << ',' << loss << ',' << lr << ',' << grad_norm << ',' << images_per_s << ','
+      << seconds;
   if (eval_column_) {
-    out_ << ',';
-    if (!std::isnan(eval)) out_ << eval;
+    row << ',';
+    if (!std::isnan(eval)) row << eval;
   }
-  out_ << '\n';
-  out_.flush();
+  row << '\n';
+  const std::string text = row.str();
+  // Where the row starts, to cut a torn row off again if the disk fills mid-row.
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n >= 0) {
+      done += size_t(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    const int err = errno;
+    if (start >= 0) (void)!::ftruncate(fd_, start);
+    throw std::runtime_error(path_.string() + ": cannot append the row of step " +
+                             std::to_string(step) + ": " + std::strerror(err));
+  }
 }
 
 std::vector<LogRow> read_training_log(const std::filesystem::path& path) {
