@@ -9,6 +9,9 @@
 //           forward, MSE on ε (training/loss.h), backward, AdamW (training/adamw.h; the peer:
 //           torch.optim.AdamW, same lr and weight decay). images/s = batch / median step time.
 //           Data loading, gradient clipping and EMA are left out (the trainer adds them).
+//   load    load_model on the preset exported as a diffusers folder (config.json and
+//           diffusion_pytorch_model.safetensors): read, build the UNet, copy the weights in.
+//           Target (issue #3): ddpm-cifar10 (35.7M parameters) in under 1 s.
 //   sample  one DDIM run (η = 0, x̂_0 clipped, `--sample-steps` network evaluations, leading
 //           spacing) on one batch without autograd (samplers/ddim.h + models/denoiser.h; the peer:
 //           the same loop under torch.no_grad). images/s = batch / median time of the whole run.
@@ -52,10 +55,11 @@
 #include "models/state_dict.h"
 #include "models/unet.h"
 #include "op_profile.h"
+#include "pipeline/diffusers_export.h"
 #include "pipeline/model_loading.h"
-#include "samplers/sampler_registry.h"
 #include "pipeline/run_config.h"
 #include "pipeline/threads.h"
+#include "samplers/sampler_registry.h"
 #include "training/adamw.h"
 #include "training/loss.h"
 #include "training/loss_scaler.h"
@@ -91,7 +95,7 @@ struct Flags {
   bool profile = false;
   int64_t profile_top = 12;
   std::string json_path;
-  std::string device = "cpu";     // both sides
+  std::string device = "cpu";      // both sides
   std::string precision = "fp32";  // autocast, both sides
   bool cuda_graphs = false;        // ours: sampling from a CUDA graph
   bool peer_compile = false;       // the peer: torch.compile'd network
@@ -104,7 +108,7 @@ const std::map<std::string, std::pair<int64_t, int64_t>> kDefaultBatch = {
 
 struct Timing {
   int64_t batch = 0;
-  double peak_rss_mib = 0;  // resident-set high-water mark of the process during the timing
+  double peak_rss_mib = 0;      // resident-set high-water mark of the process during the timing
   std::vector<double> seconds;  // one entry per timed repeat
   double median_s = 0;
   double images_per_s = 0;
@@ -173,6 +177,7 @@ struct PresetResult {
   std::string preset;
   int64_t parameters = 0;
   Timing ours_train, ours_sample;
+  Timing ours_load;  // batch 1: images_per_s is loads per second
   std::optional<Timing> peer_train, peer_sample;
   std::optional<double> max_abs_diff;  // peer forward vs ours on the same input
   double max_abs_output = 0;
@@ -267,6 +272,19 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     auto out = model->forward(x, c);                           // [4, C, H, W]
     r.max_abs_output = out.abs().max().item<double>();
     ddpm::write_safetensors(dir.path() / "check.safetensors", {{"x", x}, {"c", c}, {"out", out}});
+  }
+
+  // Ours, load: the folder a user downloads, read back through load_model. Timed first, before
+  // training and sampling have grown the heap, so the weights land in fresh pages as they do in
+  // a new process.
+  {
+    ddpm::RunConfig run;
+    run.model = config;
+    ddpm::export_diffusers(run, ddpm::state_dict(*model), dir.path() / "diffusers");
+    r.ours_load = time_repeats(1, f.warmup, f.repeats, [&] {
+      ddpm::load_model(dir.path() / "diffusers", ddpm::WeightsKind::ema, device);
+      finish();
+    });
   }
 
   // Ours, train: the project's loss and optimizer on one fixed batch in [−1, 1].
@@ -370,8 +388,8 @@ void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, do
                    int64_t top, const std::optional<json>& peer) {
   fmt::print("\n{}: {:.1f} ms per run under the profiler{}\n", title, p.total_ms,
              peer ? fmt::format(" (peer {:.1f} ms)", peer->at("total_ms").get<double>()) : "");
-  fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8} {:>9} {:>6}\n", "category", "self ms",
-             "share", "calls", "GFLOP", "GFLOP/s", "peer ms", "share");
+  fmt::print("  {:<30} {:>9} {:>6} {:>7} {:>9} {:>8} {:>9} {:>6}\n", "category", "self ms", "share",
+             "calls", "GFLOP", "GFLOP/s", "peer ms", "share");
   auto peer_ms = [&](const std::string& category) {
     if (!peer || !peer->at("categories").contains(category)) return 0.0;
     return peer->at("categories").at(category).get<double>();
@@ -379,13 +397,13 @@ void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, do
   std::vector<std::string> shown;
   for (const auto& c : p.categories) {
     shown.push_back(c.name);
-    fmt::print("  {:<30} {:>9.1f} {:>5.1f}% {:>7} {:>9.2f} {:>8} {:>9} {:>6}\n", c.name, c.self_ms,
-               100 * c.self_ms / p.total_ms, c.calls, c.gflop,
-               c.gflop > 0 ? fmt::format("{:.1f}", c.gflop / (c.self_ms / 1e3)) : "-",
-               peer ? fmt::format("{:.1f}", peer_ms(c.name)) : "-",
-               peer ? fmt::format("{:.1f}%", 100 * peer_ms(c.name) /
-                                                 peer->at("total_ms").get<double>())
-                    : "-");
+    fmt::print(
+        "  {:<30} {:>9.1f} {:>5.1f}% {:>7} {:>9.2f} {:>8} {:>9} {:>6}\n", c.name, c.self_ms,
+        100 * c.self_ms / p.total_ms, c.calls, c.gflop,
+        c.gflop > 0 ? fmt::format("{:.1f}", c.gflop / (c.self_ms / 1e3)) : "-",
+        peer ? fmt::format("{:.1f}", peer_ms(c.name)) : "-",
+        peer ? fmt::format("{:.1f}%", 100 * peer_ms(c.name) / peer->at("total_ms").get<double>())
+             : "-");
   }
   if (peer)  // categories only the peer has (e.g. SiLU, which ours fuses into normalization)
     for (const auto& [name, ms] : peer->at("categories").items())
@@ -421,6 +439,14 @@ void print_profiles(const std::vector<PresetResult>& results, int64_t top) {
   }
 }
 
+/// The spellings models/precision.h parses (its enum table), for --precision.
+std::vector<std::string> precision_names() {
+  std::vector<std::string> names;
+  for (const auto& [value, name] : ddpm::enum_table<ddpm::Precision>().entries)
+    names.emplace_back(name);
+  return names;
+}
+
 int run(const Flags& f) {
   const int64_t threads = ddpm::configure_cpu_threads(f.threads);
   fmt::print("ddpm_bench: LibTorch {}, {} threads, {}; load average {} at start\n", TORCH_VERSION,
@@ -438,8 +464,8 @@ int run(const Flags& f) {
     results.push_back(bench_preset(preset, f, threads));
   }
 
-  fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10} {:>10} {:>10}\n", "preset", "task",
-             "batch", "ours img/s", "peer img/s", "ours/peer", "ours MiB", "peer MiB");
+  fmt::print("\n{:<14} {:<6} {:>5} {:>11} {:>11} {:>10} {:>10} {:>10}\n", "preset", "task", "batch",
+             "ours img/s", "peer img/s", "ours/peer", "ours MiB", "peer MiB");
   auto row = [](const std::string& preset, const char* task, const Timing& ours,
                 const std::optional<Timing>& peer) {
     fmt::print("{:<14} {:<6} {:>5} {:>11.1f} {:>11} {:>10} {:>10.0f} {:>10}\n", preset, task,
@@ -451,6 +477,14 @@ int run(const Flags& f) {
     row(r.preset, "sample", r.ours_sample, r.peer_sample);
   }
   fmt::print("MiB: peak resident memory of the whole process while timing that task (VmHWM)\n");
+  fmt::print("\nload_model of each preset as a diffusers folder (median of {} loads):\n",
+             f.repeats);
+  for (const auto& r : results)
+    fmt::print(
+        "  {:<14} {:>10} parameters  {:.3f} s{}\n", r.preset, r.parameters, r.ours_load.median_s,
+        r.preset == "ddpm-cifar10"
+            ? (r.ours_load.median_s < 1.0 ? "  (target < 1 s: met)" : "  (target < 1 s: NOT met)")
+            : "");
   fmt::print("load average {} at the end\n", load_average());
   if (f.profile) print_profiles(results, f.profile_top);
 
@@ -467,17 +501,20 @@ int run(const Flags& f) {
   }
 
   if (!f.json_path.empty()) {
-    json out = {{"libtorch", TORCH_VERSION}, {"threads", threads},
-                {"device", f.device},        {"precision", f.precision},
+    json out = {{"libtorch", TORCH_VERSION},    {"threads", threads},
+                {"device", f.device},           {"precision", f.precision},
                 {"cuda_graphs", f.cuda_graphs}, {"peer_compile", f.peer_compile},
-                {"cpu", cpu_model()},        {"sample_steps", f.sample_steps},
-                {"warmup", f.warmup},        {"repeats", f.repeats},
-                {"lr", kLearningRate},       {"weight_decay", kWeightDecay},
+                {"cpu", cpu_model()},           {"sample_steps", f.sample_steps},
+                {"warmup", f.warmup},           {"repeats", f.repeats},
+                {"lr", kLearningRate},          {"weight_decay", kWeightDecay},
                 {"presets", json::array()}};
     for (const auto& r : results) {
       json p = {{"preset", r.preset},
                 {"parameters", r.parameters},
-                {"ours", {{"train", to_json(r.ours_train)}, {"sample", to_json(r.ours_sample)}}}};
+                {"ours",
+                 {{"train", to_json(r.ours_train)},
+                  {"sample", to_json(r.ours_sample)},
+                  {"load", to_json(r.ours_load)}}}};
       if (r.peer_train) {
         p["peer"] = {{"torch_version", r.peer_torch},
                      {"train", to_json(*r.peer_train)},
@@ -533,8 +570,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", f.device, "cpu, cuda or cuda:N, for both sides (default cpu)");
   app.add_option("--precision", f.precision,
                  "Autocast for both sides: fp32, bf16, or fp16 (CUDA; training with loss scaling)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
-  app.add_flag("--cuda-graphs", f.cuda_graphs, "Ours: sample with the network replayed from a CUDA graph");
+      ->check(CLI::IsMember(precision_names()));
+  app.add_flag("--cuda-graphs", f.cuda_graphs,
+               "Ours: sample with the network replayed from a CUDA graph");
   app.add_flag("--peer-compile", f.peer_compile,
                "The peer: run the network through torch.compile (PyTorch 2; on the GPU machine)");
   try {

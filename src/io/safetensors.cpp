@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -46,7 +47,9 @@ std::string known_dtypes() {
   return s;
 }
 
-/// A read-only private mapping of a whole file; the descriptor is closed once mapped.
+/// A private copy-on-write mapping of a whole file; the descriptor is closed once mapped. The
+/// pages are prefaulted read-only (MAP_POPULATE on a read-only mapping, then made writable):
+/// reading tensors costs no page faults, and a write copies only the page it touches, privately.
 class MappedFile {
  public:
   explicit MappedFile(const std::filesystem::path& path) {
@@ -60,28 +63,35 @@ class MappedFile {
     }
     size_ = size_t(st.st_size);
     if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      // Populating a writable private mapping would copy every page (the kernel breaks COW
+      // when it prefaults one), so map read-only, populate, and only then allow writes.
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p == MAP_FAILED) {
         const int err = errno;
         ::close(fd);
         throw std::runtime_error(path.string() + ": cannot mmap: " + std::strerror(err));
       }
-      data_ = static_cast<const uint8_t*>(p);
-      ::madvise(p, size_, MADV_SEQUENTIAL);
+      data_ = static_cast<uint8_t*>(p);
+      if (::mprotect(p, size_, PROT_READ | PROT_WRITE) != 0) {
+        const int err = errno;
+        ::munmap(p, size_);
+        ::close(fd);
+        throw std::runtime_error(path.string() + ": cannot mprotect: " + std::strerror(err));
+      }
     }
     ::close(fd);
   }
   ~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_) ::munmap(data_, size_);
   }
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
-  const uint8_t* data() const { return data_; }
+  uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  const uint8_t* data_ = nullptr;
+  uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
 
@@ -199,7 +209,9 @@ const char* dtype_name(torch::ScalarType type) {
 
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   const std::string where = path.string();
-  const MappedFile file(path);
+  // Shared by every tensor read from it: the mapping lives as long as the last of them.
+  const auto mapping = std::make_shared<const MappedFile>(path);
+  const MappedFile& file = *mapping;
   if (file.size() < 8)
     throw std::runtime_error(where + ": file is " + std::to_string(file.size()) +
                              " bytes, too short for the 8-byte header length");
@@ -214,7 +226,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     throw std::runtime_error(where + ": header must start with '{'");
   const nlohmann::json header = parse_header(header_text, header_size, where);
 
-  const uint8_t* data = file.data() + 8 + header_size;
+  uint8_t* data = file.data() + 8 + header_size;
   const uint64_t data_size = file.size() - 8 - header_size;
   SafetensorsFile out;
   std::vector<Entry> entries;
@@ -244,14 +256,23 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     throw std::runtime_error(where + ": tensors cover " + std::to_string(cursor) +
                              " bytes, but the data section holds " + std::to_string(data_size));
 
+  // Tensors view the mapping where their bytes are aligned for their dtype (every file this
+  // project or the safetensors library writes); a misaligned tensor gets a copy.
   for (const auto& e : entries) {
-    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
-    const uint8_t* src = data + e.begin;
+    uint8_t* src = data + e.begin;
+    const auto options = torch::TensorOptions().dtype(e.dtype);
     if (e.dtype == torch::kBool &&
         std::any_of(src, src + (e.end - e.begin), [](uint8_t b) { return b > 1; }))
       throw std::runtime_error(where + ": tensor '" + e.name +
                                "' is BOOL but holds bytes other than 0 and 1");
-    if (e.end > e.begin) std::memcpy(t.data_ptr(), src, e.end - e.begin);
+    torch::Tensor t;
+    if (e.end > e.begin && reinterpret_cast<uintptr_t>(src) % torch::elementSize(e.dtype) == 0) {
+      t = torch::from_blob(
+          src, e.shape, [mapping](void*) {}, options);
+    } else {
+      t = torch::empty(e.shape, options);
+      if (e.end > e.begin) std::memcpy(t.data_ptr(), src, e.end - e.begin);
+    }
     out.tensors.emplace(e.name, std::move(t));
   }
   return out;

@@ -2,7 +2,7 @@
 // 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // optional "__metadata__" (string → string), then the raw little-endian tensor bytes.
 //
-//   auto file = read_safetensors("model.safetensors");     // validates everything, mmaps
+//   auto file = read_safetensors("model.safetensors");     // validates everything, maps
 //   torch::Tensor w = file.tensors.at("conv_in.weight");
 //   write_safetensors("out.safetensors", file.tensors, {{"format", "pt"}});
 #pragma once
@@ -18,7 +18,10 @@ namespace ddpm {
 using TensorMap = std::map<std::string, torch::Tensor>;
 
 struct SafetensorsFile {
-  TensorMap tensors;                            ///< CPU tensors owning their memory
+  /// CPU tensors viewing one private copy-on-write mapping of the file (kept alive by them; a
+  /// write to a tensor stays in this process). Replacing the file by rename, as every writer
+  /// here does, leaves them intact; truncating it in place while they live is not supported.
+  TensorMap tensors;
   std::map<std::string, std::string> metadata;  ///< the "__metadata__" entries
 };
 

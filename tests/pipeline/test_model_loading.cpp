@@ -10,7 +10,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
 
 #include "core/timesteps.h"
@@ -221,9 +220,11 @@ TEST(ModelLoading, MissingExtraMisshapedOrBadTensorsAreNamed) {
   EXPECT_THAT(message, HasSubstr("gelu"));
 }
 
-// Issue #3: loading the 35.7M-parameter ddpm-cifar10 architecture takes < 1 s. Written the way
-// google/ddpm-cifar10-32 is (legacy attention names), then timed through load_model.
-TEST(ModelLoading, LoadsTheDdpmCifar10ArchitectureQuickly) {
+// The 35.7M-parameter ddpm-cifar10 architecture written the way google/ddpm-cifar10-32 is
+// (legacy attention names) loads through load_model with every weight in place. Its load time
+// (issue #3: < 1 s) is measured by ddpm_bench, not asserted here: a wall-clock bound in a test
+// measures whatever runs beside it.
+TEST(ModelLoading, LoadsTheDdpmCifar10ArchitectureWithLegacyAttentionNames) {
   test::TempDir dir;
   {
     torch::manual_seed(0);
@@ -246,14 +247,14 @@ TEST(ModelLoading, LoadsTheDdpmCifar10ArchitectureQuickly) {
     ASSERT_TRUE(legacy.count("mid_block.attentions.0.proj_attn.weight"));
     write_safetensors(weights, legacy, {{"format", "pt"}});
   }
-  const auto start = std::chrono::steady_clock::now();
   auto loaded = load_model(dir.path / "cifar", WeightsKind::ema, torch::kCPU);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ timing   ] load_model(ddpm-cifar10, " << count_parameters(*loaded.model)
-            << " parameters): " << seconds << " s\n";
   EXPECT_EQ(count_parameters(*loaded.model), 35746307);
-  EXPECT_LT(seconds, 1.0);
+  // Every weight arrived, the renamed attention ones included.
+  const auto written = read_safetensors(dir.path / "cifar" / "diffusion_pytorch_model.safetensors");
+  const TensorMap params = state_dict(*loaded.model);
+  EXPECT_TRUE(torch::equal(params.at("mid_block.attentions.0.to_out.0.weight"),
+                           written.tensors.at("mid_block.attentions.0.proj_attn.weight")));
+  EXPECT_TRUE(torch::equal(params.at("conv_in.weight"), written.tensors.at("conv_in.weight")));
 }
 
 }  // namespace
