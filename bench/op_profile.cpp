@@ -126,8 +126,7 @@ double measure_sgemm_gflops(int64_t n, int repeats) {
   for (int i = 0; i < repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     torch::mm_out(c, a, b);
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(seconds.begin(), seconds.end());
   return 2.0 * double(n) * double(n) * double(n) / seconds[seconds.size() / 2] / 1e9;

@@ -13,12 +13,12 @@
 namespace ddpm::bench {
 
 struct OpStats {
-  std::string name;        ///< ATen operator, e.g. "aten::mkldnn_convolution"
-  std::string category;    ///< convolution, attention, linear, normalization, ...
-  double self_ms = 0;      ///< time inside the operator itself, per repeat
-  int64_t calls = 0;       ///< per repeat
-  double gflop = 0;        ///< FLOPs per repeat: the profiler's estimate (conv, mm, bmm, add, mul) and
-                           ///< convolution_backward's from its shapes
+  std::string name;      ///< ATen operator, e.g. "aten::mkldnn_convolution"
+  std::string category;  ///< convolution, attention, linear, normalization, ...
+  double self_ms = 0;    ///< time inside the operator itself, per repeat
+  int64_t calls = 0;     ///< per repeat
+  double gflop = 0;  ///< FLOPs per repeat: the profiler's estimate (conv, mm, bmm, add, mul) and
+                     ///< convolution_backward's from its shapes
 };
 
 struct OpProfile {

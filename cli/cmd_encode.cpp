@@ -78,11 +78,11 @@ Run add_encode(CLI::App& app) {
 
     torch::Tensor x0;
     NormalizationParams normalization = dataset_normalization(loaded.config.data);
-    std::map<std::string, std::string> info{{"model", f.model.model},
-                                            {"weights", f.model.weights},
-                                            {"steps", std::to_string(timesteps.size())},
-                                            {"fixed_point_iterations",
-                                             std::to_string(f.fixed_point_iterations)}};
+    std::map<std::string, std::string> info{
+        {"model", f.model.model},
+        {"weights", f.model.weights},
+        {"steps", std::to_string(timesteps.size())},
+        {"fixed_point_iterations", std::to_string(f.fixed_point_iterations)}};
     if (!f.data.empty()) {
       auto d = load_data_for_model(f.data, loaded);
       normalization = d.normalization;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "enum_choices.h"
 #include "model_option.h"
 #include "models/state_dict.h"
 #include "pipeline/diffusers_export.h"
@@ -37,7 +38,7 @@ Run add_export(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"diffusers"}));
   cmd->add_option("--out", f.out, "Folder to create (must be new or empty)")->required();
-  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());
   f.sampler = add_sampler_flags(*cmd, "the run's");
 
   return [flags]() -> int {

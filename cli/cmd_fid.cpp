@@ -38,12 +38,14 @@ Run add_fid(CLI::App& app) {
     nlohmann::json out{
         {"metric", features["name"] == "fid-inception-v3" ? "FID" : "FD"},
         {"value", d},
-        {"definition", "|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2), float64, unbiased "
-                       "covariances (pytorch-fid's calculate_frechet_distance)"},
+        {"definition",
+         "|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2), float64, unbiased "
+         "covariances (pytorch-fid's calculate_frechet_distance)"},
         {"features", features},
         {"a", sides[0].description},
         {"b", sides[1].description},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+        {"seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     fmt::print("{}\n", out.dump(2));
     return 0;
   };

@@ -38,7 +38,8 @@ Run add_inception_score(CLI::App& app) {
     auto net = feature_net_for(sources, f.eval);
     auto side = features_with_progress(sources[0], net.get(), f.eval);
     if (!side.logits.defined())
-      throw std::invalid_argument(f.a + ": this features file holds no `logits`; the Inception "
+      throw std::invalid_argument(f.a +
+                                  ": this features file holds no `logits`; the Inception "
                                   "Score needs them (write it with `ddpm features`)");
     const auto r = inception_score(side.logits, f.splits);
     const bool inception = side.feature_net == "fid-inception-v3";
@@ -54,7 +55,8 @@ Run add_inception_score(CLI::App& app) {
                                    "classifier's 10-way softmax (at most 10)"},
         {"features", feature_net_json(net.get(), {side})},
         {"a", side.description},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+        {"seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     fmt::print("{}\n", out.dump(2));
     return 0;
   };

@@ -3,14 +3,15 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "enum_choices.h"
 #include "experiments/figure.h"
 #include "experiments/interpolate.h"
 #include "experiments/latent_codes.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
+#include "pipeline/generate.h"
 #include "sampler_flags.h"
 #include "samplers/sampler_registry.h"
-#include "pipeline/generate.h"
 
 namespace ddpm::cli {
 
@@ -42,7 +43,7 @@ Run add_interpolate(CLI::App& app) {
   cmd->add_option("--mode", f.mode,
                   "xt: mix two diffused images at step t (DDPM Fig. 9-10); slerp: two Gaussian "
                   "x_T, DDIM eta=0; inversion: slerp of two images' DDIM codes")
-      ->check(CLI::IsMember({"xt", "slerp", "inversion"}));
+      ->check(enum_choices<InterpolationMode>());
   auto* t_opt = cmd->add_option("--t", f.t,
                                 "xt: diffusion step(s) 1..T, comma separated for one row each "
                                 "(default 500)")
@@ -55,10 +56,10 @@ Run add_interpolate(CLI::App& app) {
       *cmd,
       "xt: ddpm over every step from t (--steps: reverse steps from t); slerp and inversion "
       "decode with DDIM, eta 0 (--steps: DDIM steps, default the run's)");
-  auto* refine_opt = cmd->add_option(
-      "--fixed-point-iterations", f.fixed_point_iterations,
-      "inversion: extra network evaluations per DDIM inversion step that make decoding return "
-      "the images almost exactly (0: plain inversion)")
+  auto* refine_opt = cmd->add_option("--fixed-point-iterations", f.fixed_point_iterations,
+                                     "inversion: extra network evaluations per DDIM inversion step "
+                                     "that make decoding return "
+                                     "the images almost exactly (0: plain inversion)")
                          ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", f.seed, "Seed of the picked images, x_T and every noise draw");
   cmd->add_option("--out", f.out, "PNG to write (the numbers go to the .json beside it)")

@@ -47,12 +47,14 @@ Run add_kid(CLI::App& app) {
         {"std", r.std},
         {"subsets", r.subsets},
         {"subset_size", r.subset_size},
-        {"definition", "unbiased MMD^2 with k(a,b) = (a.b/d + 1)^3 over random subsets drawn "
-                       "without replacement (torch-fidelity's kid)"},
+        {"definition",
+         "unbiased MMD^2 with k(a,b) = (a.b/d + 1)^3 over random subsets drawn "
+         "without replacement (torch-fidelity's kid)"},
         {"features", feature_net_json(net.get(), sides)},
         {"a", sides[0].description},
         {"b", sides[1].description},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+        {"seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     fmt::print("{}\n", out.dump(2));
     return 0;
   };

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "data/transforms.h"
+#include "enum_choices.h"
 #include "eval/feature_source.h"
 #include "eval/nll.h"
 #include "io/atomic_file.h"
@@ -56,9 +57,9 @@ Run add_nll(CLI::App& app) {
   cmd->add_option("--variance", f.variance,
                   "Reverse-process variance: fixed_small (beta tilde) or fixed_large (beta); "
                   "default: the model's sampling variance")
-      ->check(CLI::IsMember({"fixed_small", "fixed_large"}));
+      ->check(enum_choices<VarianceType>());
   cmd->add_flag("--no-clip", f.no_clip, "Do not clip the predicted x0 to [-1, 1]");
-  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());
   cmd->add_option("--csv", f.csv, "Also write the mean term and x0 MSE of every step here");
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")
@@ -80,7 +81,8 @@ Run add_nll(CLI::App& app) {
     if (normalization.kind != Normalization::minus_one_one)
       throw std::invalid_argument(
           "bits/dim needs a model of [-1,1] data (DDPM's discretized decoder has 256 bins on "
-          "[-1, 1]); this model was trained on " + to_string(normalization.kind) + " data");
+          "[-1, 1]); this model was trained on " +
+          to_string(normalization.kind) + " data");
     SourceOptions so;
     so.count = f.n;
     so.seed = f.seed;
@@ -106,14 +108,14 @@ Run add_nll(CLI::App& app) {
     for (int64_t b = 0; b < batches; ++b) {
       auto x0 = normalize(images.slice(0, b * f.batch_size, (b + 1) * f.batch_size), normalization)
                     .to(device);
-      results.push_back(calc_bpd_loop(denoise, loaded.schedule, o, x0, generator,
-                                      [&](int64_t done, int64_t total) {
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const double fraction = double(b * total + done) / double(batches * total);
-        line.update(fmt::format("batch {}/{}  step {}/{}  ETA {}", b + 1, batches, done, total,
-                                format_duration(elapsed / fraction * (1 - fraction))));
-      }));
+      results.push_back(calc_bpd_loop(
+          denoise, loaded.schedule, o, x0, generator, [&](int64_t done, int64_t total) {
+            const double elapsed =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double fraction = double(b * total + done) / double(batches * total);
+            line.update(fmt::format("batch {}/{}  step {}/{}  ETA {}", b + 1, batches, done, total,
+                                    format_duration(elapsed / fraction * (1 - fraction))));
+          }));
     }
     line.finish();
     const auto s = summarize_bpd(results);
@@ -131,10 +133,12 @@ Run add_nll(CLI::App& app) {
         {"prior_bpd", s.prior},
         {"diffusion_bpd", s.diffusion},
         {"decoder_bpd", s.decoder},
-        {"terms", {{"prior_bpd", "L_T = KL(q(x_T|x_0) || N(0, I))"},
-                   {"diffusion_bpd", "sum over t = 2..T of L_t-1 = KL(q(x_t-1|x_t, x_0) || "
-                                     "p(x_t-1|x_t))"},
-                   {"decoder_bpd", "L_0 = -log p(x_0|x_1), discretized Gaussian, 256 bins"}}},
+        {"terms",
+         {{"prior_bpd", "L_T = KL(q(x_T|x_0) || N(0, I))"},
+          {"diffusion_bpd",
+           "sum over t = 2..T of L_t-1 = KL(q(x_t-1|x_t, x_0) || "
+           "p(x_t-1|x_t))"},
+          {"decoder_bpd", "L_0 = -log p(x_0|x_1), discretized Gaussian, 256 bins"}}},
         {"protocol",
          {{"images", s.images},
           {"data", data.description},
@@ -144,7 +148,8 @@ Run add_nll(CLI::App& app) {
           {"clip_denoised", o.clip_denoised},
           {"x_t_draws", "one x_t ~ q(x_t|x_0) per image and step, seed " + std::to_string(f.seed)},
           {"reference", "DDPM diffusion_utils_2.calc_bpd_loop"}}},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+        {"seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     if (!f.csv.empty()) out["per_step_csv"] = f.csv;
     fmt::print("{}\n", out.dump(2));
     return 0;

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.h"
+#include "enum_choices.h"
 #include "io/safetensors.h"
 #include "model_option.h"
 #include "pipeline/predict.h"
@@ -39,7 +40,7 @@ Run add_predict(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--save-tensor", f.save_tensor, "safetensors file to write eps to")->required();
-  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());
   cmd->add_option("--batch-size", f.batch_size, "Images per network call")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "data/transforms.h"
+#include "enum_choices.h"
 #include "io/grid.h"
 #include "io/image.h"
 #include "io/safetensors.h"
@@ -23,6 +24,9 @@ namespace ddpm::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// The most images one `ddpm sample` draws: 10 million (a 50k-image FID set is 200× fewer).
+constexpr int64_t kMaxImagesPerCommand = 10'000'000;
 
 struct SampleFlags {
   std::string model;
@@ -51,12 +55,13 @@ Run add_sample(CLI::App& app) {
   cmd->add_option("--model", f.model, kModelHelp)->required();
   f.sampler = add_sampler_flags(
       *cmd, "the run's; a diffusers folder's scheduler_config.json class and settings");
+  // Bounded above too: CLI11 saturates an out-of-range integer to INT64_MAX instead of refusing it.
   f.n_option = cmd->add_option("--n", f.n, "Number of images (default 64, or --init-noise's N)")
-                   ->check(CLI::PositiveNumber);
+                   ->check(CLI::Range(int64_t(1), kMaxImagesPerCommand));
   cmd->add_option("--batch-size", f.batch_size, "Images per network call")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", f.seed, "Seed of x_T and of every sampler draw");
-  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());
   auto* out = cmd->add_option(
       "--out", f.out,
       "PNG grid to write (default samples.png, unless only --save-tensor is given)");
@@ -75,7 +80,7 @@ Run add_sample(CLI::App& app) {
   cmd->add_option("--precision", f.precision,
                   "Autocast for the network: fp32, bf16, or fp16 (CUDA only); the sampler's "
                   "arithmetic stays float32")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+      ->check(enum_choices<Precision>());
   cmd->add_flag("--cuda-graphs", f.cuda_graphs,
                 "Replay the network from a CUDA graph (CUDA builds and devices only)");
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "enum_choices.h"
 #include "eval/sampler_sweep.h"
 #include "eval_flags.h"
 #include "io/atomic_file.h"
@@ -74,11 +75,11 @@ Run add_sweep(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", f.out, "Output folder (default sweep)");
   cmd->add_option("--metric", f.metric, "Plotted metric: fd (FID with --inception) or kid")
-      ->check(CLI::IsMember({"fd", "kid"}));
+      ->check(enum_choices<SweepMetric>());
   cmd->add_option("--kid-subsets", f.kid_subsets, "KID subsets")->check(CLI::PositiveNumber);
   cmd->add_option("--kid-subset-size", f.kid_subset_size, "KID subset size (capped at --n)")
       ->check(CLI::Range(int64_t(2), int64_t(1) << 40));
-  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(CLI::IsMember({"ema", "raw"}));
+  cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());
   cmd->add_option("--inception", f.eval.inception,
                   "FID Inception-v3 weights (.safetensors; docs/evaluation.md); without it the "
                   "Fashion-MNIST classifier's FD");

@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "data/dataset.h"
+#include "enum_choices.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/model_source.h"
 #include "pipeline/run_config.h"
@@ -116,7 +117,7 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--init-weights", f.init_weights,
                   "ema (default) or raw: which weights of --init when it is one of our runs "
                   "(a diffusers folder holds one set)")
-      ->check(CLI::IsMember({"ema", "raw"}));
+      ->check(enum_choices<WeightsKind>());
   auto* arch = cmd->add_option("--arch", f.arch,
                                "Train a fresh model of the architecture in this diffusers "
                                "UNet2DModel config.json")

@@ -74,10 +74,11 @@ Run add_train_classifier(CLI::App& app) {
     };
     events.on_epoch = [&](const ClassifierEpoch& e) {
       line.finish();
-      fmt::print("epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, test accuracy {:.2f}% "
-                 "({})\n",
-                 e.epoch, e.epochs, e.train_loss, 100 * e.train_accuracy, 100 * e.test_accuracy,
-                 format_duration(e.seconds));
+      fmt::print(
+          "epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, test accuracy {:.2f}% "
+          "({})\n",
+          e.epoch, e.epochs, e.train_loss, 100 * e.train_accuracy, 100 * e.test_accuracy,
+          format_duration(e.seconds));
     };
     auto result = train_fashion_classifier(f.options, train, labels, data.validation,
                                            *data.validation_labels, events);
@@ -88,8 +89,8 @@ Run add_train_classifier(CLI::App& app) {
                              {"seed", std::to_string(f.options.seed)},
                              {"input", "1x32x32 in [-1,1] (Fashion-MNIST 28x28 zero-padded)"},
                              {"trained_by", "ddpm train-classifier"}});
-    fmt::print("test accuracy {:.2f}% after {} of training; wrote {}\n",
-               100 * result.test_accuracy, format_duration(result.seconds), f.out);
+    fmt::print("test accuracy {:.2f}% after {} of training; wrote {}\n", 100 * result.test_accuracy,
+               format_duration(result.seconds), f.out);
     if (result.test_accuracy < kRequiredAccuracy)
       fmt::print(stderr,
                  "warning: test accuracy below {:.0f}%; train longer (--epochs) before using these "

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "enum_choices.h"
 #include "pipeline/threads.h"
 #include "progress.h"
 
@@ -28,7 +29,7 @@ void add_eval_flags(CLI::App& cmd, EvalFlags& f, bool sampling) {
                    "Model sources: images per sampler call")
         ->check(CLI::PositiveNumber);
     cmd.add_option("--weights", f.weights, "Model sources: ema (default) or raw")
-        ->check(CLI::IsMember({"ema", "raw"}));
+        ->check(enum_choices<WeightsKind>());
   }
   cmd.add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd.add_option("--threads", f.threads, "CPU threads (0: all cores)")
@@ -96,7 +97,8 @@ nlohmann::json feature_net_json(const FeatureNet* net, const std::vector<SourceF
             {"dims", net->feature_dims()},
             {"weights", net->weights()},
             {"protocol", net->protocol()}};
-  return {{"name", sides.front().feature_net}, {"dims", sides.front().features.size(1)},
+  return {{"name", sides.front().feature_net},
+          {"dims", sides.front().features.size(1)},
           {"protocol", "as recorded in the features files"}};
 }
 

@@ -20,8 +20,8 @@ struct EvalFlags {
   std::string classifier;  ///< --classifier: other classifier weights
   int64_t n = 0;           ///< --n: images per source (0: all; kDefaultModelSamples from models)
   uint64_t seed = 0;
-  int64_t batch_size = 50;          ///< feature network batch
-  int64_t sample_batch_size = 64;   ///< sampler batch
+  int64_t batch_size = 50;                ///< feature network batch
+  int64_t sample_batch_size = 64;         ///< sampler batch
   std::shared_ptr<SamplerFlags> sampler;  ///< model sources; unset flags keep the model's
   std::string weights = "ema";
   std::string device = "auto";

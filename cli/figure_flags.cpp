@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "enum_choices.h"
 #include "experiments/figure.h"
 #include "pipeline/threads.h"
 
@@ -10,7 +11,7 @@ namespace ddpm::cli {
 void add_model_flags(CLI::App& cmd, ModelFlags& f) {
   cmd.add_option("--model", f.model, "Run directory or checkpoint folder")->required();
   cmd.add_option("--weights", f.weights, "ema (default) or raw (the online weights)")
-      ->check(CLI::IsMember({"ema", "raw"}));
+      ->check(enum_choices<WeightsKind>());
   cmd.add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd.add_option("--threads", f.threads, "CPU threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);

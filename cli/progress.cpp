@@ -9,7 +9,9 @@
 namespace ddpm::cli {
 
 ProgressLine::ProgressLine(FILE* stream)
-    : stream_(stream), tty_(isatty(fileno(stream))), last_print_(std::chrono::steady_clock::now()) {}
+    : stream_(stream),
+      tty_(isatty(fileno(stream))),
+      last_print_(std::chrono::steady_clock::now()) {}
 
 void ProgressLine::update(const std::string& text, bool force) {
   if (tty_) {

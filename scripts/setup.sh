@@ -9,6 +9,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libstb-dev libpng-dev libjpeg-dev zlib1g-dev
   libgtest-dev
+  clang-format            # make format-check (.clang-format; Debian 12: clang-format 14)
+  clang libclang-rt-dev   # make fuzz: libFuzzer and the sanitizer runtimes for clang
   libopenblas0-openmp     # optimised BLAS behind LibTorch (the default reference BLAS is ~2x slower)
   dataset-fashion-mnist   # the built-in default dataset (IDX .gz files)
   python3-torch python3-numpy   # the PyTorch peer for bench/

@@ -2,9 +2,9 @@
 #pragma once
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdint>

@@ -4,21 +4,32 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <filesystem>
-#include <string>
 #include <unistd.h>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
 
 #include "io/safetensors.h"
 
 namespace ddpm::test {
 
+/// `path` when it exists; otherwise throws naming it, so a fixture missing from the checkout
+/// fails the test with the file to restore instead of a parse error further on.
+inline std::filesystem::path existing_fixture(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("missing test fixture " + path.string() +
+                             " (tests/fixtures/README.md says where each comes from)");
+  return path;
+}
+
+/// A reference file produced by diffusers 0.21.4 (tests/fixtures/diffusers-0.21.4/).
 inline std::filesystem::path fixture(const std::string& relative) {
-  return std::filesystem::path(DDPM_FIXTURES_DIR) / "diffusers-0.21.4" / relative;
+  return existing_fixture(std::filesystem::path(DDPM_FIXTURES_DIR) / "diffusers-0.21.4" / relative);
 }
 
 /// Fixtures committed with the tests (tests/fixtures/), e.g. the generated diffusers folders.
 inline std::filesystem::path repo_fixture(const std::string& relative) {
-  return std::filesystem::path(DDPM_SOURCE_DIR) / "tests" / "fixtures" / relative;
+  return existing_fixture(std::filesystem::path(DDPM_SOURCE_DIR) / "tests" / "fixtures" / relative);
 }
 
 inline TensorMap load_fixture(const std::string& relative) {
@@ -29,8 +40,8 @@ inline TensorMap load_fixture(const std::string& relative) {
 inline ::testing::AssertionResult tensors_close(const torch::Tensor& actual,
                                                 const torch::Tensor& expected, double tol) {
   if (actual.sizes() != expected.sizes())
-    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != expected "
-                                         << expected.sizes();
+    return ::testing::AssertionFailure()
+           << "shape " << actual.sizes() << " != expected " << expected.sizes();
   auto a = actual.to(torch::kCPU, torch::kFloat64), b = expected.to(torch::kCPU, torch::kFloat64);
   if (!a.isfinite().all().item<bool>()) return ::testing::AssertionFailure() << "non-finite values";
   const double scale = std::max(1.0, b.abs().max().item<double>());

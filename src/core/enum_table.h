@@ -1,7 +1,7 @@
 // One string table per enum (DESIGN rule 6), with parsing that names the allowed values.
 //
-//   template <> const EnumTable<BetaSchedule>& enum_table<BetaSchedule>();   // in beta_schedule.cpp
-//   auto s = parse_enum<BetaSchedule>("linear");  to_string(s) == "linear"
+//   template <> const EnumTable<BetaSchedule>& enum_table<BetaSchedule>();   // in
+//   beta_schedule.cpp auto s = parse_enum<BetaSchedule>("linear");  to_string(s) == "linear"
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -25,7 +25,8 @@ NoiseSchedule make_noise_schedule(const torch::Tensor& betas_in) {
   s.posterior_log_variance_clipped =
       torch::cat({s.posterior_variance.slice(0, 1, 2), s.posterior_variance.slice(0, 1, T)}).log();
   s.posterior_mean_coef1 = betas * s.alphas_cumprod_prev.sqrt() / (1.0 - s.alphas_cumprod);
-  s.posterior_mean_coef2 = (1.0 - s.alphas_cumprod_prev) * s.alphas.sqrt() / (1.0 - s.alphas_cumprod);
+  s.posterior_mean_coef2 =
+      (1.0 - s.alphas_cumprod_prev) * s.alphas.sqrt() / (1.0 - s.alphas_cumprod);
   return s;
 }
 
@@ -49,8 +50,8 @@ torch::Tensor alpha_bar_at(const NoiseSchedule& schedule, const torch::Tensor& t
                 "step labels must lie in [0, ", T - 1, "], got values in [", lo, ", ", hi, "]");
   }
   auto lower = tt.floor().clamp_max(double(T - 2)).to(torch::kLong);  // [..] left neighbour
-  auto frac = tt - lower.to(torch::kFloat64);                           // in [0, 1]
-  auto sigmas = schedule.sqrt_recipm1_alphas_cumprod;                   // σ_t  [T]
+  auto frac = tt - lower.to(torch::kFloat64);                         // in [0, 1]
+  auto sigmas = schedule.sqrt_recipm1_alphas_cumprod;                 // σ_t  [T]
   auto s0 = sigmas.index_select(0, lower.flatten()).view(tt.sizes());
   auto s1 = sigmas.index_select(0, (lower + 1).flatten()).view(tt.sizes());
   auto sigma = s0 + frac * (s1 - s0);

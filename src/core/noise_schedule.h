@@ -12,7 +12,7 @@
 namespace ddpm {
 
 struct NoiseSchedule {
-  int64_t num_train_timesteps = 0;  ///< T
+  int64_t num_train_timesteps = 0;              ///< T
   torch::Tensor betas;                          ///< β_t                          [T] f64
   torch::Tensor alphas;                         ///< α_t = 1 − β_t
   torch::Tensor alphas_cumprod;                 ///< ᾱ_t = Π_{s≤t} α_s
@@ -22,7 +22,7 @@ struct NoiseSchedule {
   torch::Tensor log_one_minus_alphas_cumprod;   ///< log(1 − ᾱ_t)
   torch::Tensor sqrt_recip_alphas_cumprod;      ///< 1/√ᾱ_t
   torch::Tensor sqrt_recipm1_alphas_cumprod;    ///< √(1/ᾱ_t − 1)
-  torch::Tensor posterior_variance;             ///< β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)   eq. (7)
+  torch::Tensor posterior_variance;  ///< β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)   eq. (7)
   /// log β̃_t with β̃_1 (= 0) replaced by β̃_2, as in DDPM's code.
   torch::Tensor posterior_log_variance_clipped;
   torch::Tensor posterior_mean_coef1;  ///< β_t √ᾱ_{t−1}/(1 − ᾱ_t), the x_0 weight of μ̃   eq. (7)

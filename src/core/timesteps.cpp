@@ -33,7 +33,8 @@ std::vector<int64_t> inference_timesteps(TimestepSpacing spacing, int64_t T, int
       // np.linspace(0, T − 1, n).round(); numpy rounds halves to even, as std::nearbyint does
       // in the default rounding mode (7 steps of 1000: …, 832, …, 166, 0, not 833 / 167).
       for (int64_t i = 0; i < n; ++i)
-        ts.push_back(n == 1 ? 0 : int64_t(std::nearbyint(double(i) * double(T - 1) / double(n - 1))));
+        ts.push_back(n == 1 ? 0
+                            : int64_t(std::nearbyint(double(i) * double(T - 1) / double(n - 1))));
       break;
     case TimestepSpacing::trailing: {
       // np.round(np.arange(T, 0, −T/n)) − 1: arange's i-th value is T − i·(T/n), rounded half to

@@ -26,7 +26,8 @@ torch::Tensor approx_standard_normal_cdf(const torch::Tensor& x) {
   return 0.5 * (1.0 + torch::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x.pow(3))));
 }
 
-torch::Tensor discretized_gaussian_log_likelihood(const torch::Tensor& x, const torch::Tensor& means,
+torch::Tensor discretized_gaussian_log_likelihood(const torch::Tensor& x,
+                                                  const torch::Tensor& means,
                                                   const torch::Tensor& log_scales) {
   TORCH_CHECK(x.sizes() == means.sizes(), "discretized_gaussian_log_likelihood: x ", x.sizes(),
               " and means ", means.sizes(), " must have the same shape");
@@ -54,14 +55,16 @@ torch::Tensor prior_bpd(const NoiseSchedule& schedule, const torch::Tensor& x0) 
 
 torch::Tensor vb_term_bpd(const NoiseSchedule& schedule, const torch::Tensor& x0,
                           const torch::Tensor& x_t, const torch::Tensor& t,
-                          const torch::Tensor& model_mean, const torch::Tensor& model_log_variance) {
-  TORCH_CHECK(t.dim() == 1 && t.size(0) == x0.size(0), "vb_term_bpd: t must be [B] with B = ",
-              x0.size(0), ", got ", t.sizes());
+                          const torch::Tensor& model_mean,
+                          const torch::Tensor& model_log_variance) {
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == x0.size(0),
+              "vb_term_bpd: t must be [B] with B = ", x0.size(0), ", got ", t.sizes());
   // diffusion_utils_2._vb_terms_bpd
   auto posterior = q_posterior(schedule, x0, x_t, t);
   auto model_log_var = model_log_variance.expand_as(x0);
-  auto kl = mean_flat(normal_kl(posterior.mean, posterior.log_variance, model_mean, model_log_var)) /
-            std::log(2.0);
+  auto kl =
+      mean_flat(normal_kl(posterior.mean, posterior.log_variance, model_mean, model_log_var)) /
+      std::log(2.0);
   auto decoder_nll =
       -mean_flat(discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_log_var)) /
       std::log(2.0);

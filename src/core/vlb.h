@@ -31,7 +31,8 @@ torch::Tensor approx_standard_normal_cdf(const torch::Tensor& x);
 /// log p(x) of 8-bit data x (uint8 values rescaled to [−1, 1]) under N(means, e^{2 log_scales})
 /// integrated over each pixel's bin [x − 1/255, x + 1/255], the outer bins extended to ±∞
 /// (DDPM eq. 13). Elementwise, in nats; probabilities are floored at 1e-12 as in the reference.
-torch::Tensor discretized_gaussian_log_likelihood(const torch::Tensor& x, const torch::Tensor& means,
+torch::Tensor discretized_gaussian_log_likelihood(const torch::Tensor& x,
+                                                  const torch::Tensor& means,
                                                   const torch::Tensor& log_scales);
 
 /// L_T in bits/dim per batch element [B]: KL(q(x_T|x_0) ‖ N(0, I)) averaged over C·H·W, / log 2.

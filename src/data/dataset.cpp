@@ -5,8 +5,8 @@
 
 #include "data/fashion_mnist.h"
 #include "data/image_folder.h"
+#include "io/image.h"
 #include "io/json_fields.h"
-#include "models/unet_config.h"
 
 namespace ddpm {
 
@@ -80,12 +80,17 @@ DataConfig data_config_from_json(const nlohmann::json& json) {
   return c;
 }
 
+// The largest side a training image may be resized to: the side of io/image.h's pixel limit (the
+// models area's kMaxSampleSize has the same value; data sits below models and cannot name it).
+constexpr int64_t kMaxImageSide = 8192;
+static_assert(kMaxImageSide * kMaxImageSide == kMaxImagePixels);
+
 void check_image_size(int64_t image_size, int64_t multiple) {
-  if (image_size <= 0 || image_size % multiple != 0 || image_size > kMaxSampleSize)
+  if (image_size <= 0 || image_size % multiple != 0 || image_size > kMaxImageSide)
     throw std::invalid_argument(
         "image size must be a positive multiple of " + std::to_string(multiple) +
-        " (the UNet halves it at each level) up to " + std::to_string(kMaxSampleSize) +
-        " (kMaxSampleSize), got " + std::to_string(image_size));
+        " (the UNet halves it at each level) up to " + std::to_string(kMaxImageSide) + ", got " +
+        std::to_string(image_size));
 }
 
 void check_data_config(const DataConfig& c) {

@@ -14,7 +14,8 @@ TrainedClassifier train_fashion_classifier(const ClassifierTrainingOptions& o,
                                            const torch::Tensor& test_labels,
                                            const ClassifierTrainingEvents& events) {
   if (o.epochs < 1 || o.batch_size < 1 || !(o.lr > 0))
-    throw std::invalid_argument("classifier training: epochs and batch_size must be >= 1 and lr > 0");
+    throw std::invalid_argument(
+        "classifier training: epochs and batch_size must be >= 1 and lr > 0");
   auto check = [](const torch::Tensor& images, const torch::Tensor& labels, const char* what) {
     if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != kClassifierImageSize ||
         images.size(3) != kClassifierImageSize || images.scalar_type() != torch::kUInt8 ||

@@ -45,9 +45,13 @@ torch::Tensor FashionClassifierImpl::features(const torch::Tensor& x) {
   return h.mean({2, 3});                             // [N, 64]
 }
 
-torch::Tensor FashionClassifierImpl::logits(const torch::Tensor& features) { return fc(features); }
+torch::Tensor FashionClassifierImpl::logits(const torch::Tensor& features) {
+  return fc(features);
+}
 
-torch::Tensor FashionClassifierImpl::forward(const torch::Tensor& x) { return logits(features(x)); }
+torch::Tensor FashionClassifierImpl::forward(const torch::Tensor& x) {
+  return logits(features(x));
+}
 
 std::filesystem::path default_classifier_path() {
   return std::filesystem::path(DDPM_ASSETS_DIR) / "fashion_mnist_classifier.safetensors";

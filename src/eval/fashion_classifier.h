@@ -37,8 +37,8 @@ struct FashionClassifierImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   // Module names are the weight file's tensor names (conv1.weight, bn1.running_var, fc.bias …).
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr},
-      conv5{nullptr}, conv6{nullptr};
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr},
+      conv6{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, bn4{nullptr}, bn5{nullptr},
       bn6{nullptr};
   torch::nn::Linear fc{nullptr};

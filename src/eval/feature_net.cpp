@@ -18,8 +18,8 @@ bool classifier_fits(int64_t channels, int64_t height, int64_t width) {
 
 std::string classifier_misfit(int64_t channels, int64_t height, int64_t width) {
   return "the built-in Fashion-MNIST classifier features take 1-channel 28x28 or 32x32 images, "
-         "but these are " + std::to_string(channels) + "x" + std::to_string(height) + "x" +
-         std::to_string(width) +
+         "but these are " +
+         std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width) +
          "; pass --inception WEIGHTS.safetensors to use the FID Inception-v3 instead (see "
          "docs/evaluation.md for converting pytorch-fid's weights)";
 }
@@ -43,7 +43,7 @@ class InceptionFeatureNet : public FeatureNet {
     if (height < 1 || width < 1) throw std::invalid_argument("the FID Inception got empty images");
   }
   torch::Tensor features(const torch::Tensor& images) override {
-    auto x = (images.to(torch::kFloat32) + 1) / 2;  // pytorch-fid takes [0, 1]
+    auto x = (images.to(torch::kFloat32) + 1) / 2;   // pytorch-fid takes [0, 1]
     if (x.size(1) == 1) x = x.repeat({1, 3, 1, 1});  // as fid_score.py's PIL convert('RGB')
     return net_.pool_features(x).cpu();
   }
@@ -101,9 +101,8 @@ std::unique_ptr<FeatureNet> make_feature_net(const FeatureNetOptions& options, i
     // Check the input before loading, so the error names both options even without weights.
     if (!classifier_fits(channels, height, width))
       throw std::invalid_argument(classifier_misfit(channels, height, width));
-    const std::string path = options.classifier_weights.empty()
-                                 ? default_classifier_path().string()
-                                 : options.classifier_weights;
+    const std::string path = options.classifier_weights.empty() ? default_classifier_path().string()
+                                                                : options.classifier_weights;
     net = std::make_unique<ClassifierFeatureNet>(path, device);
   }
   net->check_input(channels, height, width);

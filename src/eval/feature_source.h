@@ -86,8 +86,8 @@ std::optional<ImageShape> probe_source_shape(const FeatureSource& source,
                                              const SourceOptions& options);
 
 struct SourceFeatures {
-  torch::Tensor features;  ///< [N, D] float32
-  torch::Tensor logits;    ///< [N, K] float32, undefined for features files without them
+  torch::Tensor features;   ///< [N, D] float32
+  torch::Tensor logits;     ///< [N, K] float32, undefined for features files without them
   std::string feature_net;  ///< the network's name
   nlohmann::json description;
 };

@@ -165,7 +165,8 @@ torch::Tensor FIDInception::inception_a(const torch::Tensor& x, const std::strin
   // FIDInceptionA
   auto b1 = conv(x, n + ".branch1x1");
   auto b5 = conv(conv(x, n + ".branch5x5_1"), n + ".branch5x5_2");
-  auto b3 = conv(conv(conv(x, n + ".branch3x3dbl_1"), n + ".branch3x3dbl_2"), n + ".branch3x3dbl_3");
+  auto b3 =
+      conv(conv(conv(x, n + ".branch3x3dbl_1"), n + ".branch3x3dbl_2"), n + ".branch3x3dbl_3");
   auto bp = conv(avg_pool_3x3(x), n + ".branch_pool");
   return torch::cat({b1, b5, b3, bp}, 1);
 }
@@ -173,7 +174,8 @@ torch::Tensor FIDInception::inception_a(const torch::Tensor& x, const std::strin
 torch::Tensor FIDInception::inception_b(const torch::Tensor& x, const std::string& n) const {
   // torchvision InceptionB (unpatched)
   auto b3 = conv(x, n + ".branch3x3");
-  auto bd = conv(conv(conv(x, n + ".branch3x3dbl_1"), n + ".branch3x3dbl_2"), n + ".branch3x3dbl_3");
+  auto bd =
+      conv(conv(conv(x, n + ".branch3x3dbl_1"), n + ".branch3x3dbl_2"), n + ".branch3x3dbl_3");
   auto bp = torch::max_pool2d(x, {3, 3}, {2, 2});
   return torch::cat({b3, bd, bp}, 1);
 }

@@ -14,8 +14,8 @@ BpdTerms calc_bpd_loop(const DenoiseFn& denoise, const NoiseSchedule& schedule,
               "in [",
               x0.min().item<double>(), ", ", x0.max().item<double>(), "]");
   const int64_t B = x0.size(0), T = schedule.num_train_timesteps;
-  const auto log_variances = fixed_model_log_variance(
-      schedule, options.variance_type == VarianceType::fixed_large);
+  const auto log_variances =
+      fixed_model_log_variance(schedule, options.variance_type == VarianceType::fixed_large);
   auto terms = torch::zeros({B, T}, torch::kFloat64);
   auto mse = torch::zeros({B, T}, torch::kFloat64);
   torch::NoGradGuard no_grad;
@@ -32,7 +32,8 @@ BpdTerms calc_bpd_loop(const DenoiseFn& denoise, const NoiseSchedule& schedule,
     auto model_log_variance = extract(log_variances, t_batch, x0.dim(), x0);
     auto term = vb_term_bpd(schedule, x0, x_t, t_batch, model_mean, model_log_variance);
     terms.select(1, t).copy_(term.to(torch::kCPU, torch::kFloat64));
-    mse.select(1, t).copy_((pred_x0 - x0).pow(2).flatten(1).mean(1).to(torch::kCPU, torch::kFloat64));
+    mse.select(1, t).copy_(
+        (pred_x0 - x0).pow(2).flatten(1).mean(1).to(torch::kCPU, torch::kFloat64));
     if (progress) progress(T - t, T);
   }
   BpdTerms out;

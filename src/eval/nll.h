@@ -34,7 +34,7 @@ struct BpdTerms {
   /// Column t: L_0 (the decoder NLL) at t = 0, L_t = KL(q(x_t|x_{t+1}, x_0) ‖ p_θ) for t ≥ 1, in
   /// the schedule's 0-based step indices.                                            [B, T]
   torch::Tensor terms_bpd;
-  torch::Tensor mse;        ///< ‖x̂_0 − x_0‖² per dimension at each t                  [B, T]
+  torch::Tensor mse;  ///< ‖x̂_0 − x_0‖² per dimension at each t                  [B, T]
   torch::Tensor total_bpd;  ///< prior + Σ_t terms                                      [B]
 };
 
@@ -51,12 +51,12 @@ BpdTerms calc_bpd_loop(const DenoiseFn& denoise, const NoiseSchedule& schedule,
 /// The bound's parts averaged over images: what `ddpm nll` reports.
 struct BpdSummary {
   int64_t images = 0;
-  double total = 0;          ///< mean bits/dim
-  double total_stderr = 0;   ///< standard error of the mean over images
-  double prior = 0;          ///< L_T
-  double diffusion = 0;      ///< Σ_{t>1} L_{t−1} (columns 1..T−1)
-  double decoder = 0;        ///< L_0 (column 0)
-  torch::Tensor per_step;    ///< mean of terms_bpd over images [T] f64
+  double total = 0;            ///< mean bits/dim
+  double total_stderr = 0;     ///< standard error of the mean over images
+  double prior = 0;            ///< L_T
+  double diffusion = 0;        ///< Σ_{t>1} L_{t−1} (columns 1..T−1)
+  double decoder = 0;          ///< L_0 (column 0)
+  torch::Tensor per_step;      ///< mean of terms_bpd over images [T] f64
   torch::Tensor mse_per_step;  ///< mean of mse over images [T] f64
 };
 

@@ -13,10 +13,10 @@ ValidationMetric::ValidationMetric(const TrainingConfig& config, const torch::Te
                                    int64_t channels, int64_t image_size)
     : config_(config) {
   if (validation.size(0) < 2)
-    throw std::invalid_argument(
-        "training.eval_every needs validation images, but the data has " +
-        std::to_string(validation.size(0)) + " (raise data.validation_fraction or set "
-        "training.eval_every to 0)");
+    throw std::invalid_argument("training.eval_every needs validation images, but the data has " +
+                                std::to_string(validation.size(0)) +
+                                " (raise data.validation_fraction or set "
+                                "training.eval_every to 0)");
   FeatureNetOptions o;
   o.inception_weights = config.eval_inception;
   o.device = config.device;
@@ -28,7 +28,8 @@ ValidationMetric::ValidationMetric(const TrainingConfig& config, const torch::Te
   }
   const int64_t n = std::min(config.eval_samples, validation.size(0));
   auto gen = at::detail::createCPUGenerator(config.seed);
-  auto subset = std::get<0>(torch::randperm(validation.size(0), gen, torch::kLong).slice(0, 0, n).sort());
+  auto subset =
+      std::get<0>(torch::randperm(validation.size(0), gen, torch::kLong).slice(0, 0, n).sort());
   reference_ = extract_features(*net_, validation.index_select(0, subset), 100);
   reference_stats_ = feature_statistics(reference_);
 }
@@ -54,14 +55,16 @@ double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
   return kernel_inception_distance(features, reference_, o).mean;
 }
 
-std::string ValidationMetric::name() const { return to_string(config_.eval_metric); }
+std::string ValidationMetric::name() const {
+  return to_string(config_.eval_metric);
+}
 
 std::string ValidationMetric::protocol() const {
-  return fmt::format("{} of {} EMA samples (DDIM, {} steps, eta 0, seed {}) vs {} validation "
-                     "images, {} features",
-                     config_.eval_metric == EvalMetric::kid ? "KID" : "FD",
-                     reference_.size(0), config_.eval_steps, config_.seed, reference_.size(0),
-                     net_->name());
+  return fmt::format(
+      "{} of {} EMA samples (DDIM, {} steps, eta 0, seed {}) vs {} validation "
+      "images, {} features",
+      config_.eval_metric == EvalMetric::kid ? "KID" : "FD", reference_.size(0), config_.eval_steps,
+      config_.seed, reference_.size(0), net_->name());
 }
 
 }  // namespace ddpm

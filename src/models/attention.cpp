@@ -27,7 +27,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), N = H * W;
   // Normalising the 4-D map equals diffusers' GroupNorm over [B, C, HW], and also covers
   // BatchNorm2d.
-  auto h = group_norm_.defined() ? group_norm_(x) : x;   // [B, C, H, W]
+  auto h = group_norm_.defined() ? group_norm_(x) : x;             // [B, C, H, W]
   auto tokens = h.flatten(2).transpose(1, 2).reshape({B * N, C});  // [B·HW, C]
   // q, k, v in one product with the three weights stacked (the same dot products as three
   // Linear layers): [B·HW, 3C] = q | k | v.
@@ -42,14 +42,14 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
     out = fused_attention(qkv, heads_, scale);
   } else {
     auto heads = qkv.view({B, N, 3, heads_, dim_head_}).permute({2, 0, 3, 1, 4});
-    auto q = heads[0], k = heads[1], v = heads[2];                  // [B, heads, HW, d]
-    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));    // [B, heads, HW, HW]
+    auto q = heads[0], k = heads[1], v = heads[2];                // [B, heads, HW, d]
+    auto scores = torch::matmul(q * scale, k.transpose(-1, -2));  // [B, heads, HW, HW]
     // diffusers upcast_softmax: the softmax runs in float32 whatever the model dtype.
     auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
     out = torch::matmul(probs, v).transpose(1, 2).reshape({B, N, C});  // [B, HW, C]
   }
-  out = out_proj_(out);                                             // [B, HW, C]
-  out = torch::add(x, out.transpose(1, 2).view({B, C, H, W}));      // + residual  [B, C, H, W]
+  out = out_proj_(out);                                         // [B, HW, C]
+  out = torch::add(x, out.transpose(1, 2).view({B, C, H, W}));  // + residual  [B, C, H, W]
   out = out.contiguous();
   return options_.rescale_output_factor == 1.0 ? out : out / options_.rescale_output_factor;
 }

@@ -24,8 +24,8 @@ __attribute__((always_inline)) inline float fast_exp(float x) {
   // n = round(x / ln 2) by the 1.5·2^23 trick (round to nearest even, vectorises without SSE4.1).
   constexpr float kRound = 12582912.0f;
   const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  float r = x - n * 0.693359375f;                                // ln 2, high part
-  r = r - n * -2.12194440e-4f;                                   // ln 2, low part
+  float r = x - n * 0.693359375f;  // ln 2, high part
+  r = r - n * -2.12194440e-4f;     // ln 2, low part
   // e^r on |r| ≤ ln2/2 (Cephes expf coefficients).
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -39,6 +39,8 @@ __attribute__((always_inline)) inline float fast_exp(float x) {
 }
 
 /// σ(x) = 1 / (1 + e^−x)
-__attribute__((always_inline)) inline float sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+__attribute__((always_inline)) inline float sigmoid(float x) {
+  return 1.0f / (1.0f + fast_exp(-x));
+}
 
 }  // namespace ddpm::cpu

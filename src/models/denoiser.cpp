@@ -33,8 +33,7 @@ torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& sc
 }
 
 torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
-                               Precision precision, const torch::Device& device,
-                               bool cache_casts) {
+                               Precision precision, const torch::Device& device, bool cache_casts) {
   AutocastScope autocast(precision, device, cache_casts);
   return model->forward(x, c).to(torch::kFloat32);  // [B, C, H, W]
 }
@@ -45,7 +44,7 @@ DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision p
   const auto device = model->parameters().front().device();
   check_precision(precision, device);
   return [model, schedule, precision, device](const torch::Tensor& x_t,
-                                               const torch::Tensor& t) mutable {
+                                              const torch::Tensor& t) mutable {
     // Inference mode: no autograd graph, and no version counters or view tracking either.
     c10::InferenceMode inference;
     auto c = conditioning(model->config().conditioning, schedule, t.to(x_t.device()));

@@ -25,11 +25,12 @@ torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch:
                                Precision precision, const torch::Device& device,
                                bool cache_casts = true);
 
-/// (x_t, t) → model(x_t, conditioning_for(t)), t float step labels (samplers/denoise_fn.h), under c10::InferenceMode (the outputs are
-/// inference tensors, outside autograd), with the network under autocast at `precision` and its
-/// output returned as float32, so the sampler's arithmetic stays float32. The schedule's ᾱ is
-/// copied, so the function outlives `schedule`; the model is shared, and the caller sets eval
-/// mode. Throws std::invalid_argument when the model's device cannot run `precision`.
+/// (x_t, t) → model(x_t, conditioning_for(t)), t float step labels (samplers/denoise_fn.h), under
+/// c10::InferenceMode (the outputs are inference tensors, outside autograd), with the network under
+/// autocast at `precision` and its output returned as float32, so the sampler's arithmetic stays
+/// float32. The schedule's ᾱ is copied, so the function outlives `schedule`; the model is shared,
+/// and the caller sets eval mode. Throws std::invalid_argument when the model's device cannot run
+/// `precision`.
 DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule,
                           Precision precision = Precision::fp32);
 

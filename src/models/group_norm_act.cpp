@@ -15,8 +15,13 @@ kernels::GroupNormProblem problem(const torch::Tensor& x, const torch::Tensor& b
                                   const torch::Tensor& gamma, const torch::Tensor& beta,
                                   int64_t groups) {
   const int64_t N = x.size(0), C = x.size(1);
-  return {x.data_ptr<float>(), bias.numel() > 0 ? bias.data_ptr<float>() : nullptr,
-          gamma.data_ptr<float>(), beta.data_ptr<float>(), N, C, groups,
+  return {x.data_ptr<float>(),
+          bias.numel() > 0 ? bias.data_ptr<float>() : nullptr,
+          gamma.data_ptr<float>(),
+          beta.data_ptr<float>(),
+          N,
+          C,
+          groups,
           C == 0 ? 0 : x.numel() / (N * C)};
 }
 
@@ -55,14 +60,18 @@ struct GroupNormActFunction : torch::autograd::Function<GroupNormActFunction> {
     // Per-sample partial sums of the γ and β gradients, summed over samples below.
     auto sum_dz = torch::empty({N, C}, x.options().dtype(torch::kFloat64));
     auto sum_dz_xhat = torch::empty({N, C}, x.options().dtype(torch::kFloat64));
-    kernels::group_norm_act_backward(problem(x, bias, gamma, beta, groups),
-                                     mean.data_ptr<float>(), rstd.data_ptr<float>(),
-                                     ctx->saved_data["silu"].toBool(), dy.data_ptr<float>(),
-                                     dx.data_ptr<float>(),
+    kernels::group_norm_act_backward(problem(x, bias, gamma, beta, groups), mean.data_ptr<float>(),
+                                     rstd.data_ptr<float>(), ctx->saved_data["silu"].toBool(),
+                                     dy.data_ptr<float>(), dx.data_ptr<float>(),
                                      db.defined() ? db.data_ptr<float>() : nullptr,
                                      sum_dz.data_ptr<double>(), sum_dz_xhat.data_ptr<double>());
-    return {dx, db, sum_dz_xhat.sum(0).to(torch::kFloat32), sum_dz.sum(0).to(torch::kFloat32),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            db,
+            sum_dz_xhat.sum(0).to(torch::kFloat32),
+            sum_dz.sum(0).to(torch::kFloat32),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -87,8 +96,8 @@ torch::Tensor group_norm_act(const torch::Tensor& x_in, const torch::Tensor& bia
   const auto bias = float_params ? float32_if_reduced(bias_in) : bias_in;
   TORCH_CHECK(x.dim() >= 2, "group_norm_act expects x [N, C, *], got ", x.sizes());
   const int64_t N = x.size(0), C = x.size(1);
-  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups,
-              " groups do not divide ", C, " channels");
+  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups, " groups do not divide ",
+              C, " channels");
   TORCH_CHECK(!bias.defined() || (bias.dim() == 2 && bias.size(0) == N && bias.size(1) == C),
               "group_norm_act: bias must be [N, C] = [", N, ", ", C, "], got ", bias.sizes());
   TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,

@@ -23,8 +23,7 @@ void load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
     if (names.size() > 10) s += fmt::format(" and {} more", names.size() - 10);
     return s;
   };
-  if (!missing.empty())
-    throw std::runtime_error(origin + ": missing tensors " + list(missing));
+  if (!missing.empty()) throw std::runtime_error(origin + ": missing tensors " + list(missing));
   if (!extra.empty()) throw std::runtime_error(origin + ": unexpected tensors " + list(extra));
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : targets) {

@@ -1,5 +1,6 @@
-// Module weights ↔ named tensors. Names are the module paths (down_blocks.0.resnets.0.norm1.weight),
-// so a checkpoint written here and a diffusers checkpoint load the same way: name for name.
+// Module weights ↔ named tensors. Names are the module paths
+// (down_blocks.0.resnets.0.norm1.weight), so a checkpoint written here and a diffusers checkpoint
+// load the same way: name for name.
 #pragma once
 #include <torch/torch.h>
 

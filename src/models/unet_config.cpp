@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <stdexcept>
+#include <tuple>
 
 #include "io/json_fields.h"
 
@@ -308,8 +309,26 @@ std::vector<std::string> architecture_differences(const UNetConfig& a, const UNe
   return keys;
 }
 
+namespace {
+/// Every field, in declaration order. A field added to UNetConfig changes its size and stops the
+/// build here until it is listed (and then also written by to_json and read by the parser:
+/// tests/models/test_unet_config.cpp checks each key of to_json round-trips on its own).
+auto fields(const UNetConfig& c) {
+  return std::tie(c.layout, c.sample_size, c.in_channels, c.out_channels, c.block_out_channels,
+                  c.layers_per_block, c.down_block_types, c.up_block_types, c.add_attention,
+                  c.attention_head_dim, c.norm, c.norm_num_groups, c.norm_eps,
+                  c.batch_norm_momentum, c.conditioning, c.injection, c.upsampling, c.downsampling,
+                  c.dropout, c.conv_in_kernel, c.conv_out_kernel, c.norm_out, c.zero_init_out,
+                  c.embedding_dim, c.flip_sin_to_cos, c.freq_shift, c.downsample_padding,
+                  c.mid_block_scale_factor, c.resnet_time_scale_shift, c.center_input_sample);
+}
+static_assert(sizeof(UNetConfig) == 256,
+              "UNetConfig gained or lost a field: update fields() above, to_json and "
+              "unet_config_from_json, then this size");
+}  // namespace
+
 bool operator==(const UNetConfig& a, const UNetConfig& b) {
-  return to_json(a) == to_json(b);
+  return fields(a) == fields(b);
 }
 
 }  // namespace ddpm

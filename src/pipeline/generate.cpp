@@ -43,8 +43,8 @@ torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionTyp
   const auto device = model->parameters().front().device();
   if (request.x_T.defined())
     TORCH_CHECK(request.x_T.dim() == 4 && request.x_T.size(0) == request.count &&
-                    request.x_T.size(1) == mc.in_channels && request.x_T.size(2) == mc.sample_size &&
-                    request.x_T.size(3) == mc.sample_size,
+                    request.x_T.size(1) == mc.in_channels &&
+                    request.x_T.size(2) == mc.sample_size && request.x_T.size(3) == mc.sample_size,
                 "initial noise has shape ", request.x_T.sizes(), " but the model needs [",
                 request.count, ", ", mc.in_channels, ", ", mc.sample_size, ", ", mc.sample_size,
                 "]");

@@ -1,6 +1,7 @@
-// Drawing images from a model with the sampler a SamplingConfig names (samplers/sampler_registry.h).
-// Image i of a request draws its x_T and every sampler noise from its own generator, seeded
-// seed + i (samplers/noise_source.h), so images do not depend on the batch size or device.
+// Drawing images from a model with the sampler a SamplingConfig names
+// (samplers/sampler_registry.h). Image i of a request draws its x_T and every sampler noise from
+// its own generator, seeded seed + i (samplers/noise_source.h), so images do not depend on the
+// batch size or device.
 #pragma once
 #include <torch/torch.h>
 

@@ -7,8 +7,7 @@ StepResult ddim_step(const NoiseSchedule& schedule, const DDIMOptions& o,
                      int64_t t_prev, const torch::Tensor& noise) {
   const double alpha_bar = schedule.alpha_bar(t);
   const double alpha_bar_prev =
-      t_prev >= 0 ? schedule.alpha_bar(t_prev)
-                  : (o.set_alpha_to_one ? 1.0 : schedule.alpha_bar(0));
+      t_prev >= 0 ? schedule.alpha_bar(t_prev) : (o.set_alpha_to_one ? 1.0 : schedule.alpha_bar(0));
 
   auto a = torch::scalar_tensor(alpha_bar, torch::kFloat64);
   auto pred = split_prediction(o.prediction_type, model_output, x_t, a);
@@ -30,11 +29,9 @@ StepResult ddim_step(const NoiseSchedule& schedule, const DDIMOptions& o,
 
 torch::Tensor ddim_sample(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                           const DDIMOptions& options, const std::vector<int64_t>& timesteps,
-                          torch::Tensor x, const NoiseFn& noise,
-                          const StepCallback& on_step) {
+                          torch::Tensor x, const NoiseFn& noise, const StepCallback& on_step) {
   TORCH_CHECK(!timesteps.empty(), "ddim_sample: no timesteps");
-  TORCH_CHECK(options.eta >= 0.0 && options.eta <= 1.0, "eta must be in [0, 1], got ",
-              options.eta);
+  TORCH_CHECK(options.eta >= 0.0 && options.eta <= 1.0, "eta must be in [0, 1], got ", options.eta);
   const int64_t n = int64_t(timesteps.size());
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = timesteps[i];

@@ -17,7 +17,9 @@ struct CliResult {
   std::string output;  ///< stdout and stderr together
 };
 
-inline std::string ddpm_binary() { return std::string(DDPM_BINARY_DIR) + "/ddpm"; }
+inline std::string ddpm_binary() {
+  return std::string(DDPM_BINARY_DIR) + "/ddpm";
+}
 
 inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -35,7 +37,8 @@ inline CliResult run_ddpm(const std::vector<std::string>& args, const std::strin
   if (!pipe) return result;
   std::array<char, 4096> buffer;
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;

@@ -94,7 +94,9 @@ TEST(CliDiffusers, SampleFromInitNoiseSavesTheFloatSample) {
 // no flag but --steps; --init-noise is unit-variance x_T, scaled by the sampler (Euler: σ_max).
 TEST(CliDiffusers, TheFoldersSchedulerClassPicksTheSampler) {
   const std::vector<std::pair<std::string, std::string>> runs{
-      {"euler-20", "sampler: euler,"}, {"dpmpp2m-10", "sampler: dpm-solver++,"}, {"heun-10", "sampler: heun,"}};
+      {"euler-20", "sampler: euler,"},
+      {"dpmpp2m-10", "sampler: dpm-solver++,"},
+      {"heun-10", "sampler: heun,"}};
   for (const auto& [run, printed] : runs) {
     SCOPED_TRACE(run);
     test::TempDir dir;
@@ -113,8 +115,8 @@ TEST(CliDiffusers, TheFoldersSchedulerClassPicksTheSampler) {
     EXPECT_TRUE(contains(r.output, printed)) << r.output;
     const auto expected = read_safetensors(ref / "run.safetensors").tensors.at("x_0");
     auto check = test::tensors_close(read_safetensors(out).tensors.at("x_0"), expected, 1.3e-3);
-    std::cout << "[ parity   ] ddpm sample --model (" << run << " scheduler) vs diffusers: "
-              << check.message() << "\n";
+    std::cout << "[ parity   ] ddpm sample --model (" << run
+              << " scheduler) vs diffusers: " << check.message() << "\n";
     EXPECT_TRUE(check);
   }
 }
@@ -320,8 +322,8 @@ TEST(CliDiffusers, TrainInitFromOurRunTakesTheChosenWeights) {
   const fs::path a = dir.path / "a";
   // No warmup and a short EMA horizon, so that after 3 steps the two sets differ by ~1e-3.
   auto first = run_ddpm({"train", "--arch", test::fixture("tiny-unet/config.json").string(),
-                         "--data", images, "--config", config, "--out", a.string(), "--steps",
-                         "3", "--warmup-steps", "0", "--ema-decay", "0.5"});
+                         "--data", images, "--config", config, "--out", a.string(), "--steps", "3",
+                         "--warmup-steps", "0", "--ema-decay", "0.5"});
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const auto source = read_checkpoint(a / "checkpoints/latest");
   // A learning rate of 1e-12 leaves the weights where --init put them (to float rounding).

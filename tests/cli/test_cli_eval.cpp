@@ -57,9 +57,9 @@ class CliEval : public ::testing::Test {
     b_ = gray_folder(dir_->path / "b", 24, 2);
     run_ = dir_->path / "run";
     std::ofstream(dir_->path / "tiny.json") << tiny_config(6, 0).dump();
-    train_ = new test::CliResult(run_ddpm({"train", "--data", a_.string(), "--config",
-                                           (dir_->path / "tiny.json").string(), "--out",
-                                           run_.string()}));
+    train_ = new test::CliResult(
+        run_ddpm({"train", "--data", a_.string(), "--config", (dir_->path / "tiny.json").string(),
+                  "--out", run_.string()}));
   }
   static void TearDownTestSuite() {
     delete train_;
@@ -136,7 +136,7 @@ TEST_F(CliEval, KidAndInceptionScorePrintMeanAndStd) {
   EXPECT_TRUE(std::isfinite(kid["mean"].get<double>())) << kid;
   auto is = last_json(ok({"inception-score", a_.string(), "--splits", "2"}).output);
   const double mean = is["mean"].get<double>();
-  EXPECT_GE(mean, 1.0 - 1e-9) << is;  // exp(E KL) ≥ 1
+  EXPECT_GE(mean, 1.0 - 1e-9) << is;   // exp(E KL) ≥ 1
   EXPECT_LE(mean, 10.0 + 1e-9) << is;  // at most the number of classes
 }
 
@@ -169,9 +169,9 @@ TEST_F(CliEval, NllReportsTheBoundAndItsTerms) {
 
 TEST_F(CliEval, SweepWritesATableAPlotAndTheProtocol) {
   const auto dir = out("sweep");
-  auto r = ok({"sweep", "--model", run_.string(), "--steps", "2,3", "--eta", "0,1", "--n", "8",
-               "--ref", b_.string(), "--kid-subsets", "2", "--kid-subset-size", "4", "--out",
-               dir.string()});
+  auto r =
+      ok({"sweep", "--model", run_.string(), "--steps", "2,3", "--eta", "0,1", "--n", "8", "--ref",
+          b_.string(), "--kid-subsets", "2", "--kid-subset-size", "4", "--out", dir.string()});
   std::ifstream csv(dir / "sweep.csv");
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
@@ -195,8 +195,8 @@ TEST_F(CliEval, SweepWritesATableAPlotAndTheProtocol) {
 TEST_F(CliEval, TrainingKeepsTheBestCheckpointByKid) {
   const auto run = out("eval_run");
   std::ofstream(out("eval.json")) << tiny_config(6, 2).dump();
-  auto r = run_ddpm({"train", "--data", a_.string(), "--config", out("eval.json").string(),
-                     "--out", run.string()});
+  auto r = run_ddpm({"train", "--data", a_.string(), "--config", out("eval.json").string(), "--out",
+                     run.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "kid")) << "the progress line shows the metric: " << r.output;
   // log.csv: an eval_kid column, filled at steps 2, 4 and 6.

@@ -192,10 +192,10 @@ TEST_F(CliFigures, InterpolateInAllThreeModes) {
   EXPECT_EQ(png_size(out("i1.png")), (std::vector<int64_t>{grid_extent(2), grid_extent(5)}));
   EXPECT_EQ(read_bytes(out("i1.png")), read_bytes(out("i2.png")));
   auto slerp = [&](const std::string& file, const std::string& seed) {
-    return std::vector<std::string>{"interpolate", "--model", run_.string(),     "--mode",
-                                    "slerp",       "--pairs", "2",               "--lambdas",
-                                    "0,0.5,1",     "--steps", "5",               "--seed",
-                                    seed,          "--out",   out(file).string()};
+    return std::vector<std::string>{
+        "interpolate", "--model", run_.string(), "--mode",  "slerp",
+        "--pairs",     "2",       "--lambdas",   "0,0.5,1", "--steps",
+        "5",           "--seed",  seed,          "--out",   out(file).string()};
   };
   ok(slerp("s.png", "0"));
   EXPECT_EQ(png_size(out("s.png")), (std::vector<int64_t>{grid_extent(2), grid_extent(3)}));

@@ -8,8 +8,8 @@ namespace {
 
 TEST(BetaSchedule, MatchesDiffusersAlphasCumprod) {
   auto ref = test::load_fixture("schedules.safetensors");
-  for (auto kind : {BetaSchedule::linear, BetaSchedule::scaled_linear,
-                    BetaSchedule::squaredcos_cap_v2}) {
+  for (auto kind :
+       {BetaSchedule::linear, BetaSchedule::scaled_linear, BetaSchedule::squaredcos_cap_v2}) {
     ScheduleConfig config;
     config.beta_schedule = kind;
     auto schedule = make_noise_schedule(config);

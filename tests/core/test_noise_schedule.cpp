@@ -7,13 +7,16 @@
 namespace ddpm {
 namespace {
 
-NoiseSchedule linear_schedule() { return make_noise_schedule(ScheduleConfig{}); }
+NoiseSchedule linear_schedule() {
+  return make_noise_schedule(ScheduleConfig{});
+}
 
 TEST(NoiseSchedule, CoefficientIdentities) {
   auto s = linear_schedule();
   EXPECT_EQ(s.num_train_timesteps, 1000);
   EXPECT_DOUBLE_EQ(s.alphas_cumprod_prev[0].item<double>(), 1.0);
-  EXPECT_TRUE(test::tensors_close(s.alphas_cumprod_prev.slice(0, 1), s.alphas_cumprod.slice(0, 0, -1), 0));
+  EXPECT_TRUE(
+      test::tensors_close(s.alphas_cumprod_prev.slice(0, 1), s.alphas_cumprod.slice(0, 0, -1), 0));
   // DDPM eq. (7): β̃_1 = 0, and the clipped log replaces it with β̃_2.
   EXPECT_DOUBLE_EQ(s.posterior_variance[0].item<double>(), 0.0);
   EXPECT_DOUBLE_EQ(s.posterior_log_variance_clipped[0].item<double>(),
@@ -60,7 +63,8 @@ TEST(Prediction, ConversionsRoundTrip) {
   auto x0 = torch::randn({3, 2, 4, 4}, torch::kFloat64), eps = torch::randn_like(x0);
   auto a = torch::tensor({0.9, 0.5, 0.01}, torch::kFloat64).view({3, 1, 1, 1});
   auto xt = a.sqrt() * x0 + (1 - a).sqrt() * eps;
-  for (auto type : {PredictionType::epsilon, PredictionType::sample, PredictionType::v_prediction}) {
+  for (auto type :
+       {PredictionType::epsilon, PredictionType::sample, PredictionType::v_prediction}) {
     auto target = prediction_target(type, x0, eps, a);
     auto p = split_prediction(type, target, xt, a);
     EXPECT_TRUE(test::tensors_close(p.x0, x0, 1e-10)) << to_string(type);

@@ -11,7 +11,9 @@
 namespace ddpm {
 namespace {
 
-double exact_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double exact_cdf(double x) {
+  return 0.5 * std::erfc(-x / std::sqrt(2.0));
+}
 
 TEST(VLB, NormalKlKnownValues) {
   auto z = torch::zeros({1}, torch::kFloat64), one = torch::ones({1}, torch::kFloat64);
@@ -46,8 +48,9 @@ TEST(VLB, DiscretizedLikelihoodIsADistributionOverThe256Values) {
 TEST(VLB, DiscretizedLikelihoodMatchesExactCdfDifferences) {
   const double sigma = 0.05, mean = 0.1;
   auto values = torch::arange(256, torch::kFloat64) / 127.5 - 1.0;
-  auto logp = discretized_gaussian_log_likelihood(values, torch::full({256}, mean, torch::kFloat64),
-                                                  torch::full({256}, std::log(sigma), torch::kFloat64));
+  auto logp =
+      discretized_gaussian_log_likelihood(values, torch::full({256}, mean, torch::kFloat64),
+                                          torch::full({256}, std::log(sigma), torch::kFloat64));
   for (int64_t k = 0; k < 256; ++k) {
     const double x = values[k].item<double>();
     const double hi = k == 255 ? 1.0 : exact_cdf((x + 1 / 255.0 - mean) / sigma);
@@ -77,15 +80,16 @@ TEST(VLB, TermIsTheDecoderAtStepZeroAndAKlElsewhere) {
   auto log_var = torch::tensor({-8.0, -4.0}, torch::kFloat64).view({2, 1, 1, 1});
   auto out = vb_term_bpd(schedule, x0, x_t, t, mean, log_var);
   // t = 0: −log Φ̃((−1 + 1/255 − mean)/σ) for the edge value −1.
-  auto edge = approx_standard_normal_cdf(torch::tensor({(-1 + 1 / 255.0 + 0.98) / std::exp(-4.0)},
-                                                       torch::kFloat64));
+  auto edge = approx_standard_normal_cdf(
+      torch::tensor({(-1 + 1 / 255.0 + 0.98) / std::exp(-4.0)}, torch::kFloat64));
   EXPECT_NEAR(out[0].item<double>(), -std::log(edge.item<double>()) / std::log(2.0), 1e-12);
   // t = 500: KL of the true posterior against N(mean, e^log_var).
   const double c1 = schedule.posterior_mean_coef1[500].item<double>();
   const double c2 = schedule.posterior_mean_coef2[500].item<double>();
   const double lv = schedule.posterior_log_variance_clipped[500].item<double>();
   const double mu = c1 * 0.2 + c2 * -0.1;
-  const double kl = 0.5 * (-1 - 4.0 - lv + std::exp(lv + 4.0) + std::pow(mu - 0.25, 2) * std::exp(4.0));
+  const double kl =
+      0.5 * (-1 - 4.0 - lv + std::exp(lv + 4.0) + std::pow(mu - 0.25, 2) * std::exp(4.0));
   EXPECT_NEAR(out[1].item<double>(), kl / std::log(2.0), 1e-9);
 }
 
@@ -94,8 +98,8 @@ TEST(VLB, FixedLargeLogVarianceIsBetaWithTheFirstClipped) {
   auto large = fixed_model_log_variance(s, true);
   EXPECT_NEAR(large[0].item<double>(), std::log(s.posterior_variance[1].item<double>()), 1e-15);
   EXPECT_NEAR(large[5].item<double>(), std::log(s.betas[5].item<double>()), 1e-15);
-  EXPECT_TRUE(test::tensors_close(fixed_model_log_variance(s, false),
-                                  s.posterior_log_variance_clipped, 0));
+  EXPECT_TRUE(
+      test::tensors_close(fixed_model_log_variance(s, false), s.posterior_log_variance_clipped, 0));
 }
 
 }  // namespace

@@ -27,14 +27,15 @@ TEST(FeatureNet, ClassifierFrechetDistanceIsZeroOnItselfAndGrowsWithNoise) {
   EXPECT_NEAR(frechet_distance(clean, clean), 0.0, 1e-8);
   double previous = 0;
   for (double sigma : {0.05, 0.1, 0.2, 0.4}) {
-    const double d =
-        frechet_distance(clean, feature_statistics(extract_features(*net, noisy(images, sigma, 1), 250)));
+    const double d = frechet_distance(
+        clean, feature_statistics(extract_features(*net, noisy(images, sigma, 1), 250)));
     EXPECT_GT(d, previous) << "sigma " << sigma;
     previous = d;
   }
   // Another 1000 real images sit much closer than the noisiest set.
   auto other = pad_to_size(fm.test_images.slice(0, 1000, 2000), 32);
-  const double real = frechet_distance(clean, feature_statistics(extract_features(*net, other, 250)));
+  const double real =
+      frechet_distance(clean, feature_statistics(extract_features(*net, other, 250)));
   EXPECT_LT(real, previous / 10) << "real " << real << " vs noisy " << previous;
 }
 

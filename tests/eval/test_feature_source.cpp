@@ -30,9 +30,9 @@ TEST(FeatureSource, ParsesEveryForm) {
   EXPECT_EQ(parse_feature_source((dir.path / "run").string()).kind, SourceKind::model);
   EXPECT_EQ(parse_feature_source((dir.path / "f.safetensors").string()).kind,
             SourceKind::features_file);
-  for (const std::string& bad :
-       std::vector<std::string>{"fashion-mnist", "fashion-mnist:val",
-                                (dir.path / "missing").string(), (dir.path / "notes.txt").string()}) {
+  for (const std::string& bad : std::vector<std::string>{"fashion-mnist", "fashion-mnist:val",
+                                                         (dir.path / "missing").string(),
+                                                         (dir.path / "notes.txt").string()}) {
     try {
       parse_feature_source(bad);
       ADD_FAILURE() << bad << " was accepted";

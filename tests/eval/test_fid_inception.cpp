@@ -61,12 +61,10 @@ torch::Tensor fill(const std::string& name, const std::vector<int64_t>& shape) {
 
 TensorMap deterministic_weights() {
   TensorMap weights;
-  for (const auto& [name, shape] : FIDInception::parameter_shapes()) weights[name] = fill(name, shape);
+  for (const auto& [name, shape] : FIDInception::parameter_shapes())
+    weights[name] = fill(name, shape);
   return weights;
 }
-
-const std::filesystem::path kFixture =
-    std::filesystem::path(DDPM_SOURCE_DIR) / "tests/fixtures/fid_inception_random.safetensors";
 
 TEST(FIDInception, HasTheParametersOfPytorchFid) {
   const auto shapes = FIDInception::parameter_shapes();
@@ -84,7 +82,8 @@ TEST(FIDInception, HasTheParametersOfPytorchFid) {
 }
 
 TEST(FIDInception, MatchesTheReferenceImplementationOnDeterministicWeights) {
-  const auto fixture = read_safetensors(kFixture).tensors;
+  const auto fixture =
+      read_safetensors(test::repo_fixture("fid_inception_random.safetensors")).tensors;
   FIDInception net(deterministic_weights(), "deterministic", torch::kCPU);
   auto images01 = ((fixture.at("images") + 1) / 2).repeat({1, 3, 1, 1});  // [2, 3, 32, 32]
   auto blocks = net.blocks(images01);
@@ -115,7 +114,8 @@ TEST(FIDInception, FeatureNetFeedsGrayscaleAsRgbIn01) {
   auto net = make_feature_net(o, 1, 32, 32);
   EXPECT_EQ(net->name(), "fid-inception-v3");
   EXPECT_EQ(net->feature_dims(), 2048);
-  const auto fixture = read_safetensors(kFixture).tensors;
+  const auto fixture =
+      read_safetensors(test::repo_fixture("fid_inception_random.safetensors")).tensors;
   EXPECT_TRUE(test::tensors_close(net->features(fixture.at("images")), fixture.at("pool3"), 1e-4));
 }
 

@@ -14,7 +14,8 @@ double k(const torch::Tensor& a, const torch::Tensor& b) {
 
 TEST(KID, Mmd2MatchesTheDefinitionByLoops) {
   auto gen = at::detail::createCPUGenerator(1);
-  auto x = torch::randn({7, 3}, gen, torch::kFloat64), y = torch::randn({7, 3}, gen, torch::kFloat64) + 0.5;
+  auto x = torch::randn({7, 3}, gen, torch::kFloat64),
+       y = torch::randn({7, 3}, gen, torch::kFloat64) + 0.5;
   const int64_t m = 7;
   double xx = 0, yy = 0, xy = 0;
   for (int64_t i = 0; i < m; ++i)
@@ -39,7 +40,8 @@ TEST(KID, UnbiasedOnTwoDrawsOfOneDistribution) {
     auto x = torch::randn({m, d}, gen, torch::kFloat64);
     auto y = torch::randn({m, d}, gen, torch::kFloat64);
     unbiased.push_back(mmd2_unbiased(x, y));
-    auto kxx = (x.matmul(x.t()) / double(d) + 1).pow(3), kyy = (y.matmul(y.t()) / double(d) + 1).pow(3);
+    auto kxx = (x.matmul(x.t()) / double(d) + 1).pow(3),
+         kyy = (y.matmul(y.t()) / double(d) + 1).pow(3);
     auto kxy = (x.matmul(y.t()) / double(d) + 1).pow(3);
     biased.push_back(((kxx.sum() + kyy.sum() - 2 * kxy.sum()) / double(m * m)).item<double>());
   }

@@ -27,15 +27,15 @@ TEST(ReverseChain, RunsFromASampleAndSharesNoiseWhenAsked) {
   auto ts = chain_from(99, 0);
   auto x = torch::randn({1, 1, 4, 4}).expand({3, 1, 4, 4}).contiguous();  // three equal starts
   torch::Generator g1 = at::detail::createCPUGenerator(1), g2 = at::detail::createCPUGenerator(1);
-  auto own = run_sampler(s, {oracle, schedule, PredictionType::epsilon, batch_noise(g1), {}}, x,
-                         ts, SamplerStart::sample);
+  auto own = run_sampler(s, {oracle, schedule, PredictionType::epsilon, batch_noise(g1), {}}, x, ts,
+                         SamplerStart::sample);
   DDPMOptions o;
   auto reference = ddpm_sample(oracle, schedule, o, ts, x, batch_noise(g2));
   EXPECT_TRUE(torch::equal(own, reference)) << "an explicit chain steps to the next entry";
   EXPECT_FALSE(torch::equal(own[0], own[1])) << "independent draws per element";
   torch::Generator g3 = at::detail::createCPUGenerator(1);
-  auto shared = run_sampler(s, {oracle, schedule, PredictionType::epsilon, shared_noise(g3), {}},
-                            x, ts, SamplerStart::sample);
+  auto shared = run_sampler(s, {oracle, schedule, PredictionType::epsilon, shared_noise(g3), {}}, x,
+                            ts, SamplerStart::sample);
   EXPECT_TRUE(torch::equal(shared[0], shared[1]));
   EXPECT_TRUE(torch::equal(shared[0], shared[2]));
 }

@@ -8,10 +8,10 @@
 #include "core/timesteps.h"
 #include "models/denoiser.h"
 #include "models/presets.h"
-#include "samplers/ddim.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
 #include "pipeline/diffusers_format.h"
+#include "samplers/ddim.h"
 #include "test_util.h"
 
 namespace ddpm {

@@ -14,9 +14,9 @@ namespace {
 torch::Tensor reference_attention(const torch::Tensor& qkv, int64_t heads, double scale) {
   const int64_t B = qkv.size(0), N = qkv.size(1), C = qkv.size(2) / 3;
   auto split = qkv.view({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
-  auto q = split[0], k = split[1], v = split[2];                   // [B, heads, N, d]
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;     // [B, heads, N, N]
-  auto out = torch::matmul(torch::softmax(scores, -1), v);         // [B, heads, N, d]
+  auto q = split[0], k = split[1], v = split[2];                // [B, heads, N, d]
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;  // [B, heads, N, N]
+  auto out = torch::matmul(torch::softmax(scores, -1), v);      // [B, heads, N, d]
   return out.transpose(1, 2).reshape({B, N, C});
 }
 
@@ -65,8 +65,8 @@ TEST(FusedAttention, WithoutGradientsKeepsNoGraph) {
 TEST(FusedAttention, RejectsWhatItDoesNotCover) {
   EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 3 * 64}), 1));  // wide heads
   EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 24}, torch::kFloat64), 1));
-  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 2, 4, 24}), 1));   // 4-D
-  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 25}), 1));      // not 3C
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 2, 4, 24}), 1));  // 4-D
+  EXPECT_FALSE(fused_attention_applies(torch::randn({2, 4, 25}), 1));     // not 3C
   EXPECT_TRUE(fused_attention_applies(torch::randn({2, 4, 48}), 2));
   EXPECT_THROW(fused_attention(torch::randn({2, 4, 3 * 64}), 1, 1.0), c10::Error);
 }

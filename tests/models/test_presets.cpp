@@ -71,8 +71,41 @@ TEST(Presets, UnknownNameListsAllowedNames) {
   }
 }
 
-TEST(Presets, BkIsKerasDdim) {
-  EXPECT_EQ(model_preset("bk"), model_preset("keras-ddim"));
+// bk (the study's baseline) is the Keras DDIM example's network, checked field by field against
+// the example's get_network(64, [32, 64, 96, 128], 2) rather than against another preset: a
+// non-affine BatchNorm (center=False, scale=False, epsilon 1e-3, momentum 0.99), the
+// noise-variance sinusoid (embedding_dims 32) at the input only, no attention, 1×1 convs in and
+// out, bilinear up / average-pool down, and the output conv initialised to zero.
+TEST(Presets, BkIsTheKerasExamplesNetwork) {
+  for (const char* name : {"bk", "keras-ddim"}) {
+    SCOPED_TRACE(name);
+    const UNetConfig c = model_preset(name);
+    EXPECT_EQ(c.layout, UNetLayout::keras);
+    EXPECT_EQ(c.sample_size, 64);
+    EXPECT_EQ(c.in_channels, 3);
+    EXPECT_EQ(c.out_channels, 3);
+    EXPECT_EQ(c.block_out_channels, (std::vector<int64_t>{32, 64, 96, 128}));
+    EXPECT_EQ(c.layers_per_block, 2);
+    EXPECT_FALSE(c.add_attention);
+    EXPECT_EQ(c.norm, NormType::batch);
+    EXPECT_DOUBLE_EQ(c.norm_eps, 1e-3);
+    EXPECT_DOUBLE_EQ(c.batch_norm_momentum, 0.01);
+    EXPECT_EQ(c.conditioning, Conditioning::noise_variance);
+    EXPECT_EQ(c.injection, Injection::input_only);
+    EXPECT_EQ(c.embedding_dim, 32);
+    EXPECT_EQ(c.upsampling, Upsampling::bilinear);
+    EXPECT_EQ(c.downsampling, Downsampling::avg_pool);
+    EXPECT_EQ(c.conv_in_kernel, 1);
+    EXPECT_EQ(c.conv_out_kernel, 1);
+    EXPECT_FALSE(c.norm_out);
+    EXPECT_TRUE(c.zero_init_out);
+    // Built, it has no affine norm parameters and a zero output layer.
+    UNet model(c);
+    for (const auto& p : model->named_parameters(true))
+      EXPECT_EQ(p.key().find("norm"), std::string::npos) << p.key();
+    auto x = torch::randn({1, 3, 64, 64});
+    EXPECT_EQ(model->forward(x, torch::tensor({0.5})).abs().max().item<double>(), 0.0);
+  }
 }
 
 // Small enough for 2 CPU cores (its speed is ddpm_bench's business): 1-2M parameters, and one

@@ -151,7 +151,7 @@ TEST(HostileConfigs, RunConfigsNameTheFileAndTheFault) {
       {with({{"training", {{"batch_size", 0}}}}), "training.batch_size must be >= 1"},
       {with({{"training", {{"lr", "fast"}}}}), "training.lr: expected a number"},
       {with({{"training", {{"loss", "huber"}}}}), "training.loss"},
-      {with({{"data", {{"image_size", 100000}}}}), "(kMaxSampleSize), got 100000"},
+      {with({{"data", {{"image_size", 100000}}}}), "up to 8192, got 100000"},
       {with({{"sampling", {{"sampler", "lms"}}}}), "lms"},
       {with({{"surprise", 1}}), "unknown key 'surprise'"},
   };

@@ -75,8 +75,9 @@ TEST(DDIMSample, ReproducesGaussianDataMoments) {
                     .all()
                     .item<bool>())
         << "eta " << eta << " mean " << full_mean.flatten();
-    EXPECT_TRUE(
-        ((full_std - std64).abs() < (bias + 5 * std::sqrt(0.5 / (n - 1))) * std64).all().item<bool>())
+    EXPECT_TRUE(((full_std - std64).abs() < (bias + 5 * std::sqrt(0.5 / (n - 1))) * std64)
+                    .all()
+                    .item<bool>())
         << "eta " << eta << " std " << full_std.flatten() << " data " << std64.flatten();
   }
 }

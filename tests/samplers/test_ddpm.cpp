@@ -46,8 +46,8 @@ TEST(DDPMSample, ReproducesGaussianDataMoments) {
   auto x_T = draw_noise({n, 4, 1, 1}, torch::kFloat32, gen);
   auto timesteps = inference_timesteps(TimestepSpacing::leading, 1000, 1000);
   int64_t calls = 0;
-  auto x0 = ddpm_sample(test::gaussian_oracle(schedule, mean, stddev), schedule, options,
-                        timesteps, x_T, batch_noise(gen), [&](const SamplerStep&) { ++calls; });
+  auto x0 = ddpm_sample(test::gaussian_oracle(schedule, mean, stddev), schedule, options, timesteps,
+                        x_T, batch_noise(gen), [&](const SamplerStep&) { ++calls; });
   EXPECT_EQ(calls, 1000);
   auto m = x0.mean({0}, true), s = x0.std(0, true, true);
   // 5 standard errors: σ/√n for the mean, σ·√(1/(2n)) for the standard deviation.

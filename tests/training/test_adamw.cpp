@@ -12,8 +12,8 @@ TEST(AdamW, MatchesTorchOptimAdamW) {
   auto ours = torch::randn({5, 3}).requires_grad_(true);
   auto theirs = ours.detach().clone().requires_grad_(true);
   AdamW opt({{"w", ours}}, {0.01, 0.9, 0.99, 1e-8});
-  torch::optim::AdamW ref({theirs}, torch::optim::AdamWOptions(0.05).betas({0.9, 0.99})
-                                       .eps(1e-8).weight_decay(0.01));
+  torch::optim::AdamW ref(
+      {theirs}, torch::optim::AdamWOptions(0.05).betas({0.9, 0.99}).eps(1e-8).weight_decay(0.01));
   for (int i = 0; i < 20; ++i) {
     opt.zero_grad();
     (ours - target).pow(3).abs().sum().backward();

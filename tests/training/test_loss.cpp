@@ -47,12 +47,11 @@ TEST(DiffusionLoss, IsTheRegressionOntoTheTargetAtUniformT) {
   model->eval();  // no dropout: the two passes see the same network
   auto schedule = make_noise_schedule(ScheduleConfig{});
   auto x0 = torch::rand({6, 1, 8, 8}) * 2 - 1;
-  for (auto prediction : {PredictionType::epsilon, PredictionType::sample,
-                          PredictionType::v_prediction})
+  for (auto prediction :
+       {PredictionType::epsilon, PredictionType::sample, PredictionType::v_prediction})
     for (auto loss : {LossType::mse, LossType::l1}) {
       torch::Generator g = at::detail::createCPUGenerator(11);
-      const double ours =
-          diffusion_loss(model, schedule, prediction, loss, x0, g).item<double>();
+      const double ours = diffusion_loss(model, schedule, prediction, loss, x0, g).item<double>();
       EXPECT_NEAR(ours, by_hand(model, schedule, prediction, loss, x0, 11), 1e-6)
           << to_string(prediction) << " " << to_string(loss);
     }

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "models/presets.h"
+#include "test_util.h"
 #include "training/adamw.h"
 #include "training/loss.h"
-#include "test_util.h"
 
 namespace ddpm {
 namespace {
@@ -31,8 +31,7 @@ TEST(Memory, FashionMnistTrainingAtBatch128StaysUnder2GiB) {
   torch::Generator g = at::detail::createCPUGenerator(1);
   auto x0 = torch::rand({128, 1, 32, 32}, g) * 2 - 1;
   for (int step = 0; step < 2; ++step) {  // the second step runs with the optimizer state
-    auto loss =
-        diffusion_loss(model, schedule, PredictionType::epsilon, LossType::mse, x0, g);
+    auto loss = diffusion_loss(model, schedule, PredictionType::epsilon, LossType::mse, x0, g);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step(1e-4);

@@ -80,8 +80,8 @@ TEST(Trainer, WritesTheRunDirectoryLayout) {
   EXPECT_EQ(ckpt.state.at("step"), 4);
   EXPECT_TRUE(ckpt.state.contains("generator"));
   EXPECT_TRUE(ckpt.state.contains("global_generator"));
-  auto config = run_config_from_json(
-      nlohmann::json::parse(std::ifstream(dir.path / "config.json")));
+  auto config =
+      run_config_from_json(nlohmann::json::parse(std::ifstream(dir.path / "config.json")));
   EXPECT_EQ(config.model.block_out_channels, (std::vector<int64_t>{8, 16}));
   EXPECT_EQ(files.back(), "samples:step_000004.png");
 }
@@ -113,9 +113,9 @@ TEST(Trainer, ResumedRunEqualsStraightRun) {
 
   auto a = read_checkpoint(straight_dir.path / "checkpoints/latest");
   auto b = read_checkpoint(resumed_dir.path / "checkpoints/latest");
-  for (auto [part, x, y] : {std::tuple{"model", &a.model, &b.model},
-                            std::tuple{"ema", &a.ema, &b.ema},
-                            std::tuple{"optimizer", &a.optimizer, &b.optimizer}}) {
+  for (auto [part, x, y] :
+       {std::tuple{"model", &a.model, &b.model}, std::tuple{"ema", &a.ema, &b.ema},
+        std::tuple{"optimizer", &a.optimizer, &b.optimizer}}) {
     ASSERT_EQ(x->size(), y->size()) << part;
     for (const auto& [name, t] : *x)
       EXPECT_TRUE(test::tensors_close(y->at(name), t, 1e-6)) << part << " " << name;

@@ -74,14 +74,16 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += a * x[j];
 }
 
-int64_t scratch_floats(int64_t n, int64_t d) { return 4 * d * n + 2 * n; }
+int64_t scratch_floats(int64_t n, int64_t d) {
+  return 4 * d * n + 2 * n;
+}
 
 void head_forward(const AttentionRows& in, float* out, int64_t out_stride, float* lse,
                   float* scratch) {
   const int64_t n = in.n, d = in.d;
-  float* k_t = scratch;        // [d, n]
-  float* v_t = k_t + d * n;    // [d, n]
-  float* s = v_t + d * n;      // [n]
+  float* k_t = scratch;      // [d, n]
+  float* v_t = k_t + d * n;  // [d, n]
+  float* s = v_t + d * n;    // [n]
   transpose_rows(in.k, in.stride, n, d, k_t);
   transpose_rows(in.v, in.stride, n, d, v_t);
   for (int64_t i = 0; i < n; ++i) {
@@ -99,12 +101,12 @@ void head_backward(const AttentionRows& in, const float* lse, const float* d_out
                    int64_t grad_stride, float* d_q, float* d_k, float* d_v, int64_t grad_in_stride,
                    float* scratch) {
   const int64_t n = in.n, d = in.d;
-  float* k_t = scratch;         // Kᵀ  [d, n]
-  float* v_t = k_t + d * n;     // Vᵀ  [d, n]
-  float* dk_t = v_t + d * n;    // dKᵀ [d, n]
-  float* dv_t = dk_t + d * n;   // dVᵀ [d, n]
-  float* p = dv_t + d * n;      // P_i  [n]
-  float* ds = p + n;            // dP_i, then dS_i  [n]
+  float* k_t = scratch;        // Kᵀ  [d, n]
+  float* v_t = k_t + d * n;    // Vᵀ  [d, n]
+  float* dk_t = v_t + d * n;   // dKᵀ [d, n]
+  float* dv_t = dk_t + d * n;  // dVᵀ [d, n]
+  float* p = dv_t + d * n;     // P_i  [n]
+  float* ds = p + n;           // dP_i, then dS_i  [n]
   transpose_rows(in.k, in.stride, n, d, k_t);
   transpose_rows(in.v, in.stride, n, d, v_t);
   for (int64_t j = 0; j < 2 * d * n; ++j) dk_t[j] = 0.0f;  // dKᵀ and dVᵀ
@@ -115,15 +117,15 @@ void head_backward(const AttentionRows& in, const float* lse, const float* d_out
     exp_row(p, n, lse[i]);  // P_i = exp(S_i − lse_i)
     for (int64_t j = 0; j < n; ++j) ds[j] = 0.0f;
     for (int64_t c = 0; c < d; ++c) {
-      axpy(do_i[c], p, dv_t + c * n, n);   // dVᵀ[c] += dO_ic P_i
-      axpy(do_i[c], v_t + c * n, ds, n);   // dP_i = dO_i Vᵀ
+      axpy(do_i[c], p, dv_t + c * n, n);  // dVᵀ[c] += dO_ic P_i
+      axpy(do_i[c], v_t + c * n, ds, n);  // dP_i = dO_i Vᵀ
     }
     const float r = dot(p, ds, n);  // rowsum(P ∘ dP): the softmax Jacobian's rank-one part
     for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - r) * in.scale;
     float* dq_i = d_q + i * grad_in_stride;
     for (int64_t c = 0; c < d; ++c) {
-      dq_i[c] = dot(ds, k_t + c * n, n);   // dQ_i = dS_i K
-      axpy(q_i[c], ds, dk_t + c * n, n);   // dKᵀ[c] += Q_ic dS_i
+      dq_i[c] = dot(ds, k_t + c * n, n);  // dQ_i = dS_i K
+      axpy(q_i[c], ds, dk_t + c * n, n);  // dKᵀ[c] += Q_ic dS_i
     }
   }
   for (int64_t j = 0; j < n; ++j)

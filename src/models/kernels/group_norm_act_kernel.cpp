@@ -66,8 +66,8 @@ void row_silu_grad(const float* x, float a, float k, const float* dy, float* dz,
 
 /// Σ dz and Σ dz·x̂ with x̂ = (x + shift)·rstd.
 DDPM_CPU_CLONES
-void row_dz_sums(const float* x, float shift, float rstd, const float* dz, int64_t n,
-                 float* sum_dz, float* sum_dz_xhat) {
+void row_dz_sums(const float* x, float shift, float rstd, const float* dz, int64_t n, float* sum_dz,
+                 float* sum_dz_xhat) {
   float s1 = 0, s2 = 0;
 #pragma omp simd reduction(+ : s1, s2)
   for (int64_t i = 0; i < n; ++i) {
@@ -112,8 +112,8 @@ void block_moments(const float* x, const float* b, Block blk, double eps, float*
 }
 
 // y = act(x·a_c + k_c) per row, with a_c = rstd·γ_c and k_c = β_c + (b_c − μ)·a_c.
-void block_forward(const float* x, const float* b, const float* gamma, const float* beta,
-                   Block blk, float mean, float rstd, bool silu, float* y) {
+void block_forward(const float* x, const float* b, const float* gamma, const float* beta, Block blk,
+                   float mean, float rstd, bool silu, float* y) {
   const int64_t P = blk.positions;
   for (int64_t c = 0; c < blk.channels; ++c) {
     const float a = rstd * gamma[c];
@@ -148,8 +148,8 @@ void block_backward(const float* x, const float* b, const float* gamma, const fl
   const double count = double(blk.channels * P);
   const float m1 = float(g_dz / count), m2 = float(g_dz_xhat / count);
   for (int64_t c = 0; c < blk.channels; ++c) {
-    const float s = row_input_grad(x + c * P, (b ? b[c] : 0.0f) - mean, rstd, gamma[c], m1, m2,
-                                   dx + c * P, P);
+    const float s =
+        row_input_grad(x + c * P, (b ? b[c] : 0.0f) - mean, rstd, gamma[c], m1, m2, dx + c * P, P);
     if (db) db[c] = s;
   }
 }
@@ -174,8 +174,8 @@ void for_each_block(const GroupNormProblem& p, F&& f) {
 
 }  // namespace
 
-void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y,
-                            float* mean, float* rstd) {
+void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y, float* mean,
+                            float* rstd) {
   const Block blk{p.channels / p.groups, p.positions};
   for_each_block(p, [&](const BlockAt& at) {
     const float* b = p.bias ? p.bias + at.nc : nullptr;
@@ -186,8 +186,8 @@ void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, fl
 }
 
 void group_norm_act_backward(const GroupNormProblem& p, const float* mean, const float* rstd,
-                             bool silu, const float* dy, float* dx, float* d_bias,
-                             double* sum_dz, double* sum_dz_xhat) {
+                             bool silu, const float* dy, float* dx, float* d_bias, double* sum_dz,
+                             double* sum_dz_xhat) {
   const Block blk{p.channels / p.groups, p.positions};
   for_each_block(p, [&](const BlockAt& at) {
     block_backward(p.x + at.offset, p.bias ? p.bias + at.nc : nullptr, p.gamma + at.c0,

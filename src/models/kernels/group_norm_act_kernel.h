@@ -18,14 +18,14 @@ struct GroupNormProblem {
 };
 
 /// y = act((x + b − μ)·rstd·γ + β), act = SiLU or identity; mean, rstd [samples, groups].
-void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y,
-                            float* mean, float* rstd);
+void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y, float* mean,
+                            float* rstd);
 
 /// Backward given dy and the forward's statistics: writes dx, d_bias = Σ_positions dx
 /// [samples, channels] (when not null), and per (sample, channel) Σ dz and Σ dz·x̂ (dz the
 /// gradient at the pre-activation), whose sums over samples are dβ and dγ.
 void group_norm_act_backward(const GroupNormProblem& p, const float* mean, const float* rstd,
-                             bool silu, const float* dy, float* dx, float* d_bias,
-                             double* sum_dz, double* sum_dz_xhat);
+                             bool silu, const float* dy, float* dx, float* d_bias, double* sum_dz,
+                             double* sum_dz_xhat);
 
 }  // namespace ddpm::kernels

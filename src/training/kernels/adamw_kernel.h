@@ -8,13 +8,13 @@
 namespace ddpm::kernels {
 
 struct AdamWScalars {
-  float decay;          ///< 1 − lr·λ, the decoupled weight decay's factor
-  float beta1_weight;   ///< 1 − β₁: m ← m + (1 − β₁)(g − m)
-  float beta2;          ///< β₂
-  float beta2_weight;   ///< 1 − β₂
-  float bias2_sqrt;     ///< √(1 − β₂^t)
-  float eps;            ///< ε
-  float step_size;      ///< lr / (1 − β₁^t)
+  float decay;         ///< 1 − lr·λ, the decoupled weight decay's factor
+  float beta1_weight;  ///< 1 − β₁: m ← m + (1 − β₁)(g − m)
+  float beta2;         ///< β₂
+  float beta2_weight;  ///< 1 − β₂
+  float bias2_sqrt;    ///< √(1 − β₂^t)
+  float eps;           ///< ε
+  float step_size;     ///< lr / (1 − β₁^t)
 };
 
 /// The n elements of p ← p·decay; m ← lerp(m, g, 1 − β₁); v ← β₂ v + (1 − β₂) g²;
