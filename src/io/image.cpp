@@ -115,6 +115,20 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
                                    ": cannot decode image: corrupt JPEG: a Huffman table "
                                    "(DHT) defines " +
                                    std::to_string(codes) + " codes, at most 256 are allowed");
+        // The canonical codes of each length must fit in that many bits, all-ones excluded
+        // (T.81 C.2; libjpeg's jdhuff.c "Bogus Huffman table definition"). An over-subscribed
+        // table makes stb_image 2.27's stbi__jpeg_huff_decode index values[] at a negative
+        // symbol id (2.28 checks it). Found by fuzz/image_fuzzer.
+        uint64_t code = 0;
+        for (size_t length = 1; length <= 16; ++length) {
+          code += u8(table + length);
+          if (code >= (uint64_t(1) << length))
+            throw std::runtime_error(
+                name + ": cannot decode image: corrupt JPEG: a Huffman table (DHT) has more " +
+                "codes of at most " + std::to_string(length) + " bits than fit in " +
+                std::to_string(length) + " bits");
+          code <<= 1;
+        }
         table += 17 + codes;
       }
     }
