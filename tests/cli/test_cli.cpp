@@ -13,16 +13,9 @@ namespace ddpm {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
+using test::read_bytes;
 using test::run_ddpm;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // 24 random 20×20 RGB PNGs (the model size, 16, is reached by center crop + resize).
 fs::path image_folder(const fs::path& root) {

@@ -15,11 +15,8 @@ namespace ddpm {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
 using test::run_ddpm;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // 16 random 16×16 RGB PNGs: the shape of the tiny-unet fixture's images.
 fs::path rgb_images(const fs::path& root) {

@@ -14,11 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::contains;
 using test::run_ddpm;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 /// The JSON object a command printed last (the eval commands print one on stdout; progress goes
 /// to stderr, which run_ddpm interleaves, so take the last line that parses).

@@ -14,21 +14,14 @@ namespace ddpm {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
+using test::read_bytes;
 using test::run_ddpm;
 
 constexpr int64_t kSize = 16;  // model images, 16×16 RGB
 
 int64_t grid_extent(int64_t cells) {
   return cells * (kSize + 2) + 2;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 /// {height, width} of a PNG.
