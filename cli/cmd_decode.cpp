@@ -7,7 +7,7 @@
 #include "experiments/latent_codes.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 
 namespace ddpm::cli {
 

@@ -9,7 +9,7 @@
 #include "figure_flags.h"
 #include "io/image.h"
 #include "models/denoiser.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 
 namespace ddpm::cli {
 

@@ -6,7 +6,7 @@
 #include "model_option.h"
 #include "models/state_dict.h"
 #include "pipeline/diffusers_export.h"
-#include "pipeline/scheduler_config.h"
+#include "runs/scheduler_config.h"
 #include "sampler_flags.h"
 
 namespace ddpm::cli {

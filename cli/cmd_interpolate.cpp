@@ -9,7 +9,7 @@
 #include "experiments/latent_codes.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 #include "sampler_flags.h"
 #include "samplers/sampler_registry.h"
 

@@ -13,8 +13,8 @@
 #include "io/atomic_file.h"
 #include "model_option.h"
 #include "models/denoiser.h"
-#include "pipeline/threads.h"
 #include "progress.h"
+#include "runs/threads.h"
 
 namespace ddpm::cli {
 

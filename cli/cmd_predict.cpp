@@ -8,7 +8,7 @@
 #include "io/safetensors.h"
 #include "model_option.h"
 #include "pipeline/predict.h"
-#include "pipeline/threads.h"
+#include "runs/threads.h"
 
 namespace ddpm::cli {
 

@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "models/presets.h"
 #include "models/unet.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm::cli {
 

@@ -12,10 +12,10 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "model_option.h"
-#include "pipeline/generate.h"
-#include "pipeline/model_loading.h"
-#include "pipeline/threads.h"
 #include "progress.h"
+#include "runs/generate.h"
+#include "runs/model_loading.h"
+#include "runs/threads.h"
 #include "sampler_flags.h"
 #include "samplers/sampler_registry.h"
 

@@ -8,8 +8,8 @@
 
 #include "commands.h"
 #include "experiments/study.h"
-#include "pipeline/run_config.h"
 #include "progress.h"
+#include "runs/run_config.h"
 
 namespace ddpm::cli {
 

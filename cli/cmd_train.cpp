@@ -18,10 +18,10 @@
 #include "commands.h"
 #include "data/dataset.h"
 #include "enum_choices.h"
-#include "pipeline/checkpoint.h"
 #include "pipeline/model_source.h"
-#include "pipeline/run_config.h"
 #include "progress.h"
+#include "runs/checkpoint.h"
+#include "runs/run_config.h"
 #include "training/run_lock.h"
 #include "training/trainer.h"
 

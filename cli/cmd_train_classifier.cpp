@@ -7,8 +7,8 @@
 #include "commands.h"
 #include "data/dataset.h"
 #include "eval/classifier_training.h"
-#include "pipeline/threads.h"
 #include "progress.h"
+#include "runs/threads.h"
 
 namespace ddpm::cli {
 

@@ -7,7 +7,7 @@
 #include "experiments/trajectory.h"
 #include "figure_flags.h"
 #include "models/denoiser.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 #include "sampler_flags.h"
 #include "samplers/noise_source.h"
 #include "samplers/sampler_registry.h"

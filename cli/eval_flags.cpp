@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "enum_choices.h"
-#include "pipeline/threads.h"
 #include "progress.h"
+#include "runs/threads.h"
 
 namespace ddpm::cli {
 

@@ -4,7 +4,7 @@
 
 #include "enum_choices.h"
 #include "experiments/figure.h"
-#include "pipeline/threads.h"
+#include "runs/threads.h"
 
 namespace ddpm::cli {
 

@@ -9,8 +9,8 @@
 
 #include "experiments/latent_codes.h"
 #include "experiments/model_data.h"
-#include "pipeline/model_loading.h"
 #include "progress.h"
+#include "runs/model_loading.h"
 #include "samplers/denoise_fn.h"
 
 namespace ddpm::cli {

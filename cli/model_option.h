@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 
 namespace ddpm::cli {
 

@@ -1,8 +1,8 @@
-// libFuzzer target: the run config.json parser (src/pipeline/run_config.cpp: JSON with comments →
+// libFuzzer target: the run config.json parser (src/runs/run_config.cpp: JSON with comments →
 // run_config_from_json, and the same text as a --config patch over the default preset through
 // resolve_run_config). An accepted config round-trips: to_json, parsed again, gives the same JSON.
 #include "fuzz_util.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 using namespace ddpm;
 

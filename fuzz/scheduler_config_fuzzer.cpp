@@ -1,10 +1,10 @@
-// libFuzzer target: a diffusers scheduler_config.json (src/pipeline/scheduler_config.cpp, read as
+// libFuzzer target: a diffusers scheduler_config.json (src/runs/scheduler_config.cpp, read as
 // model loading reads it: parse_python_json → apply_scheduler_config), then the noise schedule
 // the accepted config describes (make_noise_schedule), as load_model builds it next.
 #include "core/noise_schedule.h"
 #include "fuzz_util.h"
 #include "io/python_json.h"
-#include "pipeline/scheduler_config.h"
+#include "runs/scheduler_config.h"
 
 using namespace ddpm;
 

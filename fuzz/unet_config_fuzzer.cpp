@@ -1,9 +1,9 @@
-// libFuzzer target: a diffusers UNet2DModel config.json (src/pipeline/diffusers_format.cpp, read
+// libFuzzer target: a diffusers UNet2DModel config.json (src/runs/diffusers_format.cpp, read
 // as model loading reads it: parse_python_json → unet_config_from_diffusers). An accepted config
 // is expressible in diffusers and round-trips through unet_config_to_diffusers unchanged.
 #include "fuzz_util.h"
 #include "io/python_json.h"
-#include "pipeline/diffusers_format.h"
+#include "runs/diffusers_format.h"
 
 using namespace ddpm;
 

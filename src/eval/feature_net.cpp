@@ -6,7 +6,7 @@
 #include "eval/fashion_classifier.h"
 #include "eval/fid_inception.h"
 #include "io/safetensors.h"
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 
 namespace ddpm {
 

@@ -10,8 +10,8 @@
 #include "data/transforms.h"
 #include "io/image.h"
 #include "io/safetensors.h"
-#include "pipeline/generate.h"
-#include "pipeline/model_loading.h"
+#include "runs/generate.h"
+#include "runs/model_loading.h"
 #include "samplers/sampler_registry.h"
 
 namespace ddpm {

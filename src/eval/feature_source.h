@@ -25,7 +25,7 @@
 
 #include "core/enum_table.h"
 #include "eval/feature_net.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

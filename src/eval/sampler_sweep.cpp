@@ -10,7 +10,7 @@
 #include "data/transforms.h"
 #include "eval/frechet_distance.h"
 #include "io/atomic_file.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 #include "samplers/sampler_registry.h"
 
 namespace ddpm {

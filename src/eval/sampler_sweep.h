@@ -18,7 +18,7 @@
 #include "eval/feature_net.h"
 #include "eval/kid.h"
 #include "io/plot.h"
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 
 namespace ddpm {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "eval/kid.h"
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 
 namespace ddpm {
 

@@ -16,7 +16,7 @@
 #include "eval/feature_net.h"
 #include "eval/frechet_distance.h"
 #include "models/unet.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

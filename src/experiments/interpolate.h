@@ -20,7 +20,7 @@
 
 #include "core/enum_table.h"
 #include "core/noise_schedule.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 #include "samplers/denoise_fn.h"
 
 namespace ddpm {

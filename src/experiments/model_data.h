@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

@@ -15,7 +15,7 @@
 
 #include "core/noise_schedule.h"
 #include "data/transforms.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 #include "samplers/denoise_fn.h"
 
 namespace ddpm {

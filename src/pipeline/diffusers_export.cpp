@@ -5,8 +5,8 @@
 #include "io/atomic_file.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
-#include "pipeline/diffusers_format.h"
-#include "pipeline/scheduler_config.h"
+#include "runs/diffusers_format.h"
+#include "runs/scheduler_config.h"
 
 namespace ddpm {
 

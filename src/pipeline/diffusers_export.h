@@ -12,7 +12,7 @@
 #include <filesystem>
 
 #include "io/safetensors.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

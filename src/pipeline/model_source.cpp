@@ -6,8 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "pipeline/diffusers_format.h"
-#include "pipeline/model_loading.h"
+#include "runs/diffusers_format.h"
+#include "runs/model_loading.h"
 
 namespace ddpm {
 

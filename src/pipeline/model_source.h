@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "models/unet_config.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

@@ -27,7 +27,7 @@ namespace ddpm {
 
 /// Every sampler, by its CLI and run-config name (the one string table, in sampler_config.cpp),
 /// each following one diffusers 0.21.4 scheduler class (diffusers_class_of in
-/// pipeline/scheduler_config.h):
+/// runs/scheduler_config.h):
 ///   ddpm DDPMScheduler · ddim DDIMScheduler · dpm_solver_pp, dpm_solver, sde_dpm_solver_pp
 ///   DPMSolverMultistepScheduler (algorithm_type dpmsolver++, dpmsolver, sde-dpmsolver++) ·
 ///   unipc UniPCMultistepScheduler · euler EulerDiscreteScheduler · euler_ancestral

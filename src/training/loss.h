@@ -8,7 +8,7 @@
 #include "core/prediction.h"
 #include "models/precision.h"
 #include "models/unet.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

@@ -6,7 +6,7 @@
 
 #include "cli_runner.h"
 #include "io/image.h"
-#include "pipeline/checkpoint.h"
+#include "runs/checkpoint.h"
 #include "test_util.h"
 
 namespace ddpm {

@@ -6,9 +6,9 @@
 #include "io/image.h"
 #include "models/presets.h"
 #include "models/state_dict.h"
-#include "pipeline/checkpoint.h"
-#include "pipeline/generate.h"
-#include "pipeline/model_loading.h"
+#include "runs/checkpoint.h"
+#include "runs/generate.h"
+#include "runs/model_loading.h"
 #include "test_util.h"
 
 namespace ddpm {

@@ -13,7 +13,7 @@
 #include "cli_runner.h"
 #include "file_size_limit.h"
 #include "io/image.h"
-#include "pipeline/checkpoint.h"
+#include "runs/checkpoint.h"
 #include "test_util.h"
 #include "training/non_finite.h"
 

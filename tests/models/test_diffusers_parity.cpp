@@ -1,6 +1,6 @@
 // Golden test against diffusers 0.21.4: the tiny UNet2DModel fixture (config.json beside the
 // weights) loads name for name, and our forward matches diffusers' output. (The whole loader,
-// folder to forward pass, is tested in tests/pipeline/test_model_loading.cpp.)
+// folder to forward pass, is tested in tests/runs/test_model_loading.cpp.)
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,7 +10,7 @@
 #include "models/presets.h"
 #include "models/state_dict.h"
 #include "models/unet.h"
-#include "pipeline/diffusers_format.h"
+#include "runs/diffusers_format.h"
 #include "samplers/ddim.h"
 #include "test_util.h"
 
@@ -18,7 +18,7 @@ namespace ddpm {
 namespace {
 
 // diffusers' tiny-unet/config.json read by the project's diffusers config reader
-// (pipeline/diffusers_format.h), as `ddpm sample --model tiny-unet` reads it.
+// (runs/diffusers_format.h), as `ddpm sample --model tiny-unet` reads it.
 UNetConfig tiny_unet_config() {
   std::ifstream in(test::fixture("tiny-unet/config.json"));
   return unet_config_from_diffusers(nlohmann::json::parse(in), "tiny-unet/config.json");

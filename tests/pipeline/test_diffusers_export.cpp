@@ -8,7 +8,7 @@
 
 #include "models/presets.h"
 #include "models/state_dict.h"
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 #include "test_util.h"
 
 namespace ddpm {

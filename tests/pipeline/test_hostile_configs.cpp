@@ -9,10 +9,10 @@
 
 #include "io/safetensors.h"
 #include "models/unet_config.h"
-#include "pipeline/generate.h"
-#include "pipeline/model_loading.h"
 #include "pipeline/predict.h"
-#include "pipeline/run_config.h"
+#include "runs/generate.h"
+#include "runs/model_loading.h"
+#include "runs/run_config.h"
 #include "test_util.h"
 
 namespace ddpm {

@@ -3,8 +3,8 @@
 #include <fstream>
 
 #include "models/state_dict.h"
-#include "pipeline/checkpoint.h"
-#include "pipeline/model_loading.h"
+#include "runs/checkpoint.h"
+#include "runs/model_loading.h"
 #include "test_util.h"
 
 namespace ddpm {

@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "file_size_limit.h"
-#include "pipeline/checkpoint.h"
+#include "runs/checkpoint.h"
 #include "test_util.h"
 #include "training/non_finite.h"
 #include "training/trainer.h"

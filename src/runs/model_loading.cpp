@@ -1,7 +1,7 @@
-// Folder layouts: ours (pipeline/checkpoint.h) and diffusers' (ModelMixin.save_pretrained writes
+// Folder layouts: ours (runs/checkpoint.h) and diffusers' (ModelMixin.save_pretrained writes
 // config.json + diffusion_pytorch_model.safetensors; DiffusionPipeline.save_pretrained writes
 // model_index.json and one subfolder per component, diffusers 0.21.4 pipeline_utils.py).
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,9 +10,9 @@
 
 #include "io/python_json.h"
 #include "models/state_dict.h"
-#include "pipeline/checkpoint.h"
-#include "pipeline/diffusers_format.h"
-#include "pipeline/scheduler_config.h"
+#include "runs/checkpoint.h"
+#include "runs/diffusers_format.h"
+#include "runs/scheduler_config.h"
 
 namespace ddpm {
 

@@ -1,4 +1,4 @@
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 #include <map>
 #include <set>

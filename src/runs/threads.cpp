@@ -1,4 +1,4 @@
-#include "pipeline/threads.h"
+#include "runs/threads.h"
 
 #include <cstdlib>
 #include <thread>

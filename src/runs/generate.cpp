@@ -1,4 +1,4 @@
-#include "pipeline/generate.h"
+#include "runs/generate.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

@@ -1,5 +1,5 @@
 // diffusers UNet2DModel config.json ⇄ UNetConfig, export-ability, legacy attention key names.
-#include "pipeline/diffusers_format.h"
+#include "runs/diffusers_format.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

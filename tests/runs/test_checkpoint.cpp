@@ -1,5 +1,5 @@
 #include <fstream>
-#include "pipeline/checkpoint.h"
+#include "runs/checkpoint.h"
 
 #include "test_util.h"
 

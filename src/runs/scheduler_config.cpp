@@ -1,7 +1,7 @@
 // Keys and defaults: diffusers 0.21.4 DDPMScheduler.__init__ (scheduling_ddpm.py) and
 // DDIMScheduler.__init__ (scheduling_ddim.py); the pipelines' default step counts: DDPMPipeline
 // (num_inference_steps = 1000) and DDIMPipeline (num_inference_steps = 50, eta = 0).
-#include "pipeline/scheduler_config.h"
+#include "runs/scheduler_config.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "io/json_fields.h"
-#include "pipeline/diffusers_format.h"
+#include "runs/diffusers_format.h"
 
 namespace ddpm {
 

@@ -1,4 +1,4 @@
-#include "pipeline/checkpoint.h"
+#include "runs/checkpoint.h"
 
 #include <fstream>
 

@@ -1,7 +1,7 @@
 // diffusers 0.21.4 UNet2DModel config.json keys and defaults: src/diffusers/models/unet_2d.py
 // (UNet2DModel.__init__); the block names: unet_2d_blocks.py get_down_block / get_up_block; the
 // legacy attention names: modeling_utils.py ModelMixin._convert_deprecated_attention_blocks.
-#include "pipeline/diffusers_format.h"
+#include "runs/diffusers_format.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -21,7 +21,7 @@
 
 #include "core/noise_schedule.h"
 #include "models/unet.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 
 namespace ddpm {
 

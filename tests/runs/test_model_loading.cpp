@@ -5,7 +5,7 @@
 // itself. The folders in tests/fixtures/diffusers/ (tests/fixtures/make_unet_fixtures.py) are
 // checked against bench/peer_pytorch.py, an independent PyTorch reimplementation of UNet2DModel,
 // since diffusers cannot be installed where they were generated.
-#include "pipeline/model_loading.h"
+#include "runs/model_loading.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,8 +16,8 @@
 #include "models/presets.h"
 #include "models/state_dict.h"
 #include "pipeline/diffusers_export.h"
-#include "pipeline/generate.h"
 #include "pipeline/predict.h"
+#include "runs/generate.h"
 #include "samplers/sampler_registry.h"
 #include "test_util.h"
 

@@ -1,5 +1,5 @@
 // diffusers scheduler_config.json ⇄ schedule, prediction type and sampling defaults.
-#include "pipeline/scheduler_config.h"
+#include "runs/scheduler_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -9,7 +9,7 @@
 
 #include "core/noise_schedule.h"
 #include "models/unet.h"
-#include "pipeline/run_config.h"
+#include "runs/run_config.h"
 #include "samplers/denoise_fn.h"
 
 namespace ddpm {
