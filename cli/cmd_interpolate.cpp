@@ -2,6 +2,7 @@
 // Gaussian x_T, or by slerp of their DDIM-inversion codes (DDIM §5.3); one PNG + its JSON.
 #include <fmt/format.h>
 
+#include "class_flags.h"
 #include "commands.h"
 #include "enum_choices.h"
 #include "experiments/figure.h"
@@ -28,6 +29,7 @@ struct InterpolateFlags {
   int64_t fixed_point_iterations = 0;
   uint64_t seed = 0;
   std::string out;
+  std::shared_ptr<ClassFlags> classes;
 };
 
 }  // namespace
@@ -56,6 +58,7 @@ Run add_interpolate(CLI::App& app) {
       *cmd,
       "xt: ddpm over every step from t (--steps: reverse steps from t); slerp and inversion "
       "decode with DDIM, eta 0 (--steps: DDIM steps, default the run's)");
+  f.classes = add_class_flags(*cmd);
   auto* refine_opt = cmd->add_option("--fixed-point-iterations", f.fixed_point_iterations,
                                      "inversion: extra network evaluations per DDIM inversion step "
                                      "that make decoding return "
@@ -84,10 +87,11 @@ Run add_interpolate(CLI::App& app) {
       throw std::invalid_argument("--mode " + f.mode + " needs --data (fashion-mnist or a folder)");
 
     auto loaded = load_model_from_flags(f.model);
+    apply_class_flags(*f.classes, loaded);
     const int64_t T = loaded.schedule.num_train_timesteps;
     const auto& mc = loaded.config.model;
     const auto device = loaded.model->parameters().front().device();
-    auto denoise = make_denoise_fn(loaded.model, loaded.schedule);
+    auto denoise = class_denoise_fn(*f.classes, loaded);
     const auto prediction = loaded.config.prediction_type;
     NormalizationParams normalization = dataset_normalization(loaded.config.data);
     nlohmann::json numbers{{"command", "interpolate"}, {"mode", f.mode},

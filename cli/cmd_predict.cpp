@@ -36,7 +36,9 @@ Run add_predict(CLI::App& app) {
       "receives eps (float32 [N, C_out, H, W]), the network's raw output: epsilon, x0 or v as "
       "the model was trained.");
   cmd->add_option("--model", f.model, kModelHelp)->required();
-  cmd->add_option("--input", f.input, "safetensors file with tensors x and t")
+  cmd->add_option(
+         "--input", f.input,
+         "safetensors file with tensors x and t (and class_labels for class-conditional models)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--save-tensor", f.save_tensor, "safetensors file to write eps to")->required();
@@ -55,7 +57,8 @@ Run add_predict(CLI::App& app) {
     const auto input =
         read_predict_input(f.input, loaded.config.model, loaded.schedule.num_train_timesteps);
     fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
-    auto eps = predict(loaded.model, loaded.schedule, input.x, input.t, f.batch_size);
+    auto eps =
+        predict(loaded.model, loaded.schedule, input.x, input.t, f.batch_size, input.class_labels);
     write_safetensors(f.save_tensor, {{"eps", eps}});
     fmt::print("wrote eps [{}] ({}) to {}\n", fmt::join(eps.sizes(), ", "),
                to_string(loaded.config.prediction_type), f.save_tensor);

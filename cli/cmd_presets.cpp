@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "data/fashion_mnist.h"
 #include "models/presets.h"
 #include "models/unet.h"
 #include "runs/run_config.h"
@@ -25,12 +26,15 @@ std::string with_thousands(int64_t n) {
 Run add_presets(CLI::App& app) {
   app.add_subcommand("presets", "List the named recipes (--preset) with parameter counts");
   return []() -> int {
-    fmt::print("{:<14} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}\n", "preset", "parameters",
+    fmt::print("{:<18} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}\n", "preset", "parameters",
                "layout", "norm", "conditioning", "schedule", "loss", "image");
     for (const auto& name : preset_names()) {
       auto config = resolve_run_config(name, {});
+      // A class-conditional recipe on Fashion-MNIST: its ten classes, as training will set them.
+      if (config.classes.conditional && config.data.source == kFashionMnistSource)
+        resolve_classes(config, {}, fashion_mnist_class_names(), true, "");
       UNet model(config.model);
-      fmt::print("{:<14} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}x{}x{}\n", name,
+      fmt::print("{:<18} {:>11}  {:<10} {:<13} {:<15} {:<18} {:<5} {}x{}x{}\n", name,
                  with_thousands(count_parameters(*model)), to_string(config.model.layout),
                  to_string(config.model.norm), to_string(config.model.conditioning),
                  to_string(config.schedule.beta_schedule), to_string(config.training.loss),

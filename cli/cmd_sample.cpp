@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "class_flags.h"
 #include "commands.h"
 #include "data/transforms.h"
 #include "enum_choices.h"
@@ -13,6 +14,7 @@
 #include "io/safetensors.h"
 #include "model_option.h"
 #include "progress.h"
+#include "runs/class_labels.h"
 #include "runs/generate.h"
 #include "runs/model_loading.h"
 #include "runs/threads.h"
@@ -44,6 +46,8 @@ struct SampleFlags {
   int64_t threads = 0;
   std::string precision;  ///< "" = the run's (fp32)
   bool cuda_graphs = false;
+  std::shared_ptr<ClassFlags> classes;
+  bool grid_by_class = false;
 };
 
 }  // namespace
@@ -83,12 +87,19 @@ Run add_sample(CLI::App& app) {
       ->check(enum_choices<Precision>());
   cmd->add_flag("--cuda-graphs", f.cuda_graphs,
                 "Replay the network from a CUDA graph (CUDA builds and devices only)");
+  f.classes = add_class_flags(*cmd);
+  cmd->add_flag("--grid-by-class", f.grid_by_class,
+                "Class-conditional models: a grid with one row per class, named, of --n images "
+                "each (default 8)")
+      ->group("Classes")
+      ->excludes(out_dir);
 
   return [flags]() -> int {
     auto& f = *flags;
     configure_cpu_threads(f.threads);
     const auto device = parse_device(f.device);
     auto loaded = load_model_option(f.model, f.weights, device);
+    apply_class_flags(*f.classes, loaded);
     SamplingConfig sampling = loaded.config.sampling;
     sampling.sampler =
         resolve_sampler(sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps);
@@ -107,11 +118,41 @@ Run add_sample(CLI::App& app) {
                                                 f.init_noise, request.x_T.size(0)));
       request.count = request.x_T.size(0);
     }
+    request.classes = loaded.config.classes;
+    const auto& classes = loaded.config.classes;
+    std::vector<std::string> row_names;  // --grid-by-class
+    int64_t per_class = 0;
+    if (f.grid_by_class) {
+      if (loaded.config.model.num_class_embeds == 0)
+        throw std::invalid_argument(
+            "--grid-by-class: this model is not class-conditional (num_class_embeds is 0)");
+      if (!f.classes->labels.empty() || !f.init_noise.empty())
+        throw std::invalid_argument(
+            "--grid-by-class draws every class itself: leave out --class-labels and "
+            "--init-noise");
+      per_class = f.n_option->count() > 0 ? f.n : 8;
+      request.class_labels = class_rows(classes.num_classes, per_class);
+      request.count = request.class_labels.size(0);
+      for (int64_t k = 0; k < classes.num_classes; ++k) row_names.push_back(class_name(classes, k));
+    } else if (auto labels = parsed_class_labels(*f.classes, loaded); labels.defined()) {
+      // One label: every image (--n, default 64); a list: one per image, its length the count.
+      const bool count_given = f.n_option->count() > 0 || !f.init_noise.empty();
+      request.class_labels =
+          expand_class_labels(labels, count_given || labels.size(0) == 1 ? request.count : 0);
+      request.count = request.class_labels.size(0);
+    }
 
     fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
     fmt::print("sampler: {} ({} network evaluations per image); network in {}{}\n",
                describe_sampler(sampling.sampler), evaluations, to_string(sampling.precision),
                sampling.cuda_graphs ? " from a CUDA graph" : "");
+    if (loaded.config.model.num_class_embeds > 0)
+      fmt::print("classes: {}; guidance scale {:g}{}\n",
+                 request.class_labels.defined() ? "as requested" : "every class in turn",
+                 sampling.guidance_scale,
+                 sampling.guidance_scale != 1.0 && sampling.guidance_scale != 0.0
+                     ? " (two network evaluations per step: conditional and null, batched)"
+                     : "");
     ProgressLine line;
     const auto start = std::chrono::steady_clock::now();
     auto samples = generate(
@@ -141,7 +182,12 @@ Run add_sample(CLI::App& app) {
       const fs::path path = f.out.empty() ? fs::path("samples.png") : fs::path(f.out);
       GridOptions grid;
       grid.columns = int64_t(std::ceil(std::sqrt(double(images.size(0)))));
-      write_png(path, make_grid(images, grid));
+      if (!row_names.empty()) {
+        grid.columns = per_class;
+        write_png(path, make_labelled_grid(images, row_names, grid));
+      } else {
+        write_png(path, make_grid(images, grid));
+      }
       fmt::print("wrote a grid of {} images to {}\n", images.size(0), path.string());
     }
     return 0;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "class_flags.h"
 #include "commands.h"
 #include "enum_choices.h"
 #include "eval/sampler_sweep.h"
@@ -14,6 +15,7 @@
 #include "io/image.h"
 #include "model_option.h"
 #include "progress.h"
+#include "runs/class_labels.h"
 #include "runs/threads.h"
 
 namespace ddpm::cli {
@@ -39,6 +41,7 @@ struct SweepFlags {
   int64_t kid_subset_size = 1000;
   std::string weights;
   EvalFlags eval;
+  std::shared_ptr<ClassFlags> classes;
 };
 
 }  // namespace
@@ -91,11 +94,14 @@ Run add_sweep(CLI::App& app) {
   cmd->add_option("--threads", f.eval.threads, "CPU threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
 
+  f.classes = add_class_flags(*cmd);
+
   return [flags]() -> int {
     auto& f = *flags;
     const auto start = std::chrono::steady_clock::now();
     configure_cpu_threads(f.eval.threads);
     auto loaded = load_model_option(f.model, f.weights, parse_device(f.eval.device));
+    apply_class_flags(*f.classes, loaded);
     const int64_t T = loaded.schedule.num_train_timesteps;
     const auto& base = loaded.config.sampling.sampler;
     std::vector<SamplerConfig> settings;
@@ -130,6 +136,8 @@ Run add_sweep(CLI::App& app) {
     o.count = f.n;
     o.batch_size = f.eval.sample_batch_size;
     o.seed = f.eval.seed;
+    if (auto labels = parsed_class_labels(*f.classes, loaded); labels.defined())
+      o.class_labels = expand_class_labels(labels, f.n);
     o.kid.subsets = f.kid_subsets;
     o.kid.subset_size = f.kid_subset_size;
     o.kid.seed = f.eval.seed;

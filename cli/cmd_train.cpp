@@ -131,6 +131,17 @@ Run add_train(CLI::App& app) {
   patch_option<std::string>(*cmd, f, "--normalization", "data", "normalization",
                             "[-1,1] (DDPM) or mean-std (Keras)");
   patch_option<bool>(*cmd, f, "--hflip", "data", "hflip", "Random horizontal flips (true/false)");
+  cmd->add_flag_function(
+         "--class-conditional", [&f](int64_t) { f.patch["classes"]["conditional"] = true; },
+         "Train on the data's labels (Fashion-MNIST's ten classes; a folder's sub-folders) with "
+         "a null class for classifier-free guidance")
+      ->group("Classes");
+  patch_option<double>(*cmd, f, "--label-dropout", "training", "label_dropout",
+                       "Share of labels replaced by the null class (default 0.1)");
+  patch_option<double>(*cmd, f, "--guidance-scale", "sampling", "guidance_scale",
+                       "Guidance scale of the run's sample grids and later sampling (default 1)");
+  cmd->get_option("--label-dropout")->group("Classes");
+  cmd->get_option("--guidance-scale")->group("Classes");
   patch_option<int64_t>(*cmd, f, "--steps", "training", "steps",
                         "Total optimizer steps, counted across resumes");
   patch_option<int64_t>(*cmd, f, "--epochs", "training", "epochs",
@@ -258,9 +269,17 @@ Run add_train(CLI::App& app) {
     if (!data.skipped.empty())
       fmt::print(stderr, "warning: skipped {} unreadable image(s): {}\n", data.skipped.size(),
                  fmt::join(data.skipped, ", "));
-    if (!f.resume) resolve_data_shape(config, patches, data.image_size, data.channels);
+    if (!f.resume) {
+      resolve_data_shape(config, patches, data.image_size, data.channels);
+      resolve_classes(config, patches, data.class_names, data.train_labels.has_value(),
+                      data.no_labels_reason);
+    }
     fmt::print("data: {} training / {} validation images, {}x{}x{}\n", data.train.size(0),
                data.validation.size(0), data.channels, data.image_size, data.image_size);
+    if (config.classes.conditional)
+      fmt::print("classes: {} ({}), null class {}, label dropout {:g}\n",
+                 config.classes.num_classes, fmt::join(config.classes.names, ", "),
+                 config.classes.null_class, config.training.label_dropout);
 
     if (!f.resume) config.data = resolved_data_config(config.data, data);
     Trainer trainer(config, std::move(data), run_dir);

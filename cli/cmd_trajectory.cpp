@@ -2,6 +2,7 @@
 // (and optionally a row of the predicted x̂_0 at each step), as one PNG + its JSON.
 #include <fmt/format.h>
 
+#include "class_flags.h"
 #include "commands.h"
 #include "experiments/figure.h"
 #include "experiments/trajectory.h"
@@ -24,6 +25,7 @@ struct TrajectoryFlags {
   int64_t max_columns = 20;
   uint64_t seed = 0;
   std::string out;
+  std::shared_ptr<ClassFlags> classes;
 };
 
 }  // namespace
@@ -35,6 +37,7 @@ Run add_trajectory(CLI::App& app) {
       "trajectory", "Picture of the sampling chain x_T → x_0, one row per sample (Figures 7, 17)");
   add_model_flags(*cmd, f.model);
   f.sampler = add_sampler_flags(*cmd, "ddim with 20 steps, other settings the model's");
+  f.classes = add_class_flags(*cmd);
   cmd->add_option("--n", f.n, "Samples (rows)")->check(CLI::PositiveNumber);
   cmd->add_option("--show", f.show,
                   "Rows per sample, comma separated: x_t (the chain), x0 (its predicted x_0)")
@@ -50,6 +53,7 @@ Run add_trajectory(CLI::App& app) {
   return [flags]() -> int {
     auto& f = *flags;
     auto loaded = load_model_from_flags(f.model);
+    apply_class_flags(*f.classes, loaded);
     const int64_t T = loaded.schedule.num_train_timesteps;
     const auto s = resolve_sampler(loaded.config.sampling.sampler, *f.sampler, T,
                                    {{"sampler", "ddim"}, {"steps", 20}});
@@ -63,7 +67,7 @@ Run add_trajectory(CLI::App& app) {
     StepProgress progress(fmt::format("{}-{}", to_string(s.kind), timesteps.size()));
     TrajectoryRequest request;
     request.max_columns = f.max_columns;
-    SamplerInputs inputs{make_denoise_fn(loaded.model, loaded.schedule), loaded.schedule,
+    SamplerInputs inputs{class_denoise_fn(*f.classes, loaded), loaded.schedule,
                          loaded.config.prediction_type, per_image_noise(gens),
                          [&](const SamplerStep& step) { progress.update(step); }};
     auto traj = sample_trajectory(inputs, s, x_T, request);

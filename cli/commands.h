@@ -31,5 +31,6 @@ Run add_features(CLI::App& app);
 Run add_train_classifier(CLI::App& app);
 Run add_nll(CLI::App& app);
 Run add_sweep(CLI::App& app);
+Run add_eval_conditional(CLI::App& app);
 
 }  // namespace ddpm::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   runs["train-classifier"] = ddpm::cli::add_train_classifier(app);
   runs["nll"] = ddpm::cli::add_nll(app);
   runs["sweep"] = ddpm::cli::add_sweep(app);
+  runs["eval-conditional"] = ddpm::cli::add_eval_conditional(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,6 +32,7 @@ void load_fashion_mnist(const DataConfig& config, Dataset& data) {
   data.validation = fit_fashion_mnist(fm.test_images, data.image_size, data.channels);
   data.train_labels = fm.train_labels;
   data.validation_labels = fm.test_labels;
+  data.class_names = fashion_mnist_class_names();
 }
 
 void load_folder(const DataConfig& config, Dataset& data) {
@@ -47,6 +48,16 @@ void load_folder(const DataConfig& config, Dataset& data) {
   data.validation = std::move(folder.validation);
   data.channels = folder.channels;
   data.skipped = std::move(folder.skipped);
+  std::vector<std::string> all = folder.train_files;
+  all.insert(all.end(), folder.validation_files.begin(), folder.validation_files.end());
+  try {
+    auto train = folder_classes(all, folder.train_files);
+    data.train_labels = train.labels;
+    data.validation_labels = folder_classes(all, folder.validation_files).labels;
+    data.class_names = train.names;
+  } catch (const std::invalid_argument& e) {
+    data.no_labels_reason = config.source + ": " + e.what();
+  }
 }
 
 }  // namespace

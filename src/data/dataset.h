@@ -68,8 +68,13 @@ void check_image_size(int64_t image_size, int64_t multiple = 8);
 struct Dataset {
   torch::Tensor train;       ///< uint8 [N_train, C, S, S]
   torch::Tensor validation;  ///< uint8 [N_validation, C, S, S] (N may be 0 for tiny folders)
-  /// int64 [N] class indices where the source has them (Fashion-MNIST: 0..9).
+  /// int64 [N] class indices where the source has them (Fashion-MNIST: 0..9; an image folder
+  /// with one sub-folder per class).
   std::optional<torch::Tensor> train_labels, validation_labels;
+  /// Names of the classes, in label order (empty without labels).
+  std::vector<std::string> class_names;
+  /// Without labels: why (for the error of a class-conditional run).
+  std::string no_labels_reason;
   int64_t image_size = 0;  ///< S
   int64_t channels = 0;    ///< C
   /// What normalize()/denormalize_to_uint8() need; mean-std statistics from the training split.

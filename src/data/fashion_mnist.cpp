@@ -58,4 +58,11 @@ FashionMnist read_fashion_mnist(const fs::path& dir) {
   return out;
 }
 
+const std::vector<std::string>& fashion_mnist_class_names() {
+  static const std::vector<std::string> names{"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                              "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                              "Bag",         "Ankle boot"};
+  return names;
+}
+
 }  // namespace ddpm

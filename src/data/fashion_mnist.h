@@ -9,8 +9,13 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace ddpm {
+
+/// The ten class names in label order (Xiao et al. 2017, Table 1): T-shirt/top, Trouser,
+/// Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
+const std::vector<std::string>& fashion_mnist_class_names();
 
 /// Where the package puts the files.
 inline constexpr const char* kDefaultFashionMnistDir = "/usr/share/datasets/fashion-mnist";

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 
 #include "data/transforms.h"
@@ -137,6 +138,41 @@ ImageFolder read_image_folder(const fs::path& root, int64_t image_size, int64_t 
   out.validation = validation.empty()
                        ? torch::empty({0, out.channels, image_size, image_size}, torch::kUInt8)
                        : torch::stack(validation);
+  return out;
+}
+
+FolderClasses folder_classes(const std::vector<std::string>& all_files,
+                             const std::vector<std::string>& files) {
+  std::set<std::string> classes;
+  std::string top_level, nested;
+  for (const auto& f : all_files) {
+    const auto slash = f.find('/');
+    if (slash == std::string::npos) {
+      if (top_level.empty()) top_level = f;
+    } else {
+      classes.insert(f.substr(0, slash));
+      if (nested.empty()) nested = f;
+    }
+  }
+  if (classes.empty())
+    throw std::invalid_argument(
+        "every image lies directly in the folder, so there are no classes (put each class's "
+        "images in a sub-folder named after it, as torchvision's ImageFolder reads them)");
+  if (!top_level.empty())
+    throw std::invalid_argument("the folder has images both at its top level ('" + top_level +
+                                "') and in sub-folders ('" + nested +
+                                "'): with one class per sub-folder, move the top-level images "
+                                "into a sub-folder of their class");
+  FolderClasses out;
+  out.names.assign(classes.begin(), classes.end());  // std::set: sorted by name
+  std::vector<int64_t> labels;
+  labels.reserve(files.size());
+  for (const auto& f : files) {
+    const auto name = f.substr(0, f.find('/'));
+    labels.push_back(std::lower_bound(out.names.begin(), out.names.end(), name) -
+                     out.names.begin());
+  }
+  out.labels = torch::tensor(labels, torch::kLong);
   return out;
 }
 

@@ -36,6 +36,18 @@ std::vector<bool> validation_split(const std::vector<std::string>& names, double
 /// image_size. channels 1 or 3 converts each image; 0 follows the data (3 when any image is
 /// colour, else 1). Throws std::runtime_error when root is missing or is a file, or when no image
 /// under it decodes (saying what was searched); std::invalid_argument for a bad size or channels.
+/// Class labels the torchvision ImageFolder way: one class per sub-folder of the root (a file's
+/// first path component), classes sorted by name. `files` are paths relative to the root, as in
+/// ImageFolder::train_files.
+struct FolderClasses {
+  std::vector<std::string> names;  ///< sorted sub-folder names that hold images
+  torch::Tensor labels;            ///< int64 [files.size()], the index of each file's class
+};
+/// Throws std::invalid_argument, naming an example, when a file lies directly in the root while
+/// others are in sub-folders, or when no file is in a sub-folder (then there are no classes).
+FolderClasses folder_classes(const std::vector<std::string>& all_files,
+                             const std::vector<std::string>& files);
+
 ImageFolder read_image_folder(const std::filesystem::path& root, int64_t image_size,
                               int64_t channels, double validation_fraction);
 

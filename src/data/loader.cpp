@@ -42,6 +42,10 @@ int64_t BatchLoader::batches_per_epoch() const {
 }
 
 torch::Tensor BatchLoader::next() {
+  return images_.index_select(0, next_indices());
+}
+
+torch::Tensor BatchLoader::next_indices() {
   const int64_t n = images_.size(0);
   const int64_t left = n - state_.position;
   if (left == 0 || (drop_last_ && left < batch_size_)) {
@@ -52,7 +56,7 @@ torch::Tensor BatchLoader::next() {
   const int64_t take = std::min(batch_size_, n - state_.position);
   auto indices = order_.slice(0, state_.position, state_.position + take);
   state_.position += take;
-  return images_.index_select(0, indices);
+  return indices;
 }
 
 void BatchLoader::restore(LoaderState state) {

@@ -29,6 +29,9 @@ class BatchLoader {
   /// The next batch [B, ...] (B = batch_size, or less at the end of an epoch without
   /// drop_last); rolls over into the next epoch.
   torch::Tensor next();
+  /// The rows next() would return (int64 [B]), advancing the same way: for picking labels
+  /// alongside the images (images.index_select(0, rows)).
+  torch::Tensor next_indices();
 
   /// Batches in one epoch.
   int64_t batches_per_epoch() const;

@@ -66,6 +66,7 @@ SourceImages model_images(const FeatureSource& source, const SourceOptions& o,
   request.count = o.count > 0 ? o.count : kDefaultModelSamples;
   request.batch_size = o.sample_batch_size;
   request.seed = o.seed;
+  request.classes = loaded.config.classes;  // every class in turn, at the run's guidance scale
   auto samples =
       generate(loaded.model, loaded.schedule, loaded.config.prediction_type, sampling, request,
                [&](int64_t batch, int64_t batches, const SamplerStep& s) {

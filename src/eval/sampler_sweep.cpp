@@ -125,6 +125,8 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
     request.count = o.count;
     request.batch_size = o.batch_size;
     request.seed = o.seed;
+    request.class_labels = o.class_labels;
+    request.classes = model.config.classes;
     const auto start = std::chrono::steady_clock::now();
     auto samples = generate(model.model, model.schedule, model.config.prediction_type, sampling,
                             request, [&](int64_t batch, int64_t batches, const SamplerStep& s) {

@@ -49,6 +49,9 @@ struct SweepOptions {
   int64_t feature_batch_size = 100;
   uint64_t seed = 0;  ///< x_T and the sampler's draws, shared by every setting
   KIDOptions kid;     ///< KID subsets (subset_size is capped at count)
+  /// Class-conditional models: int64 [count], the class of each sample; undefined: every class
+  /// in turn. Guidance follows the model's sampling.guidance_scale.
+  torch::Tensor class_labels;
 };
 
 struct SweepRow {

@@ -36,7 +36,8 @@ ValidationMetric::ValidationMetric(const TrainingConfig& config, const torch::Te
 
 double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
                                   PredictionType prediction, const SamplingConfig& base,
-                                  const NormalizationParams& normalization) {
+                                  const NormalizationParams& normalization,
+                                  const ClassesConfig& classes) {
   SamplingConfig sampling = base;
   sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
   sampling.sampler.steps = std::min(config_.eval_steps, schedule.num_train_timesteps);
@@ -45,6 +46,7 @@ double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
   request.count = reference_.size(0);
   request.batch_size = std::min<int64_t>(request.count, 64);
   request.seed = config_.seed;
+  request.classes = classes;
   auto samples = generate(model, schedule, prediction, sampling, request);
   auto features = extract_features(*net_, denormalize_to_uint8(samples, normalization), 100);
   if (config_.eval_metric == EvalMetric::fd)

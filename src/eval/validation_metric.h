@@ -32,8 +32,11 @@ class ValidationMetric {
   /// Draws eval_samples images from `model` with DDIM (eval_steps steps, η = 0, the fixed seed
   /// training.seed, so successive evaluations differ only by the weights), quantises them to
   /// 8 bits and returns the metric against the reference (lower is better).
+  /// A class-conditional model draws every class in turn (default_class_labels) at
+  /// sampling.guidance_scale.
   double evaluate(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
-                  const SamplingConfig& sampling, const NormalizationParams& normalization);
+                  const SamplingConfig& sampling, const NormalizationParams& normalization,
+                  const ClassesConfig& classes = {});
 
   /// "kid" or "fd": the log.csv column is eval_<name>.
   std::string name() const;

@@ -192,7 +192,7 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
       auto x_T = draw_noise({config.grid_images, mc.in_channels, mc.sample_size, mc.sample_size},
                             torch::kFloat32, noise)
                      .to(device);
-      auto denoise = make_denoise_fn(loaded.model, loaded.schedule);
+      auto denoise = sampling_denoise_fn(loaded.model, loaded.schedule, loaded.config);
       const auto normalization = dataset_normalization(loaded.config.data);
       const auto prediction = loaded.config.prediction_type;
       const fs::path figures = dir / variant.name / "figures";

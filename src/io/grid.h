@@ -2,6 +2,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <string>
+#include <vector>
+
 namespace ddpm {
 
 struct GridOptions {
@@ -11,5 +14,11 @@ struct GridOptions {
 };
 
 torch::Tensor make_grid(const torch::Tensor& images, const GridOptions& options = {});
+/// make_grid with a name left of each row (black text on pad_value, io/text.h), e.g. one class
+/// per row. row_labels.size() must equal the grid's rows; text_scale 0 picks one from the cell
+/// height (1 below 32 px cells).
+torch::Tensor make_labelled_grid(const torch::Tensor& images,
+                                 const std::vector<std::string>& row_labels,
+                                 const GridOptions& options = {}, int64_t text_scale = 0);
 
 }  // namespace ddpm

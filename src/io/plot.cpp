@@ -8,16 +8,7 @@
 
 #include <fmt/format.h>
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#include <stb/stb_easy_font.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "io/text.h"
 
 namespace ddpm {
 
@@ -59,39 +50,15 @@ const Rgb kAxis{80, 80, 80};
 const Rgb kGrid{225, 225, 225};
 const Rgb kWhite{255, 255, 255};
 
-// stb_easy_font draws characters from axis-aligned quads in a 1-unit grid; each quad becomes a
-// scale×scale-pixel block. Text runs left to right from (x, y), its top-left corner, or bottom to
-// top from (x, y) as its bottom-left corner when `vertical`.
-struct TextBox {
-  int64_t width, height;
-};
-
-TextBox measure(const std::string& text, int64_t scale) {
-  std::vector<char> s(text.begin(), text.end());
-  s.push_back('\0');
-  // stb_easy_font_height counts 12 units per line; the glyphs themselves are 7 tall (+2 for
-  // descenders), which is what occupies pixels.
-  return {int64_t(stb_easy_font_width(s.data())) * scale, 9 * scale};
-}
-
+// Text runs left to right from (x, y), its top-left corner, or bottom to top from (x, y) as its
+// bottom-left corner when `vertical` (io/text.h).
 void draw_text(Canvas& canvas, const std::string& text, int64_t x, int64_t y, int64_t scale,
                const Rgb& color, bool vertical = false) {
-  std::vector<char> s(text.begin(), text.end());
-  s.push_back('\0');
-  std::vector<char> buffer(std::max<size_t>(1, text.size()) * 300 + 1024);
-  const int quads = stb_easy_font_print(0, 0, s.data(), nullptr, buffer.data(), int(buffer.size()));
-  const auto* v = reinterpret_cast<const float*>(buffer.data());  // 4 vertices × (x, y, z, rgba)
-  for (int q = 0; q < quads; ++q) {
-    const float* v0 = v + q * 16;
-    const float* v2 = v + q * 16 + 8;
-    const auto u0 = std::lround(std::min(v0[0], v2[0]) * scale),
-               u1 = std::lround(std::max(v0[0], v2[0]) * scale);
-    const auto w0 = std::lround(std::min(v0[1], v2[1]) * scale),
-               w1 = std::lround(std::max(v0[1], v2[1]) * scale);
+  for (const auto& r : text_rectangles(text, scale)) {
     if (!vertical)
-      canvas.fill_rect(x + u0, y + w0, x + u1, y + w1, color);
+      canvas.fill_rect(x + r.x0, y + r.y0, x + r.x1, y + r.y1, color);
     else  // rotated 90° counter-clockwise: text space (u, w) → canvas (x + w, y − u)
-      canvas.fill_rect(x + w0, y - u1, x + w1, y - u0, color);
+      canvas.fill_rect(x + r.y0, y - r.x1, x + r.y1, y - r.x0, color);
   }
 }
 
@@ -253,15 +220,15 @@ torch::Tensor render_plot(const Plot& plot) {
 
   // Margins from the text that has to fit.
   const int64_t s = plot.text_scale, pad = 4 * s, tick = 5;
-  const int64_t line = measure("Ag", s).height;
+  const int64_t line = measure_text("Ag", s).height;
   int64_t y_label_width = 0;
-  for (const auto& l : y_labels) y_label_width = std::max(y_label_width, measure(l, s).width);
+  for (const auto& l : y_labels) y_label_width = std::max(y_label_width, measure_text(l, s).width);
   const int64_t left = pad + (plot.y_label.empty() ? 0 : line + pad) + y_label_width + tick + pad;
   const int64_t top = plot.title.empty() ? 2 * pad : line + 3 * pad;
   const int64_t bottom = tick + pad + line + (plot.x_label.empty() ? pad : pad + line + pad);
   const int64_t right =
       6 * s +
-      measure(tick_label(x_ticks.back(), x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1), s)
+      measure_text(tick_label(x_ticks.back(), x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1), s)
               .width /
           2;
   const int64_t x0 = left, y0 = top, x1 = plot.width - right, y1 = plot.height - bottom;
@@ -279,13 +246,13 @@ torch::Tensor render_plot(const Plot& plot) {
     canvas.fill_rect(x, y0, x + 1, y1, kGrid);
     canvas.fill_rect(x, y1, x + 1, y1 + tick, kAxis);
     const auto label = tick_label(x_ticks[i], x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1);
-    draw_text(canvas, label, x - measure(label, s).width / 2, y1 + tick + pad / 2, s, kBlack);
+    draw_text(canvas, label, x - measure_text(label, s).width / 2, y1 + tick + pad / 2, s, kBlack);
   }
   for (size_t i = 0; i < y_ticks.size(); ++i) {
     const auto y = int64_t(std::lround(py(y_ticks[i])));
     canvas.fill_rect(x0, y, x1, y + 1, kGrid);
     canvas.fill_rect(x0 - tick, y, x0, y + 1, kAxis);
-    draw_text(canvas, y_labels[i], x0 - tick - pad / 2 - measure(y_labels[i], s).width,
+    draw_text(canvas, y_labels[i], x0 - tick - pad / 2 - measure_text(y_labels[i], s).width,
               y - line / 2 + s, s, kBlack);
   }
   // Frame.
@@ -295,12 +262,13 @@ torch::Tensor render_plot(const Plot& plot) {
   canvas.fill_rect(x1, y0, x1 + 1, y1, kAxis);
   // Title and labels.
   if (!plot.title.empty())
-    draw_text(canvas, plot.title, (x0 + x1) / 2 - measure(plot.title, s).width / 2, pad, s, kBlack);
+    draw_text(canvas, plot.title, (x0 + x1) / 2 - measure_text(plot.title, s).width / 2, pad, s,
+              kBlack);
   if (!plot.x_label.empty())
-    draw_text(canvas, plot.x_label, (x0 + x1) / 2 - measure(plot.x_label, s).width / 2,
+    draw_text(canvas, plot.x_label, (x0 + x1) / 2 - measure_text(plot.x_label, s).width / 2,
               plot.height - pad - line, s, kBlack);
   if (!plot.y_label.empty())
-    draw_text(canvas, plot.y_label, pad, (y0 + y1) / 2 + measure(plot.y_label, s).width / 2, s,
+    draw_text(canvas, plot.y_label, pad, (y0 + y1) / 2 + measure_text(plot.y_label, s).width / 2, s,
               kBlack, /*vertical=*/true);
 
   // Series, in order (later ones on top).
@@ -324,7 +292,7 @@ torch::Tensor render_plot(const Plot& plot) {
   if (!entries.empty()) {
     const int64_t swatch = 12 * s, gap = 3 * s;
     int64_t text_width = 0;
-    for (const auto* e : entries) text_width = std::max(text_width, measure(e->name, s).width);
+    for (const auto* e : entries) text_width = std::max(text_width, measure_text(e->name, s).width);
     const int64_t box_w = gap + swatch + gap + text_width + gap;
     const int64_t row = line + gap;
     const int64_t box_h = gap + int64_t(entries.size()) * row;

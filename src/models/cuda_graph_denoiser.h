@@ -14,6 +14,7 @@
 #include "models/precision.h"
 #include "models/unet.h"
 #include "samplers/denoise_fn.h"
+#include "samplers/guidance.h"
 
 namespace ddpm {
 
@@ -28,5 +29,9 @@ bool cuda_graphs_available();
 /// Throws std::invalid_argument when the build has no CUDA or the model is not on a GPU.
 DenoiseFn make_cuda_graph_denoise_fn(UNet model, const NoiseSchedule& schedule,
                                      Precision precision = Precision::fp32);
+/// The same with class labels (make_labelled_denoise_fn): the labels are one more static input
+/// of each captured graph, their values checked on the host before each replay.
+LabelledDenoiseFn make_cuda_graph_labelled_denoise_fn(UNet model, const NoiseSchedule& schedule,
+                                                      Precision precision = Precision::fp32);
 
 }  // namespace ddpm

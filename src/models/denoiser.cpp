@@ -33,23 +33,30 @@ torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& sc
 }
 
 torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
-                               Precision precision, const torch::Device& device, bool cache_casts) {
+                               const torch::Tensor& class_labels, Precision precision,
+                               const torch::Device& device, bool cache_casts) {
   AutocastScope autocast(precision, device, cache_casts);
-  return model->forward(x, c).to(torch::kFloat32);  // [B, C, H, W]
+  return model->forward(x, c, class_labels).to(torch::kFloat32);  // [B, C, H, W]
 }
 
-DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision precision) {
+LabelledDenoiseFn make_labelled_denoise_fn(UNet model, const NoiseSchedule& schedule,
+                                           Precision precision) {
   TORCH_CHECK(!model.is_empty(), "make_denoise_fn: the model is null");
   TORCH_CHECK(schedule.alphas_cumprod.defined(), "make_denoise_fn: the schedule is empty");
   const auto device = model->parameters().front().device();
   check_precision(precision, device);
-  return [model, schedule, precision, device](const torch::Tensor& x_t,
-                                              const torch::Tensor& t) mutable {
+  return [model, schedule, precision, device](const torch::Tensor& x_t, const torch::Tensor& t,
+                                              const torch::Tensor& class_labels) mutable {
     // Inference mode: no autograd graph, and no version counters or view tracking either.
     c10::InferenceMode inference;
     auto c = conditioning(model->config().conditioning, schedule, t.to(x_t.device()));
-    return autocast_forward(model, x_t, c, precision, device);  // [B, C, H, W]
+    return autocast_forward(model, x_t, c, class_labels, precision, device);  // [B, C, H, W]
   };
+}
+
+DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule, Precision precision) {
+  auto net = make_labelled_denoise_fn(std::move(model), schedule, precision);
+  return [net](const torch::Tensor& x_t, const torch::Tensor& t) { return net(x_t, t, {}); };
 }
 
 }  // namespace ddpm

@@ -8,6 +8,7 @@
 #include "models/precision.h"
 #include "models/unet.h"
 #include "samplers/denoise_fn.h"
+#include "samplers/guidance.h"
 
 namespace ddpm {
 
@@ -18,12 +19,13 @@ namespace ddpm {
 torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
                                const torch::Tensor& t);
 
-/// model(x, c) with the network under autocast at `precision` on `device` (the model's), returned
-/// as float32 so that what follows (a sampler step, a loss) stays float32. `cache_casts`: see
-/// AutocastScope. Used by sampling, the CUDA-graph denoiser and training alike.
+/// model(x, c, class_labels) with the network under autocast at `precision` on `device` (the
+/// model's), returned as float32 so that what follows (a sampler step, a loss) stays float32.
+/// class_labels: [B] int64 for a class-conditional model, undefined otherwise. `cache_casts`:
+/// see AutocastScope. Used by sampling, the CUDA-graph denoiser and training alike.
 torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
-                               Precision precision, const torch::Device& device,
-                               bool cache_casts = true);
+                               const torch::Tensor& class_labels, Precision precision,
+                               const torch::Device& device, bool cache_casts = true);
 
 /// (x_t, t) → model(x_t, conditioning_for(t)), t float step labels (samplers/denoise_fn.h), under
 /// c10::InferenceMode (the outputs are inference tensors, outside autograd), with the network under
@@ -33,5 +35,9 @@ torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch:
 /// `precision`.
 DenoiseFn make_denoise_fn(UNet model, const NoiseSchedule& schedule,
                           Precision precision = Precision::fp32);
+/// make_denoise_fn's function with class labels passed on to the model (samplers/guidance.h
+/// wraps it for classifier-free guidance); undefined labels for an unconditional model.
+LabelledDenoiseFn make_labelled_denoise_fn(UNet model, const NoiseSchedule& schedule,
+                                           Precision precision = Precision::fp32);
 
 }  // namespace ddpm

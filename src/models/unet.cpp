@@ -46,6 +46,19 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   conv_in = register_module("conv_in", conv(c.in_channels, boc[0], c.conv_in_kernel));
   if (every_block)
     time_embedding = register_module("time_embedding", TimestepEmbedding(boc[0], temb_channels));
+  // diffusers UNet2DModel.__init__: class_embed_type None with num_class_embeds →
+  // nn.Embedding(num_class_embeds, time_embed_dim); "timestep" → TimestepEmbedding(
+  // timestep_input_dim, time_embed_dim) over time_proj(labels). The Keras layout embeds into the
+  // width of its input-only conditioning embedding instead.
+  if (c.num_class_embeds > 0) {
+    const int64_t width = every_block ? temb_channels : c.embedding_dim;
+    if (c.class_embed_type == ClassEmbedType::embedding)
+      class_embedding_table_ =
+          register_module("class_embedding", torch::nn::Embedding(c.num_class_embeds, width));
+    else
+      class_embedding_mlp_ =
+          register_module("class_embedding", TimestepEmbedding(boc[0], temb_channels));
+  }
 
   // Down path. `skips` tracks the channels of every tensor pushed for the up path, so the up
   // resnets' input widths follow from the same bookkeeping the forward pass does.
@@ -121,7 +134,8 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   }
 }
 
-torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_in) {
+torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_in,
+                                const torch::Tensor& class_labels) {
   const auto& c = config_;
   TORCH_CHECK(x.dim() == 4 && x.size(1) == c.in_channels, "UNet expects x of shape [B, ",
               c.in_channels, ", H, W], got ", x.sizes());
@@ -143,6 +157,21 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_i
   emb = emb.to(x.scalar_type());
   torch::Tensor temb;
   if (!time_embedding.is_empty()) temb = time_embedding(emb);  // [B, 4·boc[0]]
+
+  check_class_labels(c, class_labels, B);
+  if (c.num_class_embeds > 0) {  // diffusers UNet2DModel.forward: emb = emb + class_emb
+    auto labels = class_labels.to(x.device(), torch::kLong);  // [B]
+    auto class_emb = class_embedding_mlp_.is_empty()
+                         ? class_embedding_table_(labels)
+                         : class_embedding_mlp_(timestep_embedding(labels, dim, c.flip_sin_to_cos,
+                                                                   c.freq_shift)
+                                                    .to(x.scalar_type()));  // [B, temb]
+    class_emb = class_emb.to(x.scalar_type());
+    if (temb.defined())
+      temb = temb + class_emb;
+    else
+      emb = emb + class_emb;  // Keras layout: [B, D], concatenated below
+  }
 
   auto h = c.center_input_sample ? 2 * x - 1 : x;  // [B, in, H, W]
   h = conv_in(h);                                  // [B, boc[0], H, W]

@@ -8,6 +8,8 @@
 //   UNet model(model_preset("fashion-mnist"));              // models/presets.h
 //   auto c = conditioning_for(model->config(), schedule, t);  // models/denoiser.h
 //   torch::Tensor eps = model->forward(x_t, c);              // [B, C, H, W]
+//   eps = conditional->forward(x_t, c, labels);              // labels [B] int64
+//   (class-conditional)
 #pragma once
 #include <torch/torch.h>
 
@@ -26,8 +28,11 @@ class UNetImpl : public torch::nn::Module {
 
   /// x [B, in_channels, H, W] float; c [B] (or a scalar / [1], broadcast) conditioning values,
   /// the timestep t or the noise variance 1 − ᾱ_t per config.conditioning (see
-  /// conditioning_for). H and W must be divisible by 2^(levels − 1). → [B, out_channels, H, W]
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c);
+  /// conditioning_for). H and W must be divisible by 2^(levels − 1). class_labels [B] int64 in
+  /// [0, num_class_embeds) for a class-conditional model, undefined otherwise (checked:
+  /// check_class_labels throws std::invalid_argument). → [B, out_channels, H, W]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c,
+                        const torch::Tensor& class_labels = {});
 
   const UNetConfig& config() const { return config_; }
 
@@ -35,6 +40,10 @@ class UNetImpl : public torch::nn::Module {
   UNetConfig config_;
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   TimestepEmbedding time_embedding{nullptr};
+  /// diffusers class_embedding: an nn.Embedding (class_embed_type null) or a TimestepEmbedding
+  /// ("timestep"); one of the two is set when num_class_embeds > 0.
+  torch::nn::Embedding class_embedding_table_{nullptr};
+  TimestepEmbedding class_embedding_mlp_{nullptr};
   torch::nn::ModuleList down_blocks, up_blocks;
   MidBlock2D mid_block{nullptr};
   NormLayer conv_norm_out_;

@@ -57,6 +57,14 @@ const EnumTable<Downsampling>& enum_table<Downsampling>() {
 }
 
 template <>
+const EnumTable<ClassEmbedType>& enum_table<ClassEmbedType>() {
+  static const EnumTable<ClassEmbedType> table{
+      "class embedding type",
+      {{ClassEmbedType::embedding, "embedding"}, {ClassEmbedType::timestep, "timestep"}}};
+  return table;
+}
+
+template <>
 const EnumTable<ResnetTimeScaleShift>& enum_table<ResnetTimeScaleShift>() {
   static const EnumTable<ResnetTimeScaleShift> table{
       "resnet time scale shift",
@@ -214,6 +222,13 @@ void validate(const UNetConfig& c) {
   require(c.conditioning != Conditioning::timestep || c.freq_shift < emb / 2,
           fmt::format("freq_shift {} must be below half the embedding width {}", c.freq_shift,
                       emb / 2));
+  require(c.num_class_embeds >= 0 && c.num_class_embeds <= kMaxClassEmbeds,
+          fmt::format("num_class_embeds must be in [0, {}] (0: unconditional), got {}",
+                      kMaxClassEmbeds, c.num_class_embeds));
+  require(c.num_class_embeds == 0 || c.class_embed_type == ClassEmbedType::embedding ||
+              c.injection == Injection::every_block,
+          "class_embed_type timestep needs injection every-block (it embeds the label with a "
+          "time-embedding MLP; allowed with input-only injection: embedding)");
   if (c.resnet_time_scale_shift == ResnetTimeScaleShift::scale_shift) {
     require(c.layout == UNetLayout::diffusers,
             "resnet_time_scale_shift scale_shift needs the diffusers layout (it modulates norm2, "
@@ -254,7 +269,9 @@ nlohmann::json to_json(const UNetConfig& c) {
           {"downsample_padding", c.downsample_padding},
           {"mid_block_scale_factor", c.mid_block_scale_factor},
           {"resnet_time_scale_shift", to_string(c.resnet_time_scale_shift)},
-          {"center_input_sample", c.center_input_sample}};
+          {"center_input_sample", c.center_input_sample},
+          {"num_class_embeds", c.num_class_embeds},
+          {"class_embed_type", to_string(c.class_embed_type)}};
 }
 
 UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& context) {
@@ -292,6 +309,13 @@ UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& 
   in.read("mid_block_scale_factor", c.mid_block_scale_factor);
   in.read_enum("resnet_time_scale_shift", c.resnet_time_scale_shift);
   in.read("center_input_sample", c.center_input_sample);
+  std::optional<int64_t> class_embeds = c.num_class_embeds;
+  in.read("num_class_embeds", class_embeds);  // diffusers writes null for "unconditional"
+  c.num_class_embeds = class_embeds.value_or(0);
+  if (auto it = json.find("class_embed_type"); it != json.end() && it->is_null())
+    in.ignore("class_embed_type");  // diffusers' null: the nn.Embedding
+  else
+    in.read_enum("class_embed_type", c.class_embed_type);
   in.finish();
   validate(c);
   return c;
@@ -320,15 +344,41 @@ auto fields(const UNetConfig& c) {
                   c.batch_norm_momentum, c.conditioning, c.injection, c.upsampling, c.downsampling,
                   c.dropout, c.conv_in_kernel, c.conv_out_kernel, c.norm_out, c.zero_init_out,
                   c.embedding_dim, c.flip_sin_to_cos, c.freq_shift, c.downsample_padding,
-                  c.mid_block_scale_factor, c.resnet_time_scale_shift, c.center_input_sample);
+                  c.mid_block_scale_factor, c.resnet_time_scale_shift, c.center_input_sample,
+                  c.num_class_embeds, c.class_embed_type);
 }
-static_assert(sizeof(UNetConfig) == 256,
+static_assert(sizeof(UNetConfig) == 272,
               "UNetConfig gained or lost a field: update fields() above, to_json and "
               "unet_config_from_json, then this size");
 }  // namespace
 
 bool operator==(const UNetConfig& a, const UNetConfig& b) {
   return fields(a) == fields(b);
+}
+
+void check_class_labels(const UNetConfig& config, const torch::Tensor& labels, int64_t batch) {
+  if (config.num_class_embeds == 0) {
+    require(!labels.defined(),
+            "this model is not class-conditional (num_class_embeds is 0): it takes no class "
+            "labels");
+    return;
+  }
+  require(labels.defined(),
+          fmt::format("this model is class-conditional (num_class_embeds = {}): class labels are "
+                      "required",
+                      config.num_class_embeds));
+  require(
+      !labels.is_floating_point() && !labels.is_complex() && labels.scalar_type() != torch::kBool,
+      fmt::format("class labels must be integers, got {}",
+                  std::string(c10::toString(labels.scalar_type()))));
+  require(labels.dim() == 1 && labels.size(0) == batch,
+          fmt::format("class labels must have shape [{}] (one per image), got [{}]", batch,
+                      fmt::join(labels.sizes(), ", ")));
+  if (batch == 0 || !labels.device().is_cpu()) return;  // no device sync (CUDA-graph capture)
+  const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
+  require(lo >= 0 && hi < config.num_class_embeds,
+          fmt::format("class labels must lie in [0, {}) (num_class_embeds), got values in [{}, {}]",
+                      config.num_class_embeds, lo, hi));
 }
 
 }  // namespace ddpm

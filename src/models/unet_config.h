@@ -13,6 +13,7 @@
 //   nlohmann::json j = to_json(c);                   // keys = field names
 //   UNetConfig back = unet_config_from_json(j);      // unknown keys and bad enums throw
 #pragma once
+#include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -95,6 +96,14 @@ enum class UpBlockType {
 template <>
 const EnumTable<UpBlockType>& enum_table<UpBlockType>();
 
+/// How a class label enters the network (diffusers UNet2DModel class_embed_type).
+enum class ClassEmbedType {
+  embedding,  ///< "embedding" (diffusers null): nn.Embedding(num_class_embeds, temb), added to temb
+  timestep,   ///< "timestep": TimestepEmbedding on the label's sinusoidal projection, added to temb
+};
+template <>
+const EnumTable<ClassEmbedType>& enum_table<ClassEmbedType>();
+
 /// Defaults are diffusers 0.21.4 UNet2DModel's where diffusers has the field (so a diffusers
 /// config.json that omits a key means the same here) and diffusers' behaviour for the rest.
 struct UNetConfig {
@@ -165,6 +174,14 @@ struct UNetConfig {
   ResnetTimeScaleShift resnet_time_scale_shift = ResnetTimeScaleShift::additive;
   /// Map the input from [0, 1] to [−1, 1] first (x ← 2x − 1); off, data arrives in [−1, 1].
   bool center_input_sample = false;
+  /// Class labels the network is conditioned on (diffusers num_class_embeds; 0 = unconditional,
+  /// diffusers' null). Our class-conditional runs have K real classes and a null class at index
+  /// K for classifier-free guidance, so K + 1 (runs/run_config.h ClassesConfig).
+  int64_t num_class_embeds = 0;
+  /// How a label enters (num_class_embeds > 0). Its embedding is added to the time embedding
+  /// (diffusers) or, in the input-only injection of the Keras layout, to the conditioning
+  /// embedding concatenated after conv_in (embedding only there).
+  ClassEmbedType class_embed_type = ClassEmbedType::embedding;
 };
 
 /// Bounds on sizes read from files, so that a hostile config cannot ask for an absurd network
@@ -174,6 +191,8 @@ inline constexpr int64_t kMaxSampleSize = 8192;
 inline constexpr int64_t kMaxLevels = 16;
 inline constexpr int64_t kMaxChannels = 16384;
 inline constexpr int64_t kMaxLayersPerBlock = 64;
+/// Bound on num_class_embeds (ImageNet-21k has 21841 classes).
+inline constexpr int64_t kMaxClassEmbeds = 65536;
 
 /// Throws std::invalid_argument naming the field, what was expected and what was found: sizes
 /// within the kMax* bounds above, list lengths, channel counts divisible by norm_num_groups and
@@ -190,6 +209,12 @@ nlohmann::json to_json(const UNetConfig& config);
 UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& context = "model");
 
 bool operator==(const UNetConfig& a, const UNetConfig& b);
+
+/// Throws std::invalid_argument unless `labels` suits a network of `config` for a batch of
+/// `batch`: undefined for an unconditional model; for a conditional one an integer tensor of
+/// shape [batch] with every value in [0, num_class_embeds) (values checked for CPU tensors only,
+/// so that the check never synchronises a device). Messages say which rule was broken.
+void check_class_labels(const UNetConfig& config, const torch::Tensor& labels, int64_t batch);
 inline bool operator!=(const UNetConfig& a, const UNetConfig& b) {
   return !(a == b);
 }

@@ -55,20 +55,38 @@ PredictInput read_predict_input(const std::filesystem::path& file, const UNetCon
         fmt::format("{}: t holds values outside [0, {}) (the model's "
                     "num_train_timesteps): min {}, max {}",
                     where, T, t64.min().item<int64_t>(), t64.max().item<int64_t>()));
-  return {x.to(torch::kFloat32), t64};
+  torch::Tensor labels;
+  auto it = tensors.find("class_labels");
+  if (it != tensors.end()) {
+    try {
+      check_class_labels(model, it->second, x.size(0));
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(fmt::format("{}: class_labels: {}", where, e.what()));
+    }
+    labels = it->second.to(torch::kInt64);
+  } else if (model.num_class_embeds > 0) {
+    throw std::runtime_error(fmt::format(
+        "{}: the model is class-conditional (num_class_embeds = {}): add a tensor class_labels "
+        "(int64 [{}]) beside x and t",
+        where, model.num_class_embeds, x.size(0)));
+  }
+  return {x.to(torch::kFloat32), t64, labels};
 }
 
 torch::Tensor predict(UNet& model, const NoiseSchedule& schedule, const torch::Tensor& x,
-                      const torch::Tensor& t, int64_t batch_size) {
+                      const torch::Tensor& t, int64_t batch_size,
+                      const torch::Tensor& class_labels) {
   TORCH_CHECK(batch_size >= 1, "predict: batch_size must be >= 1, got ", batch_size);
   const auto device = model->parameters().front().device();
-  auto denoise = make_denoise_fn(model, schedule);
+  auto denoise = make_labelled_denoise_fn(model, schedule);
   std::vector<torch::Tensor> out;
   torch::NoGradGuard no_grad;
   for (int64_t begin = 0; begin < x.size(0); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, x.size(0));
     auto y = denoise(x.slice(0, begin, end).to(device, torch::kFloat32),
-                     t.slice(0, begin, end).to(device));  // [b, out, H, W]
+                     t.slice(0, begin, end).to(device),
+                     class_labels.defined() ? class_labels.slice(0, begin, end) : class_labels);
+    // [b, out, H, W]
     out.push_back(y.to(torch::kCPU, torch::kFloat32));
   }
   return torch::cat(out);

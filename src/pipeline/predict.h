@@ -17,10 +17,15 @@ namespace ddpm {
 struct PredictInput {
   torch::Tensor x;  ///< float32 [N, C, H, W]
   torch::Tensor t;  ///< int64 [N] step indices in [0, T)
+  /// int64 [N] class labels ("class_labels" in the file), for class-conditional models;
+  /// undefined when the file has none.
+  torch::Tensor class_labels;
 };
 
 /// Reads tensors "x" (float, [N, in_channels, H, W]) and "t" (integer, [N], values in
-/// [0, num_train_timesteps)) from a safetensors file; other tensors are ignored. Throws
+/// [0, num_train_timesteps)) from a safetensors file, and "class_labels" (integer [N] in [0,
+/// num_class_embeds)) which a class-conditional model needs and an unconditional one refuses;
+/// other tensors are ignored. Throws
 /// std::runtime_error naming the file, the tensor and what is wrong.
 PredictInput read_predict_input(const std::filesystem::path& file, const UNetConfig& model,
                                 int64_t num_train_timesteps);
@@ -29,6 +34,7 @@ PredictInput read_predict_input(const std::filesystem::path& file, const UNetCon
 /// (ε, x_0 or v as the model was trained), float32 [N, out_channels, H, W] on the CPU. The model
 /// must be in eval mode.
 torch::Tensor predict(UNet& model, const NoiseSchedule& schedule, const torch::Tensor& x,
-                      const torch::Tensor& t, int64_t batch_size);
+                      const torch::Tensor& t, int64_t batch_size,
+                      const torch::Tensor& class_labels = {});
 
 }  // namespace ddpm

@@ -159,10 +159,21 @@ UNetConfig unet_config_from_diffusers(const json& config, const std::string& ori
                  "every activation here is SiLU (diffusers get_activation: swish = silu)");
   require_choice(config, origin, "time_embedding_type", {"positional"},
                  "the timestep enters through the sinusoidal positional embedding only");
-  require_choice(config, origin, "class_embed_type", {nullptr},
-                 "class-conditional models are not supported");
-  require_choice(config, origin, "num_class_embeds", {nullptr},
-                 "class-conditional models are not supported");
+  // Class conditioning (UNet2DModel.__init__): class_embed_type null + num_class_embeds → an
+  // nn.Embedding; "timestep" → a TimestepEmbedding over the label's sinusoidal projection.
+  require_choice(config, origin, "class_embed_type", {nullptr, "timestep"},
+                 "labels enter through an nn.Embedding (null) or a TimestepEmbedding (timestep)");
+  if (auto it = config.find("num_class_embeds"); it != config.end() && !it->is_null()) {
+    require(it->is_number_integer() && it->get<int64_t>() >= 1, origin,
+            "num_class_embeds must be null or an integer >= 1, found " + it->dump());
+    c.num_class_embeds = it->get<int64_t>();
+  }
+  if (auto it = config.find("class_embed_type"); it != config.end() && *it == "timestep") {
+    require(c.num_class_embeds > 0, origin,
+            "class_embed_type \"timestep\" without num_class_embeds: this project needs the "
+            "number of classes to check labels; set num_class_embeds");
+    c.class_embed_type = ClassEmbedType::timestep;
+  }
   require_choice(config, origin, "downsample_type", {"conv"},
                  "down blocks halve the resolution with a strided 3x3 conv (Downsample2D)");
   require_choice(config, origin, "upsample_type", {"conv"},
@@ -266,6 +277,10 @@ json unet_config_to_diffusers(const UNetConfig& c) {
          {"up_block_types", up},
          {"upsample_type", "conv"}};
   if (c.attention_head_dim > 0) j["attention_head_dim"] = c.attention_head_dim;
+  if (c.num_class_embeds > 0) {
+    j["num_class_embeds"] = c.num_class_embeds;
+    if (c.class_embed_type == ClassEmbedType::timestep) j["class_embed_type"] = "timestep";
+  }
   // diffusers types freq_shift as int; keep whole values integral so the file reads the same.
   if (c.freq_shift == double(int64_t(c.freq_shift))) j["freq_shift"] = int64_t(c.freq_shift);
   return j;

@@ -7,6 +7,7 @@
 
 #include "models/cuda_graph_denoiser.h"
 #include "models/denoiser.h"
+#include "samplers/guidance.h"
 #include "samplers/noise_source.h"
 #include "samplers/sampler_registry.h"
 
@@ -34,6 +35,36 @@ torch::Tensor read_initial_noise(const std::filesystem::path& file, const UNetCo
   return x.to(torch::kFloat32);
 }
 
+torch::Tensor default_class_labels(int64_t count, int64_t num_classes) {
+  if (num_classes < 1)
+    throw std::invalid_argument(
+        "the model is class-conditional but its number of classes is unknown: pass the labels "
+        "(--class-labels)");
+  return torch::arange(count, torch::kLong).remainder(num_classes);  // [count]
+}
+
+DenoiseFn sampling_denoise_fn(UNet model, const NoiseSchedule& schedule, const RunConfig& config,
+                              const torch::Tensor& labels) {
+  const auto precision = config.sampling.precision;
+  if (model->config().num_class_embeds == 0) {
+    check_class_labels(model->config(), labels, labels.defined() ? labels.size(0) : 0);
+    return make_denoise_fn(std::move(model), schedule, precision);
+  }
+  check_guidance({labels.defined() ? labels.to(torch::kLong) : labels,
+                  config.sampling.guidance_scale, config.classes.null_class});
+  auto net = make_labelled_denoise_fn(std::move(model), schedule, precision);
+  const auto classes = config.classes;
+  const double scale = config.sampling.guidance_scale;
+  const auto given = labels.defined() ? labels.to(torch::kLong) : labels;
+  return [net, given, classes, scale](const torch::Tensor& x_t, const torch::Tensor& t) {
+    const int64_t B = x_t.size(0);
+    auto batch_labels = !given.defined()     ? default_class_labels(B, classes.num_classes)
+                        : given.size(0) == 1 ? given.expand({B}).clone()
+                                             : given;
+    return guided_denoise_fn(net, {batch_labels, scale, classes.null_class})(x_t, t);
+  };
+}
+
 torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
                        const SamplingConfig& sampling, const GenerateRequest& request,
                        const GenerateProgress& progress) {
@@ -48,9 +79,15 @@ torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionTyp
                 "initial noise has shape ", request.x_T.sizes(), " but the model needs [",
                 request.count, ", ", mc.in_channels, ", ", mc.sample_size, ", ", mc.sample_size,
                 "]");
-  auto denoise = sampling.cuda_graphs
-                     ? make_cuda_graph_denoise_fn(model, schedule, sampling.precision)
-                     : make_denoise_fn(model, schedule, sampling.precision);
+  torch::Tensor labels = request.class_labels;
+  if (mc.num_class_embeds > 0 && !labels.defined())
+    labels = default_class_labels(request.count, request.classes.num_classes);
+  check_class_labels(mc, labels, request.count);
+  if (labels.defined()) labels = labels.to(torch::kLong);
+  check_guidance({labels, sampling.guidance_scale, request.classes.null_class});
+  auto net = sampling.cuda_graphs
+                 ? make_cuda_graph_labelled_denoise_fn(model, schedule, sampling.precision)
+                 : make_labelled_denoise_fn(model, schedule, sampling.precision);
   const int64_t batches = (request.count + request.batch_size - 1) / request.batch_size;
   std::vector<torch::Tensor> out;
   c10::InferenceMode inference;  // sampling never needs autograd
@@ -61,7 +98,10 @@ torch::Tensor generate(UNet& model, const NoiseSchedule& schedule, PredictionTyp
     auto x = request.x_T.defined()
                  ? request.x_T.slice(0, first, first + n).to(device, torch::kFloat32)
                  : draw_per_image(gens, {mc.in_channels, mc.sample_size, mc.sample_size}, device);
-    SamplerInputs inputs{denoise, schedule, prediction, per_image_noise(gens), {}};
+    ClassGuidance guidance{labels.defined() ? labels.slice(0, first, first + n) : labels,
+                           sampling.guidance_scale, request.classes.null_class};
+    SamplerInputs inputs{
+        guided_denoise_fn(net, guidance), schedule, prediction, per_image_noise(gens), {}};
     if (progress) inputs.on_step = [&](const SamplerStep& s) { progress(b, batches, s); };
     x = run_sampler(sampling.sampler, inputs, x);
     out.push_back(x.to(torch::kCPU, torch::kFloat32));

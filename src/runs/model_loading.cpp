@@ -188,6 +188,13 @@ void read_config(const Located& where, LoadedModel& loaded) {
   c.data.image_size = c.model.sample_size;
   c.data.channels = c.model.in_channels;
   c.data.normalization = Normalization::minus_one_one;
+  // A class-conditional UNet2DModel: every label is a class, and the null class (if any) is not
+  // recorded in diffusers' config (sampling with guidance then names it: --null-class).
+  if (c.model.num_class_embeds > 0) {
+    c.classes.conditional = true;
+    c.classes.num_classes = c.model.num_class_embeds;
+    c.classes.null_class = -1;
+  }
   loaded.scheduler_config = where.scheduler;
 }
 

@@ -1,5 +1,6 @@
 #include "runs/run_config.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -91,7 +92,8 @@ json training_to_json(const TrainingConfig& t) {
           {"eval_metric", to_string(t.eval_metric)},
           {"eval_samples", t.eval_samples},
           {"eval_steps", t.eval_steps},
-          {"eval_inception", t.eval_inception}};
+          {"eval_inception", t.eval_inception},
+          {"label_dropout", t.label_dropout}};
 }
 
 TrainingConfig training_from_json(const json& j) {
@@ -127,14 +129,34 @@ TrainingConfig training_from_json(const json& j) {
   in.read("eval_samples", t.eval_samples);
   in.read("eval_steps", t.eval_steps);
   in.read("eval_inception", t.eval_inception);
+  in.read("label_dropout", t.label_dropout);
   in.finish();
   return t;
+}
+
+json classes_to_json(const ClassesConfig& c) {
+  return {{"conditional", c.conditional},
+          {"num_classes", c.num_classes},
+          {"null_class", c.null_class},
+          {"names", c.names}};
+}
+
+ClassesConfig classes_from_json(const json& j) {
+  ClassesConfig c;
+  JsonFields in(j, "classes");
+  in.read("conditional", c.conditional);
+  in.read("num_classes", c.num_classes);
+  in.read("null_class", c.null_class);
+  in.read("names", c.names);
+  in.finish();
+  return c;
 }
 
 json sampling_to_json(const SamplingConfig& s) {
   json j = sampler_config_to_json(s.sampler);
   j["precision"] = to_string(s.precision);
   j["cuda_graphs"] = s.cuda_graphs;
+  j["guidance_scale"] = s.guidance_scale;
   return j;
 }
 
@@ -146,6 +168,7 @@ SamplingConfig sampling_from_json(const json& j) {
   for (const auto& key : sampler_keys) in.ignore(key);
   in.read_enum("precision", s.precision);
   in.read("cuda_graphs", s.cuda_graphs);
+  in.read("guidance_scale", s.guidance_scale);
   in.finish();
   return s;
 }
@@ -187,6 +210,25 @@ void validate(const RunConfig& c) {
   require(t.precision != Precision::fp16 || t.device != "cpu",
           "training.precision fp16 needs a CUDA device (LibTorch's CPU autocast runs bfloat16 "
           "only); use bf16 or fp32 on the CPU");
+  require(t.label_dropout >= 0 && t.label_dropout < 1,
+          "training.label_dropout must be in [0, 1), got " + std::to_string(t.label_dropout));
+  require(std::isfinite(c.sampling.guidance_scale) && c.sampling.guidance_scale >= 0,
+          "sampling.guidance_scale must be a finite number >= 0, got " +
+              std::to_string(c.sampling.guidance_scale));
+  const auto& k = c.classes;
+  require(k.num_classes >= 0, "classes.num_classes must be >= 0");
+  require(
+      k.names.empty() || int64_t(k.names.size()) == k.num_classes,
+      fmt::format("classes.names lists {} names for {} classes", k.names.size(), k.num_classes));
+  require(k.null_class >= -1 &&
+              (c.model.num_class_embeds == 0 || k.null_class < c.model.num_class_embeds),
+          fmt::format("classes.null_class must be -1 (none) or a label in [0, {}) "
+                      "(model.num_class_embeds), got {}",
+                      c.model.num_class_embeds, k.null_class));
+  if (k.conditional && k.num_classes > 0)
+    require(c.model.num_class_embeds >= k.num_classes,
+            fmt::format("classes.num_classes is {} but model.num_class_embeds is {}", k.num_classes,
+                        c.model.num_class_embeds));
   try {
     validate_sampler_config(c.sampling.sampler, c.schedule.num_train_timesteps);
   } catch (const std::invalid_argument& e) {
@@ -203,6 +245,7 @@ json to_json(const RunConfig& c) {
           {"schedule", schedule_to_json(c.schedule)},
           {"prediction_type", to_string(c.prediction_type)},
           {"data", to_json(c.data)},
+          {"classes", classes_to_json(c.classes)},
           {"training", training_to_json(c.training)},
           {"sampling", sampling_to_json(c.sampling)}};
 }
@@ -215,6 +258,7 @@ RunConfig run_config_from_json(const json& j) {
   c.schedule = schedule_from_json(in.section("schedule"));
   in.read_enum("prediction_type", c.prediction_type);
   c.data = data_config_from_json(in.section("data"));
+  if (j.contains("classes")) c.classes = classes_from_json(in.section("classes"));
   c.training = training_from_json(in.section("training"));
   c.sampling = sampling_from_json(in.section("sampling"));
   in.finish();
@@ -277,6 +321,40 @@ RunConfig resolve_run_config(const std::string& preset, const std::vector<json>&
   for (const auto& p : patches) merge_run_config_patch(resolved, p);
   resolved["preset"] = name;
   return run_config_from_json(resolved);
+}
+
+void resolve_classes(RunConfig& config, const std::vector<json>& patches,
+                     const std::vector<std::string>& class_names, bool has_labels,
+                     const std::string& no_labels_reason) {
+  auto& k = config.classes;
+  bool embeds_set = false;
+  for (const auto& p : patches)
+    if (p.contains("model") && p["model"].contains("num_class_embeds")) embeds_set = true;
+  if (!k.conditional) {
+    if (config.model.num_class_embeds > 0)
+      throw std::invalid_argument(fmt::format(
+          "the model has num_class_embeds = {} but the run is not class-conditional (add "
+          "--class-conditional, or leave num_class_embeds out)",
+          config.model.num_class_embeds));
+    return;
+  }
+  if (!has_labels)
+    throw std::invalid_argument("--class-conditional needs labelled data: " + no_labels_reason);
+  const auto K = int64_t(class_names.size());
+  if (K < 2)
+    throw std::invalid_argument(
+        fmt::format("--class-conditional needs at least 2 classes, the data has {}", K));
+  k.num_classes = K;
+  k.null_class = K;
+  k.names = class_names;
+  if (!embeds_set) config.model.num_class_embeds = K + 1;
+  if (config.model.num_class_embeds != K + 1)
+    throw std::invalid_argument(fmt::format(
+        "model.num_class_embeds is {} but a run with {} classes needs {} (the {} classes and "
+        "the null class {})",
+        config.model.num_class_embeds, K, K + 1, K, K));
+  validate(config.model);
+  validate(config);
 }
 
 void resolve_data_shape(RunConfig& config, const std::vector<json>& patches, int64_t image_size,

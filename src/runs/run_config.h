@@ -104,6 +104,25 @@ struct TrainingConfig {
   /// FID Inception weights for the metric's features; empty: the shipped Fashion-MNIST
   /// classifier (1-channel 28/32 px data only).
   std::string eval_inception;
+  /// Class-conditional runs: the share of labels replaced by the null class, drawn per image
+  /// from the run's generator (classifier-free guidance training, Ho & Salimans 2022; 0.1 as
+  /// their ImageNet runs and DiT).
+  double label_dropout = 0.1;
+};
+
+/// The classes of a class-conditional run (ddpm train --class-conditional): K real classes
+/// taken from the data (Fashion-MNIST's ten, or one per sub-folder of an image folder) and one
+/// null class at index K for classifier-free guidance, so model.num_class_embeds = K + 1.
+struct ClassesConfig {
+  /// Train and sample with class labels.
+  bool conditional = false;
+  /// K, set from the data when the run starts.
+  int64_t num_classes = 0;
+  /// The label of the null class (K for our runs); −1: none known (a diffusers folder; sampling
+  /// then takes --null-class).
+  int64_t null_class = -1;
+  /// Class names, K of them, in label order; empty when unknown (labels are then named by number).
+  std::vector<std::string> names;
 };
 
 struct SamplingConfig {
@@ -114,6 +133,9 @@ struct SamplingConfig {
   Precision precision = Precision::fp32;
   /// Replay the network from a CUDA graph (models/cuda_graph_denoiser.h); CUDA devices only.
   bool cuda_graphs = false;
+  /// Classifier-free guidance scale w of class-conditional models (samplers/guidance.h): 1 is
+  /// the conditional model alone, 0 the unconditional one.
+  double guidance_scale = 1.0;
 };
 
 struct RunConfig {
@@ -124,6 +146,7 @@ struct RunConfig {
   /// What the network predicts: epsilon (DDPM), sample or v_prediction.
   PredictionType prediction_type = PredictionType::epsilon;
   DataConfig data;
+  ClassesConfig classes;
   TrainingConfig training;
   SamplingConfig sampling;
 };
@@ -150,6 +173,15 @@ RunConfig resolve_run_config(const std::string& preset, const std::vector<nlohma
 
 /// Sets model.sample_size/in_channels/out_channels from the data unless `patches` set them, then
 /// validates the model against that image size. Throws naming the mismatch.
+/// A class-conditional run (classes.conditional) takes its classes from the data: K and the
+/// names, null class K, and model.num_class_embeds K + 1 unless a patch set it (then it must be
+/// K + 1). Throws std::invalid_argument when the data has no labels (`no_labels_reason` says
+/// why) or fewer than 2 classes, and when classes.conditional is false but the model has
+/// num_class_embeds.
+void resolve_classes(RunConfig& config, const std::vector<nlohmann::json>& patches,
+                     const std::vector<std::string>& class_names, bool has_labels,
+                     const std::string& no_labels_reason);
+
 void resolve_data_shape(RunConfig& config, const std::vector<nlohmann::json>& patches,
                         int64_t image_size, int64_t channels);
 

@@ -14,9 +14,12 @@ namespace ddpm {
 
 /// Mean loss over a batch x0 [B, C, H, W] in model space; t, noise drawn from `generator` on the
 /// CPU (so a seed gives the same run on any device). The network runs under autocast at
-/// `precision` (models/precision.h); its output and the loss are float32.
+/// `precision` (models/precision.h); its output and the loss are float32. class_labels [B] int64
+/// for a class-conditional model (dropped labels already replaced by the null class), undefined
+/// otherwise.
 torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
                              LossType loss, const torch::Tensor& x0, torch::Generator& generator,
-                             Precision precision = Precision::fp32);
+                             Precision precision = Precision::fp32,
+                             const torch::Tensor& class_labels = {});
 
 }  // namespace ddpm

@@ -13,9 +13,11 @@
 #include "io/image.h"
 #include "models/state_dict.h"
 #include "runs/checkpoint.h"
+#include "runs/class_labels.h"
 #include "runs/generate.h"
 #include "runs/model_loading.h"
 #include "runs/threads.h"
+#include "training/label_dropout.h"
 #include "training/loss.h"
 #include "training/non_finite.h"
 
@@ -97,6 +99,26 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
     throw std::invalid_argument(fmt::format(
         "the model takes {}x{}x{} images but the data is {}x{}x{}", mc.in_channels, mc.sample_size,
         mc.sample_size, data_.channels, data_.image_size, data_.image_size));
+  const auto& classes = config_.classes;
+  if (classes.conditional) {
+    if (!data_.train_labels)
+      throw std::invalid_argument("a class-conditional run needs labelled data: " +
+                                  data_.no_labels_reason);
+    if (mc.num_class_embeds != classes.num_classes + 1 || classes.null_class != classes.num_classes)
+      throw std::invalid_argument(fmt::format(
+          "a class-conditional run needs model.num_class_embeds = K + 1 and classes.null_class "
+          "= K; got num_class_embeds {}, K = {}, null_class {}",
+          mc.num_class_embeds, classes.num_classes, classes.null_class));
+    if (data_.train_labels->size(0) != data_.train.size(0) ||
+        (data_.train_labels->numel() > 0 &&
+         data_.train_labels->max().item<int64_t>() >= classes.num_classes))
+      throw std::invalid_argument(
+          fmt::format("the data's labels do not fit the run's {} classes", classes.num_classes));
+  } else if (mc.num_class_embeds > 0) {
+    throw std::invalid_argument(
+        "the model is class-conditional (num_class_embeds > 0) but the run is not: set "
+        "classes.conditional (ddpm train --class-conditional)");
+  }
   configure_cpu_threads(tc.threads);
   check_precision(tc.precision, device_);
   check_precision(config_.sampling.precision, device_);
@@ -202,7 +224,7 @@ void Trainer::save_checkpoint() {
 double Trainer::evaluate() {
   if (!metric_) throw std::logic_error("Trainer::evaluate: training.eval_every is 0");
   const double value = metric_->evaluate(ema_->model(), schedule_, config_.prediction_type,
-                                         config_.sampling, data_.normalization);
+                                         config_.sampling, data_.normalization, config_.classes);
   if (!std::isnan(value) && (std::isnan(best_eval_) || value < best_eval_)) {
     best_eval_ = value;
     best_eval_step_ = step_;
@@ -227,11 +249,25 @@ fs::path Trainer::save_sample_grid() {
   request.count = tc.sample_images;
   request.batch_size = std::min<int64_t>(tc.sample_images, 64);
   request.seed = tc.seed;  // the same x_T at every step, so grids show progress
-  auto samples = generate(ema_->model(), schedule_, config_.prediction_type, sampling, request);
-  auto images = denormalize_to_uint8(samples, data_.normalization);
+  request.classes = config_.classes;
   GridOptions grid;
   grid.columns = int64_t(std::ceil(std::sqrt(double(tc.sample_images))));
+  std::vector<std::string> row_names;
+  if (config_.classes.conditional) {  // one row per class, as many columns as fit the budget
+    const int64_t K = config_.classes.num_classes;
+    grid.columns = std::max<int64_t>(1, tc.sample_images / K);
+    request.count = K * grid.columns;
+    request.batch_size = std::min<int64_t>(request.count, 64);
+    request.class_labels = class_rows(K, grid.columns);
+    for (int64_t k = 0; k < K; ++k) row_names.push_back(class_name(config_.classes, k));
+  }
+  auto samples = generate(ema_->model(), schedule_, config_.prediction_type, sampling, request);
+  auto images = denormalize_to_uint8(samples, data_.normalization);
   auto path = run_dir_ / "samples" / fmt::format("step_{:06d}.png", step_);
+  if (!row_names.empty()) {
+    write_png(path, make_labelled_grid(images, row_names, grid));
+    return path;
+  }
   write_png(path, make_grid(images, grid));
   return path;
 }
@@ -281,11 +317,17 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   std::string first_bad;  // what went non-finite at first_bad_step
   while (step_ < total_steps_ && !(stop && stop->load())) {
     const auto t0 = clock::now();
-    auto batch = loader_->next();  // uint8 [B, C, H, W]
+    auto rows = loader_->next_indices();             // int64 [B]
+    auto batch = data_.train.index_select(0, rows);  // uint8 [B, C, H, W]
     if (config_.data.hflip) batch = random_hflip(batch, generator_);
     auto x0 = normalize(batch, data_.normalization).to(device_);  // [B, C, H, W]
+    torch::Tensor labels;  // int64 [B], dropped ones set to the null class
+    if (config_.classes.conditional)
+      labels = drop_labels(data_.train_labels->index_select(0, rows), tc.label_dropout,
+                           config_.classes.null_class, generator_)
+                   .to(device_);
     auto loss = diffusion_loss(model_, schedule_, config_.prediction_type, tc.loss, x0, generator_,
-                               tc.precision);
+                               tc.precision, labels);
     optimizer_->zero_grad();
     loss_scaler_.scale(loss).backward();
     const double loss_value = loss.item<double>();

@@ -156,3 +156,28 @@ TEST(ImageFolder, MissingEmptyFileAndAllCorruptAreErrors) {
 
 }  // namespace
 }  // namespace ddpm
+
+namespace ddpm {
+namespace {
+
+TEST(FolderClasses, OneClassPerSubFolderSortedByName) {
+  const std::vector<std::string> all{"zebra/1.png", "ant/2.png", "ant/deeper/3.png", "moth/4.png"};
+  auto c = folder_classes(all, {"moth/4.png", "ant/deeper/3.png", "zebra/1.png"});
+  EXPECT_EQ(c.names, (std::vector<std::string>{"ant", "moth", "zebra"}));
+  EXPECT_TRUE(c.labels.equal(torch::tensor({1, 0, 2}, torch::kLong)));
+}
+
+TEST(FolderClasses, RefusesImagesAtTheTopBesideSubFolders) {
+  try {
+    folder_classes({"a/1.png", "2.png"}, {"a/1.png"});
+    FAIL() << "mixed folder accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("both at its top level"), std::string::npos) << m;
+    EXPECT_NE(m.find("2.png"), std::string::npos) << m;
+  }
+  EXPECT_THROW(folder_classes({"1.png", "2.png"}, {"1.png"}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ddpm

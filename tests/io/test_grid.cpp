@@ -64,4 +64,22 @@ TEST(Grid, RejectsWrongInput) {
 }
 
 }  // namespace
+TEST(Grid, LabelledRowsGetTheirNamesDrawnLeftOfThem) {
+  auto images = torch::full({4, 3, 16, 16}, 128, torch::kUInt8);
+  GridOptions o;
+  o.columns = 2;
+  auto plain = make_grid(images, o);
+  auto labelled = make_labelled_grid(images, {"Sneaker", "Bag"}, o);
+  EXPECT_EQ(labelled.size(1), plain.size(1));
+  EXPECT_GT(labelled.size(2), plain.size(2)) << "a margin for the names";
+  const int64_t margin = labelled.size(2) - plain.size(2);
+  EXPECT_TRUE(labelled.slice(2, margin).equal(plain)) << "the grid itself unchanged";
+  // Ink (black on white) in the margin beside each row, nowhere else in the margin's padding.
+  auto ink = labelled.slice(2, 0, margin).eq(0);  // [3, H', margin]
+  const int64_t row = 16 + 2;
+  EXPECT_GT(ink.slice(1, 2, 2 + 16).sum().item<int64_t>(), 0) << "first row named";
+  EXPECT_GT(ink.slice(1, 2 + row, 2 + row + 16).sum().item<int64_t>(), 0) << "second row named";
+  EXPECT_THROW(make_labelled_grid(images, {"one"}, o), std::invalid_argument) << "2 rows, 1 name";
+}
+
 }  // namespace ddpm

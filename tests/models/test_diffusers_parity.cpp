@@ -12,6 +12,7 @@
 #include "models/unet.h"
 #include "runs/diffusers_format.h"
 #include "samplers/ddim.h"
+#include "samplers/guidance.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -77,6 +78,85 @@ TEST(DiffusersParity, DDIMRunMatchesDiffusers) {
   auto check = test::tensors_close(x0, ref.at("x_0"), 1e-3);
   std::cout << "[ parity   ] tiny-unet DDIM-10: " << check.message() << "\n";
   EXPECT_TRUE(check);
+}
+
+// The class-conditional tiny UNet2DModel (num_class_embeds 5, class_embed_type null: an
+// nn.Embedding added to the time embedding). Label 4 is the fixture's null class.
+UNet tiny_cond_unet() {
+  std::ifstream in(test::fixture("tiny-cond-unet/config.json"));
+  UNet model(unet_config_from_diffusers(nlohmann::json::parse(in), "tiny-cond-unet/config.json"));
+  load_state_dict(*model, test::load_fixture("tiny-cond-unet/diffusion_pytorch_model.safetensors"),
+                  "tiny-cond-unet");
+  model->eval();
+  return model;
+}
+
+TEST(DiffusersParity, ClassConditionalForwardMatchesDiffusers) {
+  auto model = tiny_cond_unet();
+  EXPECT_EQ(model->config().num_class_embeds, 5);
+  EXPECT_EQ(state_dict(*model).at("class_embedding.weight").sizes(),
+            (std::vector<int64_t>{5, 128}));
+  auto io = test::load_fixture("tiny-cond-unet/forward.safetensors");
+  torch::NoGradGuard no_grad;
+  auto eps = model->forward(io.at("x"), io.at("t"), io.at("class_labels"));
+  auto check = test::tensors_close(eps, io.at("eps"), 1e-4);
+  std::cout << "[ parity   ] tiny-cond-unet forward: " << check.message() << "\n";
+  EXPECT_TRUE(check);
+  // The labels matter: other labels give another output.
+  auto other = model->forward(io.at("x"), io.at("t"), torch::zeros({3}, torch::kLong));
+  EXPECT_FALSE(test::tensors_close(other, io.at("eps"), 1e-3));
+}
+
+// DDIM-10 (leading, η = 0, clip_sample) with classifier-free guidance at w = 2 around the
+// network, conditional and null halves in one batched call: diffusers' x_0.
+TEST(DiffusersParity, GuidedDDIMRunMatchesDiffusers) {
+  auto model = tiny_cond_unet();
+  auto ref = test::load_fixture("tiny-cond-unet/cfg-ddim-10-w2.0.safetensors");
+  const double scale = ref.at("guidance_scale").item<double>();
+  const int64_t null_class = ref.at("null_class").item<int64_t>();
+  EXPECT_EQ(scale, 2.0);
+  EXPECT_EQ(null_class, 4);
+  auto schedule = make_noise_schedule(ScheduleConfig{});
+  auto denoise = guided_denoise_fn(make_labelled_denoise_fn(model, schedule),
+                                   {ref.at("class_labels"), scale, null_class});
+  auto x0 = ddim_sample(denoise, schedule, DDIMOptions{},
+                        inference_timesteps(TimestepSpacing::leading, 1000, 10), ref.at("x_T"), {});
+  auto check = test::tensors_close(x0, ref.at("x_0"), 1e-3);
+  std::cout << "[ parity   ] tiny-cond-unet guided DDIM-10 (w = 2): " << check.message() << "\n";
+  EXPECT_TRUE(check);
+}
+
+TEST(ClassLabels, ModelsRefuseLabelsTheyCannotTake) {
+  auto cond = tiny_cond_unet();
+  UNet plain(tiny_unet_config());
+  auto x = torch::zeros({2, 3, 16, 16});
+  auto t = torch::zeros({2});
+  torch::NoGradGuard no_grad;
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] {
+              plain->forward(x, t, torch::zeros({2}, torch::kLong));
+            }).find("not class-conditional"),
+            std::string::npos);
+  EXPECT_NE(message([&] { cond->forward(x, t); }).find("class labels are required"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              cond->forward(x, t, torch::tensor({0, 5}, torch::kLong));
+            }).find("[0, 5)"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              cond->forward(x, t, torch::tensor({0.0, 1.0}));
+            }).find("integers"),
+            std::string::npos);
+  EXPECT_NE(
+      message([&] { cond->forward(x, t, torch::tensor({0}, torch::kLong)); }).find("shape [2]"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -143,6 +143,12 @@ TEST(UNetConfig, EveryFieldRoundTripsOnItsOwnAndAMissingKeyIsDetected) {
       {"resnet_time_scale_shift", diffusers,
        [](UNetConfig& c) { c.resnet_time_scale_shift = ResnetTimeScaleShift::scale_shift; }},
       {"center_input_sample", diffusers, [](UNetConfig& c) { c.center_input_sample = true; }},
+      {"num_class_embeds", diffusers, [](UNetConfig& c) { c.num_class_embeds = 11; }},
+      {"class_embed_type", diffusers,
+       [](UNetConfig& c) {
+         c.num_class_embeds = 11;
+         c.class_embed_type = ClassEmbedType::timestep;
+       }},
   };
   std::set<std::string> covered;
   for (const auto& k : cases) {

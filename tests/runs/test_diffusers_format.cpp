@@ -129,8 +129,10 @@ TEST(DiffusersFormat, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
   const std::vector<Case> cases{
       {"act_fn", "gelu", {"act_fn", "\"gelu\"", "\"silu\""}},
       {"time_embedding_type", "fourier", {"time_embedding_type", "\"fourier\"", "\"positional\""}},
-      {"class_embed_type", "timestep", {"class_embed_type", "null"}},
-      {"num_class_embeds", 10, {"num_class_embeds", "10", "null"}},
+      {"class_embed_type", "identity", {"class_embed_type", "\"identity\"", "null, \"timestep\""}},
+      {"class_embed_type", "timestep", {"class_embed_type", "without num_class_embeds"}},
+      {"num_class_embeds", 0, {"num_class_embeds", "null or an integer >= 1"}},
+      {"num_class_embeds", "10", {"num_class_embeds", "\"10\""}},
       {"downsample_type", "resnet", {"downsample_type", "\"resnet\"", "\"conv\""}},
       {"upsample_type", "resnet", {"upsample_type", "\"conv\""}},
       {"down_block_types",
@@ -162,6 +164,30 @@ TEST(DiffusersFormat, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
     EXPECT_THAT(message, HasSubstr("cifar/config.json")) << c.key;
     for (const auto& e : c.expected) EXPECT_THAT(message, HasSubstr(e)) << c.key;
   }
+}
+
+// Class conditioning, both of UNet2DModel's kinds: read, built with diffusers' tensor names, and
+// written back.
+TEST(DiffusersFormat, ClassConditionalConfigsReadBuildAndExport) {
+  json j = json::parse(kGoogleCifar10);
+  j["num_class_embeds"] = 10;
+  auto table = unet_config_from_diffusers(j, "cifar/config.json");
+  EXPECT_EQ(table.num_class_embeds, 10);
+  EXPECT_EQ(table.class_embed_type, ClassEmbedType::embedding);
+  j["class_embed_type"] = "timestep";
+  auto mlp = unet_config_from_diffusers(j, "cifar/config.json");
+  EXPECT_EQ(mlp.class_embed_type, ClassEmbedType::timestep);
+  for (const auto& [c, key] : {std::pair{table, "class_embedding.weight"},
+                               std::pair{mlp, "class_embedding.linear_1.weight"}}) {
+    UNetConfig small = c;
+    small.block_out_channels = {32, 64, 64, 64};
+    EXPECT_TRUE(state_dict(*UNet(small)).count(key)) << key;
+    auto out = unet_config_to_diffusers(c);
+    EXPECT_EQ(out["num_class_embeds"], 10);
+    EXPECT_EQ(unet_config_from_diffusers(out, "exported"), c);
+  }
+  EXPECT_TRUE(unet_config_to_diffusers(table)["class_embed_type"].is_null());
+  EXPECT_EQ(unet_config_to_diffusers(mlp)["class_embed_type"], "timestep");
 }
 
 TEST(DiffusersFormat, ExportedConfigsReadBackEqualWithDiffusersKeys) {
