@@ -12,12 +12,24 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ddpm::test {
 
 struct CliResult {
   int exit_code = -1;
   std::string output;  ///< stdout and stderr together
 };
+
+/// The model section of the CLI tests' tiny runs: two levels of 8 and 16 channels, attention
+/// at the lower one; a step takes milliseconds.
+inline nlohmann::json tiny_model_json() {
+  return {{"block_out_channels", {8, 16}},
+          {"layers_per_block", 1},
+          {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
+          {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
+          {"norm_num_groups", 4}};
+}
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -31,12 +31,7 @@ fs::path image_folder(const fs::path& root) {
 // A tiny model and run; the keys are the same as in a run's config.json.
 fs::path tiny_config(const fs::path& root, int64_t steps, int64_t checkpoint_every = 2) {
   const fs::path path = root / "tiny.json";
-  std::ofstream(path) << nlohmann::json{{"model",
-                                         {{"block_out_channels", {8, 16}},
-                                          {"layers_per_block", 1},
-                                          {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
-                                          {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
-                                          {"norm_num_groups", 4}}},
+  std::ofstream(path) << nlohmann::json{{"model", test::tiny_model_json()},
                                         {"training",
                                          {{"steps", steps},
                                           {"batch_size", 4},

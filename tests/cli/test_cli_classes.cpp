@@ -33,12 +33,7 @@ fs::path class_folder(const fs::path& root) {
 fs::path tiny_config(const fs::path& root, int64_t steps) {
   const fs::path path = root / "tiny.json";
   std::ofstream(path) << nlohmann::json{
-      {"model",
-       {{"block_out_channels", {8, 16}},
-        {"layers_per_block", 1},
-        {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
-        {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
-        {"norm_num_groups", 4}}},
+      {"model", test::tiny_model_json()},
       {"training",
        {{"steps", steps},
         {"batch_size", 4},
@@ -116,8 +111,8 @@ TEST(CliClasses, TrainsOnSubFolderClassesAndSamplesWhatIsAskedFor) {
   // Exported to diffusers: UNet2DModel's num_class_embeds; the null class is not recorded there,
   // so guidance asks for --null-class.
   const auto exported = dir.path / "exported";
-  auto exp = run_ddpm({"export", "--model", run.string(), "--format", "diffusers", "--out",
-                       exported.string()});
+  auto exp = run_ddpm(
+      {"export", "--model", run.string(), "--format", "diffusers", "--out", exported.string()});
   ASSERT_EQ(exp.exit_code, 0) << exp.output;
   auto unet_config = nlohmann::json::parse(std::ifstream(exported / "config.json"));
   EXPECT_EQ(unet_config["num_class_embeds"], 4);
@@ -134,8 +129,8 @@ TEST(CliClasses, TrainsOnSubFolderClassesAndSamplesWhatIsAskedFor) {
                       (dir.path / "o.safetensors").string()});
   ASSERT_EQ(ours.exit_code, 0) << ours.output;
   EXPECT_TRUE(torch::allclose(read_safetensors(dir.path / "e.safetensors").tensors.at("x_0"),
-                              read_safetensors(dir.path / "o.safetensors").tensors.at("x_0"),
-                              1e-5, 1e-5))
+                              read_safetensors(dir.path / "o.safetensors").tensors.at("x_0"), 1e-5,
+                              1e-5))
       << "the export samples as the run does";
 
   // predict: class_labels beside x and t reach the network; a conditional model needs them.

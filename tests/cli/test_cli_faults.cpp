@@ -39,12 +39,7 @@ std::string image_folder(const fs::path& root) {
 // The tiny model of test_cli.cpp, one thread (bit-reproducible), a row of log.csv every step.
 std::string tiny_config(const fs::path& root, int64_t steps, int64_t checkpoint_every) {
   const fs::path path = root / "tiny.json";
-  std::ofstream(path) << nlohmann::json{{"model",
-                                         {{"block_out_channels", {8, 16}},
-                                          {"layers_per_block", 1},
-                                          {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
-                                          {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
-                                          {"norm_num_groups", 4}}},
+  std::ofstream(path) << nlohmann::json{{"model", test::tiny_model_json()},
                                         {"training",
                                          {{"steps", steps},
                                           {"batch_size", 4},

@@ -48,21 +48,15 @@ class CliFigures : public ::testing::Test {
     dir_ = new test::TempDir;
     images_ = image_folder(dir_->path);
     run_ = dir_->path / "run";
-    std::ofstream(dir_->path / "tiny.json")
-        << nlohmann::json{{"model",
-                           {{"block_out_channels", {8, 16}},
-                            {"layers_per_block", 1},
-                            {"down_block_types", {"DownBlock2D", "AttnDownBlock2D"}},
-                            {"up_block_types", {"AttnUpBlock2D", "UpBlock2D"}},
-                            {"norm_num_groups", 4}}},
-                          {"training",
-                           {{"steps", 6},
-                            {"batch_size", 4},
-                            {"sample_every", 0},
-                            {"log_every", 1},
-                            {"sample_images", 4},
-                            {"sample_steps", 2},
-                            {"threads", 1}}}};
+    std::ofstream(dir_->path / "tiny.json") << nlohmann::json{{"model", test::tiny_model_json()},
+                                                              {"training",
+                                                               {{"steps", 6},
+                                                                {"batch_size", 4},
+                                                                {"sample_every", 0},
+                                                                {"log_every", 1},
+                                                                {"sample_images", 4},
+                                                                {"sample_steps", 2},
+                                                                {"threads", 1}}}};
     train_ = new test::CliResult(
         run_ddpm({"train", "--data", images_.string(), "--image-size", "16", "--config",
                   (dir_->path / "tiny.json").string(), "--out", run_.string()}));
