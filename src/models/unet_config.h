@@ -165,6 +165,14 @@ struct UNetConfig {
   ResnetTimeScaleShift resnet_time_scale_shift = ResnetTimeScaleShift::additive;
   /// Map the input from [0, 1] to [−1, 1] first (x ← 2x − 1); off, data arrives in [−1, 1].
   bool center_input_sample = false;
+  /// Groups of the mid block attention's GroupNorm (diffusers attn_norm_num_groups); 0 = diffusers'
+  /// null: norm_num_groups with the "default" time scale shift, no norm with scale_shift.
+  /// improved-diffusion's middle AttentionBlock has its GroupNorm(32) under scale-shift too.
+  int64_t attn_norm_num_groups = 0;
+  /// The timestep conditioning is t · timestep_scale (conditioning = timestep); 1 as DDPM and
+  /// diffusers. improved-diffusion's rescale_timesteps feeds t · 1000/T (gaussian_diffusion.py
+  /// _scale_timesteps), so its networks see [0, 1000) whatever T.
+  double timestep_scale = 1.0;
 };
 
 /// Bounds on sizes read from files, so that a hostile config cannot ask for an absurd network
