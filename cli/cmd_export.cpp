@@ -45,8 +45,15 @@ Run add_export(CLI::App& app) {
     auto& f = *flags;
     auto loaded = load_model_option(f.model, f.weights, torch::kCPU);
     fmt::print("model: {}\n", describe(loaded, f.weights));
-    loaded.config.sampling.sampler = resolve_sampler(loaded.config.sampling.sampler, *f.sampler,
-                                                     loaded.schedule.num_train_timesteps);
+    // The papers' formats sample with their own grids (uniform, strided), which no diffusers
+    // scheduler has; they export as DDPMScheduler, as google/ddpm-cifar10-32 ships, which also
+    // carries improved DDPM's variance_type learned_range.
+    const bool original = loaded.layout == ModelLayout::ddim_official ||
+                          loaded.layout == ModelLayout::improved_diffusion;
+    loaded.config.sampling.sampler = resolve_sampler(
+        loaded.config.sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps,
+        original ? nlohmann::json{{"sampler", "ddpm"}, {"timestep_spacing", "leading"}}
+                 : nlohmann::json::object());
     export_diffusers(loaded.config, state_dict(*loaded.model), f.out);
     fmt::print(
         "wrote a diffusers UNet2DModel folder to {} (load it with "

@@ -54,9 +54,11 @@ Run add_nll(CLI::App& app) {
   cmd->add_option("--batch-size", f.batch_size, "Images per network call")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", f.seed, "Seed of the subset and of the x_t draws");
-  cmd->add_option("--variance", f.variance,
-                  "Reverse-process variance: fixed_small (beta tilde) or fixed_large (beta); "
-                  "default: the model's sampling variance")
+  cmd->add_option(
+         "--variance", f.variance,
+         "Reverse-process variance: fixed_small (beta tilde), fixed_large (beta) or learned_range "
+         "(the network's own, 2C outputs); "
+         "default: the model's sampling variance")
       ->check(enum_choices<VarianceType>());
   cmd->add_flag("--no-clip", f.no_clip, "Do not clip the predicted x0 to [-1, 1]");
   cmd->add_option("--weights", f.weights, kWeightsHelp)->check(enum_choices<WeightsKind>());

@@ -31,6 +31,10 @@ std::string describe(const LoadedModel& loaded, const std::string& weights) {
         "{} ({}, scheduler {})", loaded.weights_file.string(), to_string(loaded.layout),
         loaded.scheduler_config.empty() ? std::string("defaults: no scheduler_config.json found")
                                         : loaded.scheduler_config.string());
+  if (loaded.layout == ModelLayout::ddim_official ||
+      loaded.layout == ModelLayout::improved_diffusion)
+    return fmt::format("{} ({}, {} weights)", loaded.weights_file.string(),
+                       to_string(loaded.layout), weights.empty() ? "ema" : weights);
   return fmt::format("{} ({}, step {}, {} weights)", loaded.checkpoint_dir.string(),
                      to_string(loaded.layout), loaded.step, weights.empty() ? "ema" : weights);
 }

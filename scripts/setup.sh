@@ -8,6 +8,7 @@ packages=(
   libtorch-dev            # LibTorch 1.13 (CPU, oneDNN, OpenMP)
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libstb-dev libpng-dev libjpeg-dev zlib1g-dev
+  libyaml-dev             # ermongroup/ddim's config.yml (src/io/yaml.cpp)
   libgtest-dev
   clang-format            # make format-check (.clang-format; Debian 12: clang-format 14)
   clang libclang-rt-dev   # make fuzz: libFuzzer and the sanitizer runtimes for clang

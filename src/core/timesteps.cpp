@@ -13,7 +13,9 @@ const EnumTable<TimestepSpacing>& enum_table<TimestepSpacing>() {
                                                 {{TimestepSpacing::leading, "leading"},
                                                  {TimestepSpacing::linspace, "linspace"},
                                                  {TimestepSpacing::trailing, "trailing"},
-                                                 {TimestepSpacing::quadratic, "quadratic"}}};
+                                                 {TimestepSpacing::quadratic, "quadratic"},
+                                                 {TimestepSpacing::uniform, "uniform"},
+                                                 {TimestepSpacing::strided, "strided"}}};
   return table;
 }
 
@@ -51,6 +53,22 @@ std::vector<int64_t> inference_timesteps(TimestepSpacing spacing, int64_t T, int
         ts.push_back(int64_t(v * v));
       }
       ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+      break;
+    }
+    case TimestepSpacing::uniform:  // ermongroup/ddim runners/diffusion.py sample_image
+      for (int64_t t = 0; t < T; t += T / n) ts.push_back(t);
+      break;
+    case TimestepSpacing::strided: {  // improved-diffusion respace.py space_timesteps("ddimN")
+      for (int64_t k = 1; k < T && ts.empty(); ++k)
+        if ((T + k - 1) / k == n)
+          for (int64_t t = 0; t < T; t += k) ts.push_back(t);
+      if (ts.empty() && n == T)  // stride 1 (space_timesteps searches k ≥ 1 up to T − 1 only)
+        for (int64_t t = 0; t < T; ++t) ts.push_back(t);
+      if (ts.empty())
+        throw std::invalid_argument("cannot create exactly " + std::to_string(n) + " steps of " +
+                                    std::to_string(T) +
+                                    " with an integer stride (strided spacing, as improved-"
+                                    "diffusion's space_timesteps)");
       break;
     }
   }

@@ -79,4 +79,16 @@ torch::Tensor fixed_model_log_variance(const NoiseSchedule& schedule, bool fixed
       .log();
 }
 
+torch::Tensor learned_range_log_variance(const NoiseSchedule& schedule, const torch::Tensor& v,
+                                         const torch::Tensor& t) {
+  TORCH_CHECK(v.dim() >= 1 && t.dim() == 1 && t.size(0) == v.size(0),
+              "learned_range_log_variance: v [B, ...] and t [B] must agree, got ", v.sizes(),
+              " and ", t.sizes());
+  const auto v64 = v.to(torch::kFloat64);
+  auto min_log = extract(schedule.posterior_log_variance_clipped, t, v.dim(), v64);
+  auto max_log = extract(schedule.betas.log(), t, v.dim(), v64);
+  auto frac = (v64 + 1) / 2;  // improved DDPM eq. (15): v ∈ [−1, 1]
+  return frac * max_log + (1 - frac) * min_log;
+}
+
 }  // namespace ddpm

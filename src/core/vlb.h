@@ -50,4 +50,12 @@ torch::Tensor vb_term_bpd(const NoiseSchedule& schedule, const torch::Tensor& x0
 /// decoder likelihood (fixed_large = true, "fixedlarge").
 torch::Tensor fixed_model_log_variance(const NoiseSchedule& schedule, bool fixed_large);
 
+/// log Σ_θ of a network that learns its variances, improved DDPM eq. (15): v [B, C, H, W] in
+/// [−1, 1] (the output's variance channels) interpolates between log β_t and log β̃_t per element,
+/// frac = (v + 1)/2, log Σ = frac · log β_t + (1 − frac) · log β̃_t with β̃ clipped at t = 0 as
+/// posterior_log_variance_clipped (improved-diffusion gaussian_diffusion.py p_mean_variance,
+/// ModelVarType.LEARNED_RANGE). t is [B] int64; the result is float64 on v's device.
+torch::Tensor learned_range_log_variance(const NoiseSchedule& schedule, const torch::Tensor& v,
+                                         const torch::Tensor& t);
+
 }  // namespace ddpm

@@ -14,6 +14,7 @@ BpdTerms calc_bpd_loop(const DenoiseFn& denoise, const NoiseSchedule& schedule,
               "in [",
               x0.min().item<double>(), ", ", x0.max().item<double>(), "]");
   const int64_t B = x0.size(0), T = schedule.num_train_timesteps;
+  const bool learned = options.variance_type == VarianceType::learned_range;
   const auto log_variances =
       fixed_model_log_variance(schedule, options.variance_type == VarianceType::fixed_large);
   auto terms = torch::zeros({B, T}, torch::kFloat64);
@@ -24,12 +25,21 @@ BpdTerms calc_bpd_loop(const DenoiseFn& denoise, const NoiseSchedule& schedule,
     auto t_batch = torch::full({B}, t, torch::kLong);
     auto x_t = q_sample(schedule, x0, t_batch, draw_noise(x0, generator));
     auto output = denoise(x_t, t_batch.to(x0.device()));
+    // A network that learns its variances returns [prediction, v] (2·C channels).
+    const int64_t C = x0.size(1);
+    const bool two_c = output.size(1) == 2 * C;
+    TORCH_CHECK(!learned || two_c, "calc_bpd_loop: variance learned_range needs a network with ",
+                2 * C, " output channels (prediction, then v), got ", output.size(1));
+    auto prediction = two_c ? output.narrow(1, 0, C) : output;
     auto alpha_bar = torch::scalar_tensor(schedule.alpha_bar(t), torch::kFloat64);
-    auto pred_x0 = split_prediction(options.prediction_type, output, x_t, alpha_bar).x0;
+    auto pred_x0 = split_prediction(options.prediction_type, prediction, x_t, alpha_bar).x0;
     if (options.clip_denoised) pred_x0 = pred_x0.clamp(-1.0, 1.0);
     // p_mean_variance: μ_θ = μ̃_t(x_t, x̂_0), DDPM eq. (7) with x̂_0 from eq. (15).
     auto model_mean = q_posterior(schedule, pred_x0, x_t, t_batch).mean;
-    auto model_log_variance = extract(log_variances, t_batch, x0.dim(), x0);
+    // L_vlb with Σ_θ (improved DDPM eq. 15) or a fixed variance (DDPM).
+    auto model_log_variance = learned ? learned_range_log_variance(schedule, output.narrow(1, C, C),
+                                                                   t_batch.to(x0.device()))
+                                      : extract(log_variances, t_batch, x0.dim(), x0);
     auto term = vb_term_bpd(schedule, x0, x_t, t_batch, model_mean, model_log_variance);
     terms.select(1, t).copy_(term.to(torch::kCPU, torch::kFloat64));
     mse.select(1, t).copy_(

@@ -22,7 +22,8 @@ namespace ddpm {
 struct BpdOptions {
   PredictionType prediction_type = PredictionType::epsilon;
   /// Variance of p_θ(x_{t−1}|x_t): fixed_small (β̃) or fixed_large (β); DDPM reports its NLL with
-  /// the run's sampling variance.
+  /// the run's sampling variance. learned_range: the network's Σ_θ (improved DDPM's L_vlb; the
+  /// network returns 2·C channels, prediction then v).
   VarianceType variance_type = VarianceType::fixed_small;
   /// Clip x̂_0 to [−1, 1] before forming the model mean (calc_bpd_loop's clip_denoised=True).
   bool clip_denoised = true;

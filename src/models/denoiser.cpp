@@ -4,8 +4,9 @@ namespace ddpm {
 
 namespace {
 
-torch::Tensor conditioning(Conditioning kind, const NoiseSchedule& schedule,
+torch::Tensor conditioning(const UNetConfig& config, const NoiseSchedule& schedule,
                            const torch::Tensor& t) {
+  const Conditioning kind = config.conditioning;
   TORCH_CHECK(t.dim() == 1 && t.scalar_type() != torch::kBool,
               "conditioning expects t as step labels of shape [B] (integer or float), got ",
               t.scalar_type(), " ", t.sizes());
@@ -17,7 +18,8 @@ torch::Tensor conditioning(Conditioning kind, const NoiseSchedule& schedule,
                   "step labels must lie in [0, ", schedule.num_train_timesteps - 1,
                   "], got values in [", lo, ", ", hi, "]");
     }
-    return c;
+    // improved-diffusion _scale_timesteps: t · 1000/T when rescale_timesteps.
+    return config.timestep_scale == 1.0 ? c : c * config.timestep_scale;
   }
   // 1 − ᾱ_t in float64, then float32 (the Keras example's noise_rates²); fractional t
   // interpolates σ as the sigma samplers do (core/noise_schedule.h alpha_bar_at).
@@ -29,7 +31,7 @@ torch::Tensor conditioning(Conditioning kind, const NoiseSchedule& schedule,
 torch::Tensor conditioning_for(const UNetConfig& config, const NoiseSchedule& schedule,
                                const torch::Tensor& t) {
   TORCH_CHECK(schedule.alphas_cumprod.defined(), "conditioning_for: the schedule is empty");
-  return conditioning(config.conditioning, schedule, t);
+  return conditioning(config, schedule, t);
 }
 
 torch::Tensor autocast_forward(UNet& model, const torch::Tensor& x, const torch::Tensor& c,
@@ -49,7 +51,7 @@ LabelledDenoiseFn make_labelled_denoise_fn(UNet model, const NoiseSchedule& sche
                                               const torch::Tensor& class_labels) mutable {
     // Inference mode: no autograd graph, and no version counters or view tracking either.
     c10::InferenceMode inference;
-    auto c = conditioning(model->config().conditioning, schedule, t.to(x_t.device()));
+    auto c = conditioning(model->config(), schedule, t.to(x_t.device()));
     return autocast_forward(model, x_t, c, class_labels, precision, device);  // [B, C, H, W]
   };
 }

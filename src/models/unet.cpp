@@ -95,11 +95,15 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   ch = mid;
   // diffusers UNetMidBlock2D: attn_groups = resnet_groups only for the "default" time scale
   // shift, otherwise the mid attention has no group_norm.
-  if (c.add_attention)
-    m.attention = attention(c.resnet_time_scale_shift == ResnetTimeScaleShift::additive
-                                ? std::optional<NormOptions>(norm)
-                                : std::nullopt,
-                            c.mid_block_scale_factor);
+  // attn_norm_num_groups (diffusers' attn_groups) overrides that rule when set.
+  std::optional<NormOptions> mid_attn_norm;
+  if (c.attn_norm_num_groups > 0) {
+    mid_attn_norm = norm;
+    mid_attn_norm->num_groups = c.attn_norm_num_groups;
+  } else if (c.resnet_time_scale_shift == ResnetTimeScaleShift::additive) {
+    mid_attn_norm = norm;
+  }
+  if (c.add_attention) m.attention = attention(mid_attn_norm, c.mid_block_scale_factor);
   mid_block = register_module("mid_block", MidBlock2D(m));
 
   // Up path, lowest resolution first; every resnet consumes one skip.

@@ -1,7 +1,9 @@
 #include "models/unet_config.h"
 
 #include <fmt/format.h>
+
 #include <fmt/ranges.h>
+#include <cmath>
 
 #include <stdexcept>
 #include <tuple>
@@ -215,6 +217,15 @@ void validate(const UNetConfig& c) {
                       c.downsample_padding));
   require(c.mid_block_scale_factor > 0,
           fmt::format("mid_block_scale_factor must be > 0, got {}", c.mid_block_scale_factor));
+  require(
+      c.attn_norm_num_groups >= 0 && (c.attn_norm_num_groups == 0 ||
+                                      (c.norm == NormType::group &&
+                                       c.block_out_channels.back() % c.attn_norm_num_groups == 0)),
+      fmt::format("attn_norm_num_groups must be 0 (diffusers' null) or a group count dividing "
+                  "the mid block's {} channels with norm group, got {}",
+                  c.block_out_channels.back(), c.attn_norm_num_groups));
+  require(c.timestep_scale > 0 && std::isfinite(c.timestep_scale),
+          fmt::format("timestep_scale must be a finite number > 0, got {}", c.timestep_scale));
   const int64_t emb = conditioning_embedding_dim(c);
   require(emb >= 2 && emb <= kMaxChannels && emb % 2 == 0,
           fmt::format("the conditioning embedding needs an even width in [2, {}], got {} ({})",
@@ -271,7 +282,9 @@ nlohmann::json to_json(const UNetConfig& c) {
           {"resnet_time_scale_shift", to_string(c.resnet_time_scale_shift)},
           {"center_input_sample", c.center_input_sample},
           {"num_class_embeds", c.num_class_embeds},
-          {"class_embed_type", to_string(c.class_embed_type)}};
+          {"class_embed_type", to_string(c.class_embed_type)},
+          {"attn_norm_num_groups", c.attn_norm_num_groups},
+          {"timestep_scale", c.timestep_scale}};
 }
 
 UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& context) {
@@ -316,6 +329,8 @@ UNetConfig unet_config_from_json(const nlohmann::json& json, const std::string& 
     in.ignore("class_embed_type");  // diffusers' null: the nn.Embedding
   else
     in.read_enum("class_embed_type", c.class_embed_type);
+  in.read("attn_norm_num_groups", c.attn_norm_num_groups);
+  in.read("timestep_scale", c.timestep_scale);
   in.finish();
   validate(c);
   return c;
@@ -345,9 +360,9 @@ auto fields(const UNetConfig& c) {
                   c.dropout, c.conv_in_kernel, c.conv_out_kernel, c.norm_out, c.zero_init_out,
                   c.embedding_dim, c.flip_sin_to_cos, c.freq_shift, c.downsample_padding,
                   c.mid_block_scale_factor, c.resnet_time_scale_shift, c.center_input_sample,
-                  c.num_class_embeds, c.class_embed_type);
+                  c.num_class_embeds, c.class_embed_type, c.attn_norm_num_groups, c.timestep_scale);
 }
-static_assert(sizeof(UNetConfig) == 272,
+static_assert(sizeof(UNetConfig) == 288,
               "UNetConfig gained or lost a field: update fields() above, to_json and "
               "unet_config_from_json, then this size");
 }  // namespace

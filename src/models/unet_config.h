@@ -182,6 +182,14 @@ struct UNetConfig {
   /// (diffusers) or, in the input-only injection of the Keras layout, to the conditioning
   /// embedding concatenated after conv_in (embedding only there).
   ClassEmbedType class_embed_type = ClassEmbedType::embedding;
+  /// Groups of the mid block attention's GroupNorm (diffusers attn_norm_num_groups); 0 = diffusers'
+  /// null: norm_num_groups with the "default" time scale shift, no norm with scale_shift.
+  /// improved-diffusion's middle AttentionBlock has its GroupNorm(32) under scale-shift too.
+  int64_t attn_norm_num_groups = 0;
+  /// The timestep conditioning is t · timestep_scale (conditioning = timestep); 1 as DDPM and
+  /// diffusers. improved-diffusion's rescale_timesteps feeds t · 1000/T (gaussian_diffusion.py
+  /// _scale_timesteps), so its networks see [0, 1000) whatever T.
+  double timestep_scale = 1.0;
 };
 
 /// Bounds on sizes read from files, so that a hostile config cannot ask for an absurd network

@@ -193,16 +193,14 @@ UNetConfig unet_config_from_diffusers(const json& config, const std::string& ori
                         "block_out_channels[0])",
                         it->dump(), time_embed_dim(c)));
   in.ignore("time_embedding_dim");
-  if (auto it = config.find("attn_norm_num_groups"); it != config.end() && !it->is_null()) {
-    // UNetMidBlock2D(attn_groups): None means norm_num_groups, or no norm with scale_shift.
-    const bool same =
-        *it == c.norm_num_groups && c.resnet_time_scale_shift == ResnetTimeScaleShift::additive;
-    require(same, origin,
-            fmt::format("attn_norm_num_groups = {} is not supported (allowed: null, or {} = "
-                        "norm_num_groups with resnet_time_scale_shift \"default\")",
-                        it->dump(), c.norm_num_groups));
-  }
-  in.ignore("attn_norm_num_groups");
+  // UNetMidBlock2D(attn_groups): null means norm_num_groups, or no norm with scale_shift
+  // (diffusers ≥ 0.22; improved-diffusion conversions set it to keep the mid attention's norm).
+  std::optional<int64_t> attn_groups;
+  in.read("attn_norm_num_groups", attn_groups);
+  c.attn_norm_num_groups = attn_groups.value_or(0);
+  require(c.attn_norm_num_groups >= 0, origin,
+          fmt::format("attn_norm_num_groups = {} must be null or a positive group count",
+                      c.attn_norm_num_groups));
   in.finish();
 
   try {
@@ -238,6 +236,11 @@ void check_diffusers_expressible(const UNetConfig& c) {
                                   c.conv_in_kernel, c.conv_out_kernel));
   if (!c.norm_out)
     reasons.push_back("norm_out false (UNet2DModel has GroupNorm + SiLU before conv_out)");
+  if (c.timestep_scale != 1.0)
+    reasons.push_back(fmt::format(
+        "timestep_scale {} (UNet2DModel embeds the scheduler's t as it is; improved-diffusion's "
+        "rescale_timesteps with T != 1000 has no equivalent)",
+        c.timestep_scale));
   if (!reasons.empty())
     throw std::invalid_argument(fmt::format("diffusers UNet2DModel cannot express this model: {}",
                                             fmt::join(reasons, "; ")));
@@ -281,6 +284,8 @@ json unet_config_to_diffusers(const UNetConfig& c) {
     j["num_class_embeds"] = c.num_class_embeds;
     if (c.class_embed_type == ClassEmbedType::timestep) j["class_embed_type"] = "timestep";
   }
+  // A diffusers ≥ 0.22 key; written only when it changes the network (0.21.4 ignores it).
+  if (c.attn_norm_num_groups > 0) j["attn_norm_num_groups"] = c.attn_norm_num_groups;
   // diffusers types freq_shift as int; keep whole values integral so the file reads the same.
   if (c.freq_shift == double(int64_t(c.freq_shift))) j["freq_shift"] = int64_t(c.freq_shift);
   return j;

@@ -9,9 +9,12 @@
 #include <fstream>
 
 #include "io/python_json.h"
+#include "io/yaml.h"
 #include "models/state_dict.h"
 #include "runs/checkpoint.h"
+#include "runs/ddim_official_format.h"
 #include "runs/diffusers_format.h"
+#include "runs/improved_diffusion_format.h"
 #include "runs/scheduler_config.h"
 
 namespace ddpm {
@@ -25,7 +28,9 @@ const EnumTable<ModelLayout>& enum_table<ModelLayout>() {
       {{ModelLayout::run_directory, "run directory"},
        {ModelLayout::checkpoint, "checkpoint folder"},
        {ModelLayout::diffusers_model, "diffusers model folder"},
-       {ModelLayout::diffusers_pipeline, "diffusers pipeline folder"}}};
+       {ModelLayout::diffusers_pipeline, "diffusers pipeline folder"},
+       {ModelLayout::ddim_official, "ermongroup/ddim folder"},
+       {ModelLayout::improved_diffusion, "improved-diffusion folder"}}};
   return table;
 }
 
@@ -36,8 +41,9 @@ constexpr const char* kDiffusersWeights = "diffusion_pytorch_model.safetensors";
 const char* kAcceptedLayouts =
     "accepted: a run directory (config.json + checkpoints/latest/), a checkpoint folder "
     "(state.json + model.safetensors), a diffusers model folder (config.json + "
-    "diffusion_pytorch_model.safetensors [+ scheduler_config.json]) or a diffusers pipeline "
-    "folder (model_index.json + unet/ + scheduler/)";
+    "diffusion_pytorch_model.safetensors [+ scheduler_config.json]), a diffusers pipeline "
+    "folder (model_index.json + unet/ + scheduler/), an ermongroup/ddim folder (config.yml + "
+    "ckpt.pth or *.ckpt) or an improved-diffusion folder (args.json + *.pt)";
 
 struct Located {
   ModelLayout layout = ModelLayout::run_directory;
@@ -139,6 +145,15 @@ Located locate(const fs::path& path) {
       check_model_index(path / "model_index.json");
     return {ModelLayout::diffusers_model, path / "config.json", path, find_scheduler_config(path)};
   }
+  if (is_ddim_official_folder(path))
+    return {ModelLayout::ddim_official, path / "config.yml", path, {}};
+  if (fs::is_regular_file(path / "args.json")) {
+    if (!is_improved_diffusion_folder(path))
+      throw std::runtime_error(path.string() +
+                               ": args.json (improved-diffusion) without a *.pt state dict beside "
+                               "it");
+    return {ModelLayout::improved_diffusion, path / "args.json", path, {}};
+  }
   if (fs::is_regular_file(path / "config.json")) {
     for (const char* other :
          {"diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors"})
@@ -159,10 +174,25 @@ bool is_diffusers(ModelLayout layout) {
   return layout == ModelLayout::diffusers_model || layout == ModelLayout::diffusers_pipeline;
 }
 
+bool is_original_format(ModelLayout layout) {
+  return layout == ModelLayout::ddim_official || layout == ModelLayout::improved_diffusion;
+}
+
 /// Sets loaded.config (and the fields saying where it came from) without reading any weights.
 void read_config(const Located& where, LoadedModel& loaded) {
   loaded.layout = where.layout;
   loaded.checkpoint_dir = where.folder;
+  if (is_original_format(where.layout)) {
+    try {
+      loaded.config =
+          where.layout == ModelLayout::ddim_official
+              ? ddim_official_config(read_yaml_file(where.config), where.config.string())
+              : improved_diffusion_config(read_json(where.config), where.config.string());
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+    return;
+  }
   if (!is_diffusers(where.layout)) {
     const nlohmann::json config = read_json(where.config);
     try {
@@ -249,9 +279,21 @@ LoadedModel load_model(const fs::path& path, WeightsKind weights, const torch::D
   const Located where = locate(path);
   LoadedModel loaded;
   read_config(where, loaded);
-  const TensorMap tensors = read_weights(where, weights, loaded);
   loaded.schedule = make_noise_schedule(loaded.config.schedule);
   loaded.model = UNet(loaded.config.model);
+  TensorMap tensors;
+  if (where.layout == ModelLayout::ddim_official) {
+    loaded.weights_file = ddim_official_weights_file(where.folder);
+    tensors = ddim_official_weights(loaded.weights_file, read_yaml_file(where.config), weights,
+                                    state_dict(*loaded.model));
+  } else if (where.layout == ModelLayout::improved_diffusion) {
+    loaded.weights_file = improved_diffusion_weights_file(where.folder, weights);
+    tensors = improved_diffusion_weights(loaded.weights_file, loaded.config,
+                                         improved_diffusion_num_heads(read_json(where.config)),
+                                         state_dict(*loaded.model));
+  } else {
+    tensors = read_weights(where, weights, loaded);
+  }
   load_state_dict(*loaded.model, tensors, loaded.weights_file.string());
   loaded.model->to(device);
   loaded.model->eval();

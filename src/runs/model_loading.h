@@ -8,6 +8,10 @@
 //                        scheduler_config.json beside it, in scheduler/, or in ../scheduler/ of
 //                        a pipeline                                (save_pretrained, ddpm export)
 //   diffusers pipeline   model_index.json + unet/ (a diffusers model) + scheduler/
+//   ermongroup/ddim      config.yml + ckpt.pth (training list) or one *.ckpt state dict
+//                        (runs/ddim_official_format.h; DDIM's and pytorch_diffusion's releases)
+//   improved-diffusion   args.json (training flags) + *.pt state dict
+//                        (runs/improved_diffusion_format.h)
 //
 //   auto loaded = load_model("runs/fmnist", WeightsKind::ema, torch::kCPU);
 //   auto google = load_model("ddpm-cifar10-32", WeightsKind::ema, torch::kCPU);  // diffusers
@@ -26,7 +30,14 @@
 namespace ddpm {
 
 /// Which of the layouts above a folder is.
-enum class ModelLayout { run_directory, checkpoint, diffusers_model, diffusers_pipeline };
+enum class ModelLayout {
+  run_directory,
+  checkpoint,
+  diffusers_model,
+  diffusers_pipeline,
+  ddim_official,
+  improved_diffusion
+};
 template <>
 const EnumTable<ModelLayout>& enum_table<ModelLayout>();
 
@@ -51,8 +62,11 @@ struct LoadedModel {
 /// weights in, every tensor checked by name and shape (a missing, extra or mis-shaped one is an
 /// error naming it); the model is moved to `device` and put in eval mode. `weights` picks ema or
 /// raw in our checkpoints (ema needs ema.safetensors); a diffusers folder holds one set of
-/// weights and ignores it. Throws naming the path and what is wrong; an unrecognised folder is an
-/// error listing the accepted layouts.
+/// weights and ignores it; ermongroup/ddim's ckpt.pth holds both (ema: its EMA shadow when
+/// config.yml's model.ema is true, as its sampler) and an improved-diffusion folder may hold
+/// model*.pt and ema_*.pt. The papers' formats are converted to this project's names, every
+/// original key checked against the architecture their config describes. Throws naming the path and
+/// what is wrong; an unrecognised folder is an error listing the accepted layouts.
 LoadedModel load_model(const std::filesystem::path& path, WeightsKind weights,
                        const torch::Device& device);
 

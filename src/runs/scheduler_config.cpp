@@ -207,10 +207,11 @@ std::vector<std::string> apply_scheduler_config(const json& config, RunConfig& r
                                 {{"fixed_small", VarianceType::fixed_small},
                                  {"fixed_small_log", VarianceType::fixed_small},
                                  {"fixed_large", VarianceType::fixed_large},
-                                 {"fixed_large_log", VarianceType::fixed_large}},
+                                 {"fixed_large_log", VarianceType::fixed_large},
+                                 {"learned_range", VarianceType::learned_range}},
                                 sampling.variance_type,
-                                "learned variances need a network predicting them, which this "
-                                "project does not train or sample");
+                                "\"learned\" (a raw log variance) is not supported; "
+                                "learned_range (improved DDPM's interpolation, 2C outputs) is");
       in.ignore(key);
     } else if (key == "variance_type" || key == "solver_p") {
       auto it = config.find(key);
@@ -290,10 +291,11 @@ std::vector<std::string> apply_scheduler_config(const json& config, RunConfig& r
 json scheduler_config_to_diffusers(const RunConfig& run) {
   const auto& s = run.schedule;
   const auto& sampling = run.sampling.sampler;
-  if (sampling.timestep_spacing == TimestepSpacing::quadratic)
-    throw std::invalid_argument(
-        "sampling.timestep_spacing quadratic has no diffusers equivalent (allowed: leading, "
-        "linspace, trailing)");
+  if (!is_diffusers_spacing(sampling.timestep_spacing))
+    throw std::invalid_argument("sampling.timestep_spacing " +
+                                to_string(sampling.timestep_spacing) +
+                                " has no diffusers equivalent (allowed: leading, linspace, "
+                                "trailing)");
   const SchedulerClass& cls = class_of(sampling.kind);
   json j{{"_class_name", cls.name},
          {"_diffusers_version", kDiffusersVersion},

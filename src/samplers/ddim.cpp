@@ -19,7 +19,12 @@ StepResult ddim_step(const NoiseSchedule& schedule, const DDIMOptions& o,
   const double sigma = o.eta * std::sqrt(std::max(variance, 0.0));
   // DDIM eq. (12); max(·, 0) guards the rounding when σ² reaches 1 − ᾱ_{t'} at η = 1.
   const double dir_coef = std::sqrt(std::max(1.0 - alpha_bar_prev - sigma * sigma, 0.0));
-  auto prev = std::sqrt(alpha_bar_prev) * x0 + dir_coef * pred.eps;
+  // improved-diffusion _predict_eps_from_xstart: ε̂ = (x_t − √ᾱ_t x̂_0)/√(1 − ᾱ_t), DDPM eq. (4)
+  // solved for ε with the clipped x̂_0.
+  auto eps = o.use_clipped_model_output && o.clip_sample
+                 ? (x_t - std::sqrt(alpha_bar) * x0) / std::sqrt(1.0 - alpha_bar)
+                 : pred.eps;
+  auto prev = std::sqrt(alpha_bar_prev) * x0 + dir_coef * eps;
   if (sigma > 0) {
     TORCH_CHECK(noise.defined(), "ddim_step: noise is required for eta > 0");
     prev = prev + sigma * noise;

@@ -29,6 +29,9 @@ struct DDIMOptions {
   bool set_alpha_to_one = true;
   /// The step after t: t − prev_timestep_stride when > 0 (diffusers: T//N), else the next entry.
   int64_t prev_timestep_stride = 0;
+  /// Re-derive ε̂ from the clipped x̂_0 (diffusers' step(use_clipped_model_output=True);
+  /// improved-diffusion's ddim_sample, _predict_eps_from_xstart) instead of the model's own.
+  bool use_clipped_model_output = false;
 };
 
 /// One DDIM step from step index t to t_prev (t_prev < 0: the clean end). `noise` is used only

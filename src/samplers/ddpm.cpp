@@ -4,9 +4,10 @@ namespace ddpm {
 
 template <>
 const EnumTable<VarianceType>& enum_table<VarianceType>() {
-  static const EnumTable<VarianceType> table{
-      "variance type",
-      {{VarianceType::fixed_small, "fixed_small"}, {VarianceType::fixed_large, "fixed_large"}}};
+  static const EnumTable<VarianceType> table{"variance type",
+                                             {{VarianceType::fixed_small, "fixed_small"},
+                                              {VarianceType::fixed_large, "fixed_large"},
+                                              {VarianceType::learned_range, "learned_range"}}};
   return table;
 }
 
@@ -19,7 +20,13 @@ StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& o,
   const double beta = 1.0 - alpha;
 
   auto a = torch::scalar_tensor(alpha_bar, torch::kFloat64);
-  auto x0 = split_prediction(o.prediction_type, model_output, x_t, a).x0;
+  const bool learned = o.variance_type == VarianceType::learned_range;
+  const int64_t C = x_t.size(1);
+  TORCH_CHECK(!learned || model_output.size(1) == 2 * C,
+              "ddpm_step: variance_type learned_range needs a network with 2 x ", C,
+              " output channels (prediction, then v), got ", model_output.size(1));
+  const auto prediction = learned ? model_output.narrow(1, 0, C) : model_output;
+  auto x0 = split_prediction(o.prediction_type, prediction, x_t, a).x0;
   if (o.clip_sample) x0 = x0.clamp(-o.clip_range, o.clip_range);
 
   // μ̃_t(x_t, x̂_0), DDPM eq. (7)
@@ -32,7 +39,16 @@ StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& o,
     double variance = (1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * beta;  // β̃, eq. (7)
     variance = std::max(variance, 1e-20);
     if (o.variance_type == VarianceType::fixed_large) variance = beta;
-    prev = prev + std::sqrt(variance) * noise;  // Algorithm 2, line 4
+    if (learned) {
+      // improved DDPM eq. (15); improved-diffusion p_mean_variance, LEARNED_RANGE (min_log is
+      // posterior_log_variance_clipped, which differs from log β̃ only at t = 0: no noise there).
+      auto v = model_output.narrow(1, C, C).to(torch::kFloat32);
+      auto frac = (v + 1) / 2;
+      auto log_variance = frac * std::log(beta) + (1 - frac) * std::log(variance);
+      prev = prev + torch::exp(0.5 * log_variance) * noise;  // Algorithm 2, line 4
+    } else {
+      prev = prev + std::sqrt(variance) * noise;  // Algorithm 2, line 4
+    }
   }
   return {prev, x0};
 }

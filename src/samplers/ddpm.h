@@ -2,7 +2,10 @@
 //
 // Step as in diffusers 0.21.4 DDPMScheduler.step: x̂_0 from the model output (eq. 15), optionally
 // clipped, then x_{t'} = μ̃(x_t, x̂_0) + σ z with the posterior between t and the previous visited
-// step t' (eq. 7 with ᾱ_t/ᾱ_{t'} as the step's α), σ² = β̃ (fixed_small) or β (fixed_large).
+// step t' (eq. 7 with ᾱ_t/ᾱ_{t'} as the step's α), σ² = β̃ (fixed_small), β (fixed_large) or the
+// network's own Σ_θ (learned_range, improved DDPM eq. 15: the model output's second half of
+// channels v gives log σ² = ((v + 1)/2) log β + (1 − (v + 1)/2) log β̃, with the step's β and β̃,
+// as improved-diffusion's p_mean_variance on its respaced process).
 #pragma once
 #include <torch/torch.h>
 
@@ -14,7 +17,9 @@
 
 namespace ddpm {
 
-enum class VarianceType { fixed_small, fixed_large };
+/// fixed_small (β̃), fixed_large (β), or learned_range: Σ_θ from a network with 2·C output
+/// channels [prediction, v] (improved DDPM; diffusers' variance_type "learned_range").
+enum class VarianceType { fixed_small, fixed_large, learned_range };
 template <>
 const EnumTable<VarianceType>& enum_table<VarianceType>();
 
@@ -36,7 +41,8 @@ struct StepResult {
 };
 
 /// One reverse step from step index t to t_prev (t_prev < 0: to the clean end). `noise` z is used
-/// only when t > 0 and may be undefined otherwise.
+/// only when t > 0 and may be undefined otherwise. With learned_range, model_output is
+/// [B, 2·C, H, W] (prediction, then v); otherwise [B, C, H, W].
 StepResult ddpm_step(const NoiseSchedule& schedule, const DDPMOptions& options,
                      const torch::Tensor& model_output, const torch::Tensor& x_t, int64_t t,
                      int64_t t_prev, const torch::Tensor& noise);

@@ -30,7 +30,10 @@ std::vector<int64_t> ascending_steps(const SamplerConfig& c, int64_t T) {
       break;
     }
     case TimestepSpacing::quadratic:
-      throw std::invalid_argument("quadratic timestep spacing is only available with ddpm, ddim");
+    case TimestepSpacing::uniform:
+    case TimestepSpacing::strided:
+      throw std::invalid_argument(to_string(c.timestep_spacing) +
+                                  " timestep spacing is only available with ddpm, ddim");
   }
   return ts;
 }

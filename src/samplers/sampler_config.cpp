@@ -120,6 +120,7 @@ SamplerConfig switch_sampler(const SamplerConfig& from, SamplerKind kind) {
   SamplerConfig c = default_sampler_config(kind);
   c.timestep_spacing = from.timestep_spacing;
   c.steps_offset = from.steps_offset;
+  c.variance_type = from.variance_type;
   const int64_t own_default = c.steps;
   if (own_default != 0) c.steps = from.steps > 0 ? from.steps : own_default;
   return c;
@@ -235,7 +236,8 @@ const std::vector<SamplerOption>& sampler_options() {
             "Inference steps (the grid's length; ddpm: 0 = all T; heun calls the network 2N-1 "
             "times, pndm N+1 or N+9)"),
       field("timestep_spacing", "--timestep-spacing", &SamplerConfig::timestep_spacing,
-            "How inference steps are picked from the T training steps (quadratic: ddpm, ddim)"),
+            "How inference steps are picked from the T training steps (quadratic, uniform, "
+            "strided: ddpm, ddim)"),
       field("steps_offset", "--steps-offset", &SamplerConfig::steps_offset,
             "diffusers' steps_offset, added to leading spacing"),
       field("eta", "--eta", &SamplerConfig::eta, "DDIM eta in [0, 1] (0: deterministic)",
@@ -248,7 +250,9 @@ const std::vector<SamplerOption>& sampler_options() {
             "Clip the predicted x0 to [-R, R] (diffusers' clip_sample_range)",
             {K::ddpm, K::ddim, K::heun}),
       field("variance_type", "--variance-type", &SamplerConfig::variance_type,
-            "DDPM posterior variance: fixed_small (beta tilde) or fixed_large (beta)", {K::ddpm}),
+            "DDPM posterior variance: fixed_small (beta tilde), fixed_large (beta) or "
+            "learned_range (the network's own, 2C output channels; improved DDPM)",
+            {K::ddpm}),
       field("set_alpha_to_one", "--no-set-alpha-to-one", &SamplerConfig::set_alpha_to_one,
             "End the chain at alpha_bar_0 instead of 1 (diffusers set_alpha_to_one = false; "
             "pndm's default)",
@@ -257,6 +261,11 @@ const std::vector<SamplerOption>& sampler_options() {
             "Step after t: diffusers (t - T//N, diffusers' DDIM and DDPM) or next-in-sequence "
             "(the DDIM paper's code)",
             {K::ddpm, K::ddim}),
+      field("use_clipped_model_output", "--use-clipped-model-output",
+            &SamplerConfig::use_clipped_model_output,
+            "DDIM: re-derive eps from the clipped x0 (diffusers' use_clipped_model_output; "
+            "improved-diffusion's ddim_sample)",
+            {K::ddim}),
       field("solver_order", "--solver-order", &SamplerConfig::solver_order,
             "Multistep order 1, 2 or 3 (2M: 2)", multistep),
       field("solver_type", "--solver-type", &SamplerConfig::solver_type,
@@ -389,11 +398,11 @@ void validate_sampler_config(const SamplerConfig& c, int64_t T) {
   if (!(c.clip_range > 0.0)) fail(fmt::format("clip_range = {} must be > 0", c.clip_range));
   const std::string name = to_string(c.kind);
   const bool discrete = c.kind == SamplerKind::ddpm || c.kind == SamplerKind::ddim;
-  if (!discrete && c.timestep_spacing == TimestepSpacing::quadratic)
+  if (!discrete && !is_diffusers_spacing(c.timestep_spacing))
     fail(
-        fmt::format("timestep_spacing quadratic is not available with sampler {} (allowed: "
-                    "leading, linspace, trailing; quadratic: ddpm, ddim)",
-                    name));
+        fmt::format("timestep_spacing {} is not available with sampler {} (allowed: "
+                    "leading, linspace, trailing; quadratic, uniform, strided: ddpm, ddim)",
+                    to_string(c.timestep_spacing), name));
   const auto& order_option = sampler_option("solver_order");
   if (order_option.applies_to(c.kind)) {
     const int64_t max_order = c.kind == SamplerKind::sde_dpm_solver_pp ? 2 : 3;

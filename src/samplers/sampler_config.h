@@ -89,6 +89,9 @@ struct SamplerConfig {
   /// Where DDPM/DDIM step after t (PrevTimestep); diffusers by default, so diffusers model
   /// folders give diffusers' images.
   PrevTimestep ddim_prev_timestep = PrevTimestep::diffusers;
+  /// DDIM: ε̂ re-derived from the clipped x̂_0 (diffusers' use_clipped_model_output; improved-
+  /// diffusion's ddim_sample always does); off as diffusers' DDIMPipeline.
+  bool use_clipped_model_output = false;
 
   // The solvers' options, with diffusers 0.21.4's names and defaults (default_sampler_config).
   /// Multistep order: DPM-Solver 1–3, UniPC 1–3 (solver_order).
@@ -128,7 +131,9 @@ SamplerConfig default_sampler_config(SamplerKind kind);
 
 /// `kind` with its own defaults, keeping `from`'s timestep spacing and steps_offset (what
 /// diffusers' from_config carries between schedulers besides the noise schedule and prediction
-/// type, which live outside this struct) and its step count (ddpm: the full chain; a full-chain
+/// type, which live outside this struct), its variance_type (the model's: DDPM's fixed variances,
+/// improved DDPM's learned Σ_θ, which DDPM uses again after a switch away and back) and its step
+/// count (ddpm: the full chain; a full-chain
 /// count switched to another sampler: that sampler's default).
 SamplerConfig switch_sampler(const SamplerConfig& from, SamplerKind kind);
 

@@ -21,7 +21,7 @@ namespace {
 /// diffusers' T//N stride when the chain is the sampler's own grid of a diffusers spacing.
 int64_t prev_stride(const SamplerConfig& c, int64_t T, int64_t num_steps, bool own_grid) {
   if (!own_grid || c.ddim_prev_timestep != PrevTimestep::diffusers ||
-      c.timestep_spacing == TimestepSpacing::quadratic)
+      !is_diffusers_spacing(c.timestep_spacing))
     return 0;
   return T / num_steps;
 }
@@ -36,6 +36,9 @@ struct GridSummary {
   std::vector<double> labels;
   int64_t calls = 0;
 };
+
+torch::Tensor run_sampler_on(const SamplerConfig& c, const SamplerInputs& in, torch::Tensor x,
+                             const std::vector<int64_t>& timesteps, SamplerStart start);
 
 GridSummary own_grid(const SamplerConfig& c, const NoiseSchedule& schedule) {
   const int64_t T = schedule.num_train_timesteps;
@@ -91,7 +94,6 @@ torch::Tensor run_sampler(const SamplerConfig& c, const SamplerInputs& in, torch
                           const std::vector<int64_t>& timesteps, SamplerStart start) {
   const int64_t T = in.schedule.num_train_timesteps;
   validate_sampler_config(c, T);
-  const bool own = timesteps.empty();
   for (size_t i = 0; i < timesteps.size(); ++i)
     if (timesteps[i] < 0 || timesteps[i] >= T || (i > 0 && timesteps[i] >= timesteps[i - 1]))
       throw std::invalid_argument("run_sampler: timesteps must be strictly descending in [0, " +
@@ -99,6 +101,29 @@ torch::Tensor run_sampler(const SamplerConfig& c, const SamplerInputs& in, torch
   if (is_stochastic(c.kind, c.eta, c.s_churn) && !in.noise)
     throw std::invalid_argument("sampler " + to_string(c.kind) +
                                 " is stochastic here and needs a noise source");
+  // A network that learns its variances returns [prediction, v] (2·C channels). DDPM with
+  // learned_range uses v (improved DDPM eq. 15); every other sampler and variance takes the
+  // prediction channels, as improved-diffusion's ddim_sample does (p_mean_variance's split).
+  const bool learned =
+      c.kind == SamplerKind::ddpm && c.variance_type == VarianceType::learned_range;
+  const DenoiseFn denoise = learned ? in.denoise : prediction_channels(in.denoise);
+  SamplerInputs inputs{denoise, in.schedule, in.prediction, in.noise, in.on_step};
+  return run_sampler_on(c, inputs, x, timesteps, start);
+}
+
+DenoiseFn prediction_channels(DenoiseFn denoise) {
+  return [denoise = std::move(denoise)](const torch::Tensor& x, const torch::Tensor& t) {
+    auto out = denoise(x, t);
+    return out.size(1) == 2 * x.size(1) ? out.narrow(1, 0, x.size(1)) : out;  // [B, C, H, W]
+  };
+}
+
+namespace {
+
+torch::Tensor run_sampler_on(const SamplerConfig& c, const SamplerInputs& in, torch::Tensor x,
+                             const std::vector<int64_t>& timesteps, SamplerStart start) {
+  const int64_t T = in.schedule.num_train_timesteps;
+  const bool own = timesteps.empty();
   switch (c.kind) {
     case SamplerKind::ddpm: {
       // DDPM and DDIM have init_noise_sigma 1: noise and samples need no rescaling.
@@ -119,6 +144,7 @@ torch::Tensor run_sampler(const SamplerConfig& c, const SamplerInputs& in, torch
       o.clip_sample = c.clip_sample;
       o.clip_range = c.clip_range;
       o.set_alpha_to_one = c.set_alpha_to_one;
+      o.use_clipped_model_output = c.use_clipped_model_output;
       o.prev_timestep_stride = prev_stride(c, T, int64_t(ts.size()), own);
       return ddim_sample(in.denoise, in.schedule, o, ts, x, in.noise, in.on_step);
     }
@@ -154,5 +180,7 @@ torch::Tensor run_sampler(const SamplerConfig& c, const SamplerInputs& in, torch
   }
   throw std::logic_error("run_sampler: unhandled sampler");
 }
+
+}  // namespace
 
 }  // namespace ddpm

@@ -22,9 +22,15 @@ namespace ddpm {
 /// steps) replaces the sampler's own grid when not empty, e.g. to start at an intermediate step;
 /// DDPM/DDIM then step to the next entry. Throws std::invalid_argument for a config that cannot
 /// run on the schedule (validate_sampler_config) or a missing NoiseFn for a stochastic sampler.
+/// A network with 2·C output channels learns its variances (improved DDPM): ddpm with
+/// variance_type learned_range uses them, every other sampler its first C channels.
 torch::Tensor run_sampler(const SamplerConfig& config, const SamplerInputs& inputs, torch::Tensor x,
                           const std::vector<int64_t>& timesteps = {},
                           SamplerStart start = SamplerStart::noise);
+
+/// `denoise` returning only the prediction channels of a network that learns its variances
+/// ([prediction, v], 2·C channels: the first C); other networks' outputs pass unchanged.
+DenoiseFn prediction_channels(DenoiseFn denoise);
 
 /// The step labels t of the chain's steps on the sampler's own grid, descending: one per on_step
 /// call (fractional for sigma samplers with Karras σ). Throws like validate_sampler_config.

@@ -125,7 +125,10 @@ std::vector<int64_t> multistep_timesteps(const SamplerConfig& c, const NoiseSche
       break;
     }
     case TimestepSpacing::quadratic:
-      throw std::invalid_argument("quadratic timestep spacing is only available with ddpm, ddim");
+    case TimestepSpacing::uniform:
+    case TimestepSpacing::strided:
+      throw std::invalid_argument(to_string(c.timestep_spacing) +
+                                  " timestep spacing is only available with ddpm, ddim");
   }
   if (c.use_karras_sigmas) {
     const auto sigmas = training_sigmas(schedule);
@@ -167,7 +170,10 @@ SigmaGrid sigma_grid(const SamplerConfig& c, const NoiseSchedule& schedule) {
       break;
     }
     case TimestepSpacing::quadratic:
-      throw std::invalid_argument("quadratic timestep spacing is only available with ddpm, ddim");
+    case TimestepSpacing::uniform:
+    case TimestepSpacing::strided:
+      throw std::invalid_argument(to_string(c.timestep_spacing) +
+                                  " timestep spacing is only available with ddpm, ddim");
   }
   for (double t : g.timesteps)
     if (t < 0 || t > double(T - 1))

@@ -51,5 +51,21 @@ TEST(Timesteps, RejectsBadCounts) {
   EXPECT_THROW(inference_timesteps(TimestepSpacing::leading, 1000, 10, 100), std::invalid_argument);
 }
 
+// ermongroup/ddim's range(0, T, T // S) — one more step when T // S does not divide T — and
+// improved-diffusion's space_timesteps("ddimS"), the first stride giving exactly S steps.
+TEST(InferenceTimesteps, UniformAndStridedFollowThePapersCode) {
+  auto desc = [](int64_t from, int64_t step, int64_t end) {
+    std::vector<int64_t> v;
+    for (int64_t t = from; t < end; t += step) v.insert(v.begin(), t);
+    return v;
+  };
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::uniform, 1000, 10), desc(0, 100, 1000));
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::uniform, 1000, 7), desc(0, 142, 1000));  // 8
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::strided, 1000, 10), desc(0, 100, 1000));
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::strided, 1000, 7), desc(0, 143, 1000));  // 7
+  EXPECT_EQ(inference_timesteps(TimestepSpacing::strided, 1000, 1000).size(), 1000u);
+  EXPECT_THROW(inference_timesteps(TimestepSpacing::strided, 1000, 999), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace ddpm

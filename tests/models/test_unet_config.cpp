@@ -144,6 +144,8 @@ TEST(UNetConfig, EveryFieldRoundTripsOnItsOwnAndAMissingKeyIsDetected) {
        [](UNetConfig& c) { c.resnet_time_scale_shift = ResnetTimeScaleShift::scale_shift; }},
       {"center_input_sample", diffusers, [](UNetConfig& c) { c.center_input_sample = true; }},
       {"num_class_embeds", diffusers, [](UNetConfig& c) { c.num_class_embeds = 11; }},
+      {"attn_norm_num_groups", diffusers, [](UNetConfig& c) { c.attn_norm_num_groups = 16; }},
+      {"timestep_scale", diffusers, [](UNetConfig& c) { c.timestep_scale = 0.25; }},
       {"class_embed_type", diffusers,
        [](UNetConfig& c) {
          c.num_class_embeds = 11;

@@ -150,7 +150,7 @@ TEST(DiffusersFormat, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
       {"norm_num_groups", 24, {"norm_num_groups 24", "128"}},
       {"_class_name", "UNet2DConditionModel", {"UNet2DConditionModel", "UNet2DModel"}},
       {"time_embedding_dim", 100, {"time_embedding_dim", "512"}},
-      {"attn_norm_num_groups", 4, {"attn_norm_num_groups", "null"}},
+      {"attn_norm_num_groups", -1, {"attn_norm_num_groups", "null"}},
       {"mid_block_type", nullptr, {"mid_block_type", "UNetMidBlock2D"}},
       {"in_channels", "3", {"in_channels", "integer"}},
       {"upsample_kernel", 3, {"unknown key 'upsample_kernel'", "block_out_channels"}},

@@ -151,7 +151,7 @@ TEST(SchedulerConfig, UnsupportedValuesNameTheKeyAndTheAllowedValues) {
       {with("thresholding", true), {"thresholding", "false"}},
       {{{"_class_name", "DDIMScheduler"}, {"rescale_betas_zero_snr", true}},
        {"rescale_betas_zero_snr"}},
-      {with("variance_type", "learned_range"), {"variance_type", "learned_range", "fixed_small"}},
+      {with("variance_type", "learned"), {"variance_type", "learned", "learned_range"}},
       {with("prediction_type", "score"), {"prediction_type", "v_prediction"}},
       {with("timestep_spacing", "quadratic"), {"timestep_spacing", "leading, linspace, trailing"}},
       {with("trained_betas", {0.1, 0.2}), {"trained_betas has 2 values", "1000"}},

@@ -26,6 +26,29 @@ TEST(DDPMStep, MatchesDiffusersDDPMScheduler) {
   }
 }
 
+// improved DDPM eq. (15): v = +1 gives σ² = β (fixed_large), v = −1 gives β̃ (fixed_small), on the
+// full chain and on a strided step (the respaced β and β̃); the prediction channels give the mean.
+TEST(DDPMStep, LearnedRangeInterpolatesBetweenTheFixedVariances) {
+  auto schedule = make_noise_schedule(ScheduleConfig{});
+  torch::manual_seed(0);
+  auto x = torch::randn({2, 3, 4, 4}), eps = torch::randn({2, 3, 4, 4}),
+       z = torch::randn({2, 3, 4, 4});
+  for (auto [t, t_prev] : {std::pair<int64_t, int64_t>{500, 499}, {900, 800}}) {
+    DDPMOptions fixed, learned;
+    learned.variance_type = VarianceType::learned_range;
+    for (double v : {1.0, -1.0}) {
+      fixed.variance_type = v > 0 ? VarianceType::fixed_large : VarianceType::fixed_small;
+      auto out = torch::cat({eps, torch::full_like(eps, v)}, 1);
+      auto a = ddpm_step(schedule, learned, out, x, t, t_prev, z).prev_sample;
+      auto b = ddpm_step(schedule, fixed, eps, x, t, t_prev, z).prev_sample;
+      EXPECT_TRUE(test::tensors_close(a, b, 1e-6)) << t << " v " << v;
+    }
+  }
+  DDPMOptions learned;
+  learned.variance_type = VarianceType::learned_range;
+  EXPECT_THROW(ddpm_step(schedule, learned, eps, x, 500, 499, z), c10::Error);  // C, not 2·C
+}
+
 TEST(DDPMStep, LastStepAddsNoNoise) {
   auto schedule = make_noise_schedule(ScheduleConfig{});
   auto x = torch::randn({2, 1, 4, 4});
