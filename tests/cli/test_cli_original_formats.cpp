@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::contains;
+using test::read_bytes;
 using test::run_ddpm;
 
 fs::path ddim_dir() {
