@@ -99,7 +99,9 @@ TEST(CliOriginalFormats, ExportRoundTripsTheForwardPass) {
 TEST(CliOriginalFormats, BadFoldersNameTheFault) {
   test::TempDir dir;
   std::ofstream(dir.path / "args.json") << "{}";
-  auto r = run_ddpm({"predict", "--model", dir.path.string(), "--input", "x", "--save-tensor",
+  std::ofstream(dir.path / "x.safetensors") << "";  // an existing --input: the model fails first
+  auto r = run_ddpm({"predict", "--model", dir.path.string(), "--input",
+                     (dir.path / "x.safetensors").string(), "--save-tensor",
                      (dir.path / "o.safetensors").string()});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(contains(r.output, "without a *.pt")) << r.output;
