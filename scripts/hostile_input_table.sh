@@ -57,6 +57,9 @@ put('img-huge-png/a.png', png(60000, 60000, rows=b''))
 sof = b'\xff\xc0' + struct.pack('>HBHHB', 17, 8, 60000, 60000, 3) + b'\x01\x11\x00\x02\x11\x00\x03\x11\x00'
 put('img-huge-jpg/a.jpg', b'\xff\xd8' + sof + b'\xff\xd9')
 put('img-gif/a.png', b'GIF89a\x01\x00\x01\x00\x00\x00\x00;')
+jpg = open('fuzz/corpus/image/rgb-8x8.jpg', 'rb').read()
+put('img-truncated-jpg/a.jpg', jpg[:len(jpg) // 2])
+put('img-fuzz-jpg/a.jpg', open('tests/fixtures/images/fuzz-progressive-huffman-overflow.jpg', 'rb').read())
 # model folders: the tiny-unet fixture with one file broken
 cfg = json.load(open(os.path.join(tiny, 'config.json')))
 def model(name, config=None, scheduler=None, weights=None):
@@ -117,7 +120,7 @@ for f in empty huge-header not-json dtype shape-bytes huge-shape offsets overlap
 done
 row "IDX: header claims 4 GiB (16 bytes)" env DDPM_FASHION_MNIST_DIR="$work/idx-huge" "${train[@]}"
 row "IDX: float magic 0x0d03" env DDPM_FASHION_MNIST_DIR="$work/idx-magic" "${train[@]}"
-for d in img-empty img-truncated img-huge-png img-huge-jpg img-gif; do
+for d in img-empty img-truncated img-huge-png img-huge-jpg img-gif img-truncated-jpg img-fuzz-jpg; do
   row "image folder: $d" "${train[@]}" --data "$work/$d" --image-size 16
 done
 for m in not-json sample-size channels zero-channels levels type class sched-class sched-steps \

@@ -1,14 +1,21 @@
-// Image files ↔ uint8 [C, H, W] tensors through stb_image / stb_image_write (nothings/stb), linked
-// from Debian's compiled libstb rather than compiled here from the single-file headers.
+// Image files ↔ uint8 [C, H, W] tensors. PNG is read and written by stb_image / stb_image_write
+// (nothings/stb), linked from Debian's compiled libstb rather than compiled here from the
+// single-file headers; JPEG is read by libjpeg (Debian's libjpeg62-turbo), whose decoder checks
+// what stb_image 2.27's does not (fuzz/image_fuzzer found two heap overflows in the latter).
 #include "io/image.h"
 
+#include <csetjmp>
+#include <cstdio>  // FILE, used by jpeglib.h
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include <jerror.h>
+#include <jpeglib.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
@@ -41,7 +48,9 @@ torch::Tensor to_hwc(const torch::Tensor& image) {
 /// Width and height as the header states them, read without decoding: PNG's IHDR, which must be
 /// the first chunk (PNG spec 5.6: width and height at bytes 16 and 20), or JPEG's SOFn frame
 /// header (ITU T.81 B.2.2: Y and X after the marker, its length and P), found by walking the
-/// markers before it. {0, 0} when the header cannot be read this way (stb_image decides then).
+/// markers before it. {0, 0} when the header cannot be read this way (the decoder decides then).
+/// Checked before any decoder runs, so that a file claiming too many pixels is refused as such
+/// even when it is broken further on (libjpeg reads the frame header only on its way to a scan).
 std::pair<int64_t, int64_t> claimed_size(const std::string& bytes) {
   auto u8 = [&](size_t at) { return int64_t(static_cast<unsigned char>(bytes[at])); };
   auto be16 = [&](size_t at) { return u8(at) << 8 | u8(at + 1); };
@@ -52,7 +61,7 @@ std::pair<int64_t, int64_t> claimed_size(const std::string& bytes) {
   }
   size_t at = 2;  // after SOI
   while (at + 4 <= bytes.size()) {
-    if (u8(at) != 0xff) {  // padding between segments, skipped as stb_image does
+    if (u8(at) != 0xff) {  // padding between segments, skipped as the decoders do
       ++at;
       continue;
     }
@@ -77,68 +86,189 @@ std::pair<int64_t, int64_t> claimed_size(const std::string& bytes) {
   return {0, 0};
 }
 
-/// Refuses a JPEG whose DHT segment defines a Huffman table of more than 256 codes (ITU T.81
-/// B.2.4.2: the 16 counts L_i sum to at most 256 symbols). stb_image 2.27, Debian 12's libstb,
-/// does not check the sum and stbi__build_huffman writes past its 257-entry size list; 2.28 added
-/// the check ("bad DHT header"). Found by fuzz/image_fuzzer. Walks every marker segment, skipping
-/// the entropy-coded data after each SOS up to the next marker other than RSTn or a stuffed 00,
-/// and bytes between segments (stb_image's stbi__decode_jpeg_header skips them too).
-void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name) {
-  const size_t n = bytes.size();
-  // Past the end reads as 0, as stb_image's stbi__get8 does.
-  auto u8 = [&](size_t at) { return at < n ? static_cast<unsigned char>(bytes[at]) : 0u; };
-  size_t at = 2;  // after SOI
-  while (at + 4 <= n) {
-    if (u8(at) != 0xff) {  // padding between segments: stb_image skips it, so do we
-      ++at;
-      continue;
-    }
-    const unsigned marker = u8(at + 1);
-    if (marker == 0xff) {  // fill byte
-      ++at;
-      continue;
-    }
-    if (marker == 0xd9) return;  // EOI
-    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
-      at += 2;
-      continue;
-    }
-    const size_t end = at + 2 + (size_t(u8(at + 2)) << 8 | u8(at + 3));
-    if (marker == 0xc4) {
-      // As stbi__process_marker reads it: a table starts wherever bytes of the segment remain,
-      // and its 16 counts are read (and the table built) even past the segment's end.
-      for (size_t table = at + 4; table < end && table < n;) {
-        size_t codes = 0;
-        for (size_t i = 1; i <= 16; ++i) codes += u8(table + i);
-        if (codes > 256)
-          throw std::runtime_error(name +
-                                   ": cannot decode image: corrupt JPEG: a Huffman table "
-                                   "(DHT) defines " +
-                                   std::to_string(codes) + " codes, at most 256 are allowed");
-        // The canonical codes of each length must fit in that many bits, all-ones excluded
-        // (T.81 C.2; libjpeg's jdhuff.c "Bogus Huffman table definition"). An over-subscribed
-        // table makes stb_image 2.27's stbi__jpeg_huff_decode index values[] at a negative
-        // symbol id (2.28 checks it). Found by fuzz/image_fuzzer.
-        uint64_t code = 0;
-        for (size_t length = 1; length <= 16; ++length) {
-          code += u8(table + length);
-          if (code >= (uint64_t(1) << length))
-            throw std::runtime_error(
-                name + ": cannot decode image: corrupt JPEG: a Huffman table (DHT) has more " +
-                "codes of at most " + std::to_string(length) + " bits than fit in " +
-                std::to_string(length) + " bits");
-          code <<= 1;
+/// Refuses an image whose width × height is over `max_pixels`, before its pixels are allocated.
+/// Sizes below 2^32 each: the product fits in uint64_t, the comparison avoids forming it.
+void check_pixels(const std::string& name, int64_t width, int64_t height, int64_t max_pixels) {
+  if (width > 0 && height > 0 && (width > max_pixels || height > max_pixels / width))
+    throw std::runtime_error(
+        name + ": cannot decode image: header claims " + std::to_string(width) + "x" +
+        std::to_string(height) + " = " + std::to_string(uint64_t(width) * uint64_t(height)) +
+        " pixels, over the limit of " + std::to_string(max_pixels) + " (kMaxImagePixels)");
+}
+
+// ---- JPEG through libjpeg ----
+
+/// More scans than this in one JPEG are refused. Each scan of a progressive JPEG revisits every
+/// block of the components it codes, so a small file of many near-empty scans costs time in
+/// proportion to scans × pixels (libjpeg-turbo's djpeg offers -maxscans against the same).
+/// libjpeg's own progressive script writes 10 scans for colour, 6 for gray.
+constexpr int kMaxJpegScans = 500;
+
+/// libjpeg's error manager, extended with where to jump back to and the message (libjpeg's own
+/// recipe, example.c: error_exit must not return). Standard layout, `manager` first: libjpeg
+/// hands back &manager as cinfo->err.
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+JpegErrors& jpeg_errors(j_common_ptr info) {
+  return *reinterpret_cast<JpegErrors*>(info->err);
+}
+
+/// error_exit: the message is kept (never printed) and control returns to jpeg_guarded().
+[[noreturn]] void jpeg_fail(j_common_ptr info) {
+  JpegErrors& errors = jpeg_errors(info);
+  (*info->err->format_message)(info, errors.message);
+  std::longjmp(errors.jump, 1);
+}
+
+/// emit_message: libjpeg prints nothing. Trace messages (level >= 0) are dropped. A warning
+/// (level -1) is corrupt data that libjpeg would decode past: a truncated file ("Premature end
+/// of JPEG file", also for a missing EOI) comes out grey below the cut, a bad Huffman or
+/// arithmetic code or a lost restart marker as garbage, and scans that break the standard's
+/// rules (an inconsistent progression, a sequential scan with progressive parameters) are read
+/// as libjpeg guesses. Those end the decoding as errors (stb_image too refused a cut file). Three
+/// warnings are about no pixel and are only counted: an unknown JFIF revision, an unknown Adobe
+/// colour transform (libjpeg then assumes YCbCr), and bytes skipped between two markers
+/// (encoders that pad before EOI write these).
+void jpeg_warning(j_common_ptr info, int level) {
+  if (level >= 0) return;
+  switch (info->err->msg_code) {
+    case JWRN_JFIF_MAJOR:
+    case JWRN_ADOBE_XFORM:
+    case JWRN_EXTRANEOUS_DATA:
+      ++info->err->num_warnings;
+      return;
+    default:
+      jpeg_fail(info);
+  }
+}
+
+void jpeg_silent(j_common_ptr) {}  // output_message: libjpeg never writes to stderr
+
+/// Ends the decoding as jpeg_fail does, with a message of ours (formatted as printf's; no
+/// temporary with a destructor may be alive at the call, the longjmp would skip it).
+template <typename... Args>
+[[noreturn]] void jpeg_fail_with(j_common_ptr info, const char* format, Args... args) {
+  JpegErrors& errors = jpeg_errors(info);
+  std::snprintf(errors.message, sizeof errors.message, format, args...);
+  std::longjmp(errors.jump, 1);
+}
+
+/// progress_monitor, called by libjpeg at least once per scan while it reads them.
+void jpeg_count_scans(j_common_ptr info) {
+  if (reinterpret_cast<j_decompress_ptr>(info)->input_scan_number > kMaxJpegScans)
+    jpeg_fail_with(info, "more than %d scans (kMaxJpegScans)", kMaxJpegScans);
+}
+
+/// Runs `step`, a sequence of libjpeg calls; false when libjpeg failed (the reason in
+/// errors.message). The longjmp back here crosses only libjpeg's frames and the step's, which
+/// hold nothing with a destructor.
+template <typename Step>
+bool jpeg_guarded(JpegErrors& errors, const Step& step) {
+  if (setjmp(errors.jump) != 0) return false;
+  step();
+  return true;
+}
+
+/// One libjpeg decompressor; destroyed (its memory freed) however the decoding ends.
+struct JpegDecompressor {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  jpeg_progress_mgr progress{};
+  JpegDecompressor() {
+    info.err = jpeg_std_error(&errors.manager);
+    errors.manager.error_exit = jpeg_fail;
+    errors.manager.emit_message = jpeg_warning;
+    errors.manager.output_message = jpeg_silent;
+    progress.progress_monitor = jpeg_count_scans;
+  }
+  ~JpegDecompressor() { jpeg_destroy_decompress(&info); }  // also safe on a zeroed struct
+  JpegDecompressor(const JpegDecompressor&) = delete;
+  JpegDecompressor& operator=(const JpegDecompressor&) = delete;
+};
+
+/// stb_image's x·y/255 (stbi__blinn_8x8), exact for x, y in [0, 255].
+uint8_t times_over_255(unsigned x, unsigned y) {
+  const unsigned t = x * y + 128;
+  return uint8_t((t + (t >> 8)) >> 8);
+}
+
+/// A JPEG as uint8 [C, H, W]: gray (1 component) or YCbCr/RGB (3), converted by libjpeg to the
+/// `channels` asked for (0: 1 for gray, else 3; 1 from colour is libjpeg's luma, Y itself for
+/// YCbCr). CMYK and YCCK (4 components, Adobe's inverted inks) become RGB as stb_image made them:
+/// R = C·K/255, and so on. The header's size is checked before anything is allocated for it.
+torch::Tensor decode_jpeg(const std::string& bytes, const std::string& name, int channels,
+                          int64_t max_pixels) {
+  JpegDecompressor jpeg;
+  jpeg_decompress_struct* info = &jpeg.info;
+  const auto fail = [&](const std::string& reason) {
+    return std::runtime_error(name + ": cannot decode image: " + reason);
+  };
+  if (!jpeg_guarded(jpeg.errors, [&] {
+        jpeg_create_decompress(info);
+        info->progress = &jpeg.progress;
+        jpeg_mem_src(info, reinterpret_cast<const unsigned char*>(bytes.data()),
+                     static_cast<unsigned long>(bytes.size()));
+        jpeg_read_header(info, TRUE);  // up to the first scan; refuses a file without one
+      }))
+    throw fail(std::string("libjpeg: ") + jpeg.errors.message);
+
+  const int64_t width = info->image_width, height = info->image_height;
+  if (width < 1 || height < 1)  // libjpeg refuses these itself; kept for the pixel check below
+    throw fail("header claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels");
+  check_pixels(name, width, height, max_pixels);
+  const J_COLOR_SPACE stored = info->jpeg_color_space;
+  const bool inks = stored == JCS_CMYK || stored == JCS_YCCK;
+  if (stored != JCS_GRAYSCALE && stored != JCS_YCbCr && stored != JCS_RGB && !inks)
+    throw fail("unsupported JPEG: " + std::to_string(info->num_components) +
+               " colour components (1 gray, 3 YCbCr or RGB, 4 CMYK or YCCK are read)");
+  const int wanted = channels != 0 ? channels : (stored == JCS_GRAYSCALE ? 1 : 3);
+  const int decoded = inks ? 4 : wanted;  // components per pixel libjpeg writes
+  info->out_color_space = inks ? JCS_CMYK : (wanted == 1 ? JCS_GRAYSCALE : JCS_RGB);
+  if (!jpeg_guarded(jpeg.errors, [&] { jpeg_calc_output_dimensions(info); }))
+    throw fail(std::string("libjpeg: ") + jpeg.errors.message);
+  if (int64_t(info->output_width) != width || int64_t(info->output_height) != height ||
+      info->output_components != decoded)
+    throw fail("libjpeg would write " + std::to_string(info->output_width) + "x" +
+               std::to_string(info->output_height) + "x" + std::to_string(info->output_components) +
+               ", expected " + std::to_string(width) + "x" + std::to_string(height) + "x" +
+               std::to_string(decoded));
+
+  torch::Tensor pixels = torch::empty({height, width, decoded}, torch::kUInt8);  // [H, W, C]
+  std::vector<JSAMPROW> rows(static_cast<size_t>(height));
+  for (int64_t y = 0; y < height; ++y)
+    rows[size_t(y)] = pixels.data_ptr<uint8_t>() + y * width * decoded;
+  if (!jpeg_guarded(jpeg.errors, [&] {
+        jpeg_start_decompress(info);  // a progressive file: every scan is read here
+        while (info->output_scanline < info->output_height) {
+          const JDIMENSION done = info->output_scanline;
+          // libjpeg's memory source never suspends: each call returns at least one row.
+          if (jpeg_read_scanlines(info, rows.data() + done, info->output_height - done) == 0)
+            jpeg_fail_with(reinterpret_cast<j_common_ptr>(info), "%s", "libjpeg returned no rows");
         }
-        table += 17 + codes;
+        jpeg_finish_decompress(info);  // reads on to EOI: a missing one is a truncated file
+      }))
+    throw fail(std::string("libjpeg: ") + jpeg.errors.message);
+
+  if (inks) {
+    torch::Tensor rgb = torch::empty({height, width, wanted}, torch::kUInt8);
+    const uint8_t* in = pixels.data_ptr<uint8_t>();
+    uint8_t* out = rgb.data_ptr<uint8_t>();
+    for (int64_t i = 0, n = height * width; i < n; ++i, in += 4, out += wanted) {
+      const uint8_t r = times_over_255(in[0], in[3]), g = times_over_255(in[1], in[3]),
+                    b = times_over_255(in[2], in[3]);
+      if (wanted == 1) {
+        out[0] = uint8_t((r * 77 + g * 150 + b * 29) >> 8);  // stb_image's luma (stbi__compute_y)
+      } else {
+        out[0] = r, out[1] = g, out[2] = b;
       }
     }
-    if (end < at + 4 || end > n) return;  // a broken length: stb_image stops there too
-    at = end;
-    if (marker == 0xda)  // entropy-coded data up to the next marker
-      while (at + 1 < n &&
-             !(u8(at) == 0xff && u8(at + 1) != 0 && !(u8(at + 1) >= 0xd0 && u8(at + 1) <= 0xd7)))
-        ++at;
+    pixels = rgb;
   }
+  return pixels.permute({2, 0, 1}).contiguous();  // [C, H, W]
 }
 
 /// stb_image's message for the last failure (never empty, whatever the build's options).
@@ -177,18 +307,12 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
     throw std::runtime_error(name +
                              ": cannot decode image: not a PNG or JPEG file (expected the "
                              "signature 89 50 4E 47 0D 0A 1A 0A or FF D8 FF)");
-  // The header's size, checked before stb_image allocates width × height × channels bytes.
-  // Sizes below 2^32 each: the product fits in uint64_t, the comparison avoids forming it.
-  const auto check_size = [&](int64_t width, int64_t height) {
-    if (width > 0 && height > 0 && (width > max_pixels || height > max_pixels / width))
-      throw std::runtime_error(
-          name + ": cannot decode image: header claims " + std::to_string(width) + "x" +
-          std::to_string(height) + " = " + std::to_string(uint64_t(width) * uint64_t(height)) +
-          " pixels, over the limit of " + std::to_string(max_pixels) + " (kMaxImagePixels)");
-  };
+  // The header's size, checked before a decoder allocates width × height × channels bytes.
   const auto [claimed_width, claimed_height] = claimed_size(bytes);
-  check_size(claimed_width, claimed_height);
-  if (bytes[0] == '\xff') check_jpeg_huffman_tables(bytes, name);
+  check_pixels(name, claimed_width, claimed_height, max_pixels);
+  if (bytes[0] == '\xff') return decode_jpeg(bytes, name, channels, max_pixels);
+
+  // PNG through stb_image.
   const auto* buffer = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int length = int(bytes.size());
   int width = 0, height = 0, stored = 0;
@@ -197,7 +321,7 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
   if (width < 1 || height < 1)
     throw std::runtime_error(name + ": cannot decode image: header claims " +
                              std::to_string(width) + "x" + std::to_string(height) + " pixels");
-  check_size(width, height);
+  check_pixels(name, width, height, max_pixels);
   const int wanted = channels != 0 ? channels : (stored <= 2 ? 1 : 3);  // alpha dropped
 
   int decoded_width = 0, decoded_height = 0;

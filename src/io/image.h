@@ -1,4 +1,5 @@
-// Image files ↔ uint8 tensors [C, H, W] (C = 1 grayscale or 3 RGB), via stb_image.
+// Image files ↔ uint8 tensors [C, H, W] (C = 1 grayscale or 3 RGB): PNG via stb_image, JPEG via
+// libjpeg; PNG written by stb_image_write.
 #pragma once
 #include <torch/torch.h>
 

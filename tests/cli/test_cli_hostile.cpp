@@ -1,11 +1,12 @@
 // Hostile input through the `ddpm` program (issue #13): bad numbers on the command line, broken
-// model folders and configs, wrong --init-noise / --input tensors, images that are empty or claim
-// 60000 × 60000 pixels. Every one ends with exit status 1 (a bad input file or value) or 2 (a
-// bad command line), never a signal, and exactly one line `error: …` naming the flag or file and
-// the fault.
+// model folders and configs, wrong --init-noise / --input tensors, images that are empty, claim
+// 60000 × 60000 pixels or are cut short. Every one ends with exit status 1 (a bad input file or
+// value) or 2 (a bad command line), never a signal, and exactly one line `error: …` naming the
+// flag or file and the fault.
 #include <fstream>
 #include <sstream>
 
+#include <stb/stb_image_write.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
@@ -189,6 +190,21 @@ TEST(CliHostile, BrokenConfigFilesAndImagesNameTheFile) {
   expect_refused(
       {"train", "--data", huge.parent_path().string(), "--image-size", "16", "--out", out}, 1,
       {huge.string(), "60000x60000", "kMaxImagePixels"});
+  // A JPEG cut in half: libjpeg's complaint is the one error line, nothing else is printed.
+  const fs::path cut = dir.path / "cut-images" / "a.jpg";
+  std::string jpg;
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
+  };
+  const auto hwc = torch::full({16, 16, 3}, 100, torch::kUInt8);
+  ASSERT_TRUE(stbi_write_jpg_to_func(append, &jpg, 16, 16, 3, hwc.data_ptr(), 90));
+  spit(cut, jpg.substr(0, jpg.size() / 2));
+  const std::vector<std::string> train_cut{
+      "train", "--data", cut.parent_path().string(), "--image-size", "16", "--out", out};
+  expect_refused(train_cut, 1, {cut.string(), "Premature end of JPEG file"});
+  const std::string output = run_ddpm(train_cut).output;
+  EXPECT_EQ(output.find("Premature end of JPEG file"), output.rfind("Premature end of JPEG file"))
+      << output;
   EXPECT_FALSE(fs::exists(dir.path / "run" / "checkpoints"));
 }
 

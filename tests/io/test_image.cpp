@@ -7,7 +7,12 @@
 
 #include <zlib.h>
 
+#include <array>
+#include <cstdio>  // FILE, used by jpeglib.h
+#include <cstdlib>
 #include <fstream>
+
+#include <jpeglib.h>
 
 #include <stb/stb_image_write.h>
 
@@ -111,6 +116,64 @@ TEST(Image, DecodesJpeg) {
   EXPECT_EQ(read_image(dir.path / "photo.jpg", 1).size(0), 1);
 }
 
+/// A 16 × 16 JPEG of 4 components (CMYK, or YCCK as Photoshop writes it) in quadrants of 8 × 8
+/// of the given inks, Adobe-inverted (255 = no ink), written by libjpeg at quality 100, 4:4:4.
+std::string jpeg_of_inks(J_COLOR_SPACE space, const std::array<std::array<uint8_t, 4>, 4>& inks) {
+  std::vector<uint8_t> cmyk(16 * 16 * 4);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x)
+      for (int c = 0; c < 4; ++c) cmyk[size_t((y * 16 + x) * 4 + c)] = inks[(y / 8) * 2 + x / 8][c];
+  jpeg_compress_struct info{};
+  jpeg_error_mgr errors{};
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&info);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&info, &buffer, &size);
+  info.image_width = info.image_height = 16;
+  info.input_components = 4;
+  info.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&info);
+  jpeg_set_colorspace(&info, space);  // writes the Adobe marker that names it
+  jpeg_set_quality(&info, 100, TRUE);
+  for (int c = 0; c < info.num_components; ++c)
+    info.comp_info[c].h_samp_factor = info.comp_info[c].v_samp_factor = 1;
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < 16) {
+    JSAMPROW row = cmyk.data() + info.next_scanline * 16 * 4;
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  std::string jpg(reinterpret_cast<const char*>(buffer), size);
+  jpeg_destroy_compress(&info);
+  std::free(buffer);
+  return jpg;
+}
+
+// Adobe CMYK and YCCK JPEGs become RGB as stb_image made them: R = C·K/255 of the stored
+// (inverted) inks, and so on; gray is stb_image's luma of that RGB.
+TEST(Image, DecodesCmykAndYcckJpegAsRgb) {
+  const std::array<std::array<uint8_t, 4>, 4> inks{
+      {{255, 255, 255, 255}, {255, 0, 0, 255}, {200, 100, 50, 128}, {255, 255, 255, 0}}};
+  const std::vector<std::array<int, 3>> rgb{{255, 255, 255}, {255, 0, 0}, {100, 50, 25}, {0, 0, 0}};
+  const std::vector<int> gray{255, 76, 62, 0};  // (77 R + 150 G + 29 B) >> 8
+  for (const J_COLOR_SPACE space : {JCS_CMYK, JCS_YCCK}) {
+    const std::string jpg = jpeg_of_inks(space, inks);
+    const auto image = decode_image(jpg, "inks.jpg");
+    ASSERT_EQ(image.sizes(), (std::vector<int64_t>{3, 16, 16})) << "colour space " << space;
+    const auto luma = decode_image(jpg, "inks.jpg", 1);
+    ASSERT_EQ(luma.sizes(), (std::vector<int64_t>{1, 16, 16}));
+    for (int q = 0; q < 4; ++q) {
+      const int64_t y = 4 + 8 * (q / 2), x = 4 + 8 * (q % 2);  // middle of the quadrant
+      for (int c = 0; c < 3; ++c)
+        EXPECT_NEAR(image[c][y][x].item<int>(), rgb[size_t(q)][size_t(c)], 2)
+            << "colour space " << space << ", quadrant " << q << ", channel " << c;
+      EXPECT_NEAR(luma[0][y][x].item<int>(), gray[size_t(q)], 2)
+          << "colour space " << space << ", quadrant " << q;
+    }
+  }
+}
+
 TEST(Image, CorruptOrMissingFilesNameTheFile) {
   test::TempDir dir;
   spit(dir.path / "corrupt.png", "\x89PNG\r\n\x1a\nthis is not a png");
@@ -194,15 +257,79 @@ TEST(ImageHostile, OtherFormatsThanPngAndJpegAreRefused) {
   EXPECT_THAT(read_error(dir.path / "a.pgm"), HasSubstr("not a PNG or JPEG file"));
 }
 
-// Found by fuzz/image_fuzzer: a DHT segment whose 16 code counts sum past 256 made Debian's
-// stb_image 2.27 write past its Huffman size list (stbi__build_huffman); refused before stb_image.
-TEST(ImageHostile, JpegHuffmanTableWithTooManyCodesIsRefused) {
+// A JPEG cut anywhere is refused, not decoded grey below the cut: libjpeg's "Premature end of
+// JPEG file" is a warning to libjpeg, an error here. So is a missing EOI marker (as stb_image).
+TEST(ImageHostile, TruncatedJpegIsRefused) {
+  test::TempDir dir;
+  std::string jpg;
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
+  };
+  const auto hwc = random_image(3, 16, 16).permute({1, 2, 0}).contiguous();
+  ASSERT_TRUE(stbi_write_jpg_to_func(append, &jpg, 16, 16, 3, hwc.data_ptr(), 90));
+  spit(dir.path / "whole.jpg", jpg);
+  EXPECT_EQ(read_image(dir.path / "whole.jpg").sizes(), (std::vector<int64_t>{3, 16, 16}));
+  for (size_t keep : {size_t(3), size_t(20), jpg.size() / 2, jpg.size() - 2, jpg.size() - 1}) {
+    spit(dir.path / "cut.jpg", jpg.substr(0, keep));
+    EXPECT_THAT(read_error(dir.path / "cut.jpg"),
+                HasSubstr("cut.jpg: cannot decode image: libjpeg: Premature end of JPEG file"))
+        << "kept " << keep << " of " << jpg.size() << " bytes";
+  }
+}
+
+// Corrupt data inside a scan (a bad Huffman code, a lost restart marker) is refused too, and
+// libjpeg prints nothing: its warnings and errors all end up in the one exception.
+TEST(ImageHostile, CorruptJpegDataIsRefusedSilently) {
+  std::string jpg;
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
+  };
+  const auto hwc = random_image(3, 32, 32).permute({1, 2, 0}).contiguous();
+  ASSERT_TRUE(stbi_write_jpg_to_func(append, &jpg, 32, 32, 3, hwc.data_ptr(), 90));
+  // The entropy-coded data runs from after the SOS segment to the EOI marker; fill its middle
+  // with all-ones, a Huffman code no table of stb_image_write's defines.
+  const size_t sos = jpg.find("\xff\xda");
+  ASSERT_NE(sos, std::string::npos);
+  const size_t data = sos + 2 + (size_t(uint8_t(jpg[sos + 2])) << 8 | uint8_t(jpg[sos + 3]));
+  const size_t end = jpg.size() - 2;
+  std::string corrupt = jpg;
+  for (size_t i = data + (end - data) / 4; i < data + (end - data) / 2; ++i)
+    corrupt[i] = (i % 2 == 0) ? '\xff' : '\x00';  // FF 00: a stuffed FF byte, all ones
+  testing::internal::CaptureStderr();
+  try {
+    decode_image(corrupt, "corrupt.jpg");
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("corrupt.jpg: cannot decode image: libjpeg: Corrupt JPEG data"));
+  }
+  // Bytes between the last scan and EOI (some encoders pad there) are skipped: no pixel is lost.
+  std::string padded = jpg;
+  padded.insert(end, "\x00\x00\x00");
+  EXPECT_EQ(decode_image(padded, "padded.jpg").sizes(), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// Found by fuzz/image_fuzzer in Debian's stb_image 2.27, which no longer decodes JPEG: a DHT
+// segment whose 16 code counts sum past 256 (stbi__build_huffman wrote past its size list),
+// an over-subscribed table (values[] read at a negative index) and a progressive file whose
+// Huffman tables overflowed it again. libjpeg refuses each, naming the fault.
+TEST(ImageHostile, JpegsThatBrokeStbImageAreRefused) {
   test::TempDir dir;
   std::string dht = std::string("\xff\xd8\xff\xc4\x00\x13\x00", 7) + std::string(16, '\xff');
   spit(dir.path / "dht.jpg", dht + "\xff\xd9");
   EXPECT_THAT(read_error(dir.path / "dht.jpg"),
-              HasSubstr("dht.jpg: cannot decode image: corrupt JPEG: a Huffman table (DHT) "
-                        "defines 4080 codes, at most 256 are allowed"));
+              HasSubstr("dht.jpg: cannot decode image: libjpeg: Bogus Huffman table definition"));
+  const std::vector<std::pair<std::string, std::string>> found{
+      {"fuzz-dht-oversubscribed.jpg",
+       "libjpeg: Inconsistent progression sequence for component 0 coefficient 0"},
+      {"fuzz-progressive-huffman-overflow.jpg", "libjpeg: Quantization table 0x01 was not defined"},
+  };
+  for (const auto& [name, fault] : found) {
+    const fs::path path = test::repo_fixture("images/" + name);
+    EXPECT_THAT(read_error(path), HasSubstr(path.string() + ": cannot decode image: " + fault));
+    for (int channels : {1, 3}) EXPECT_THROW(read_image(path, channels), std::runtime_error);
+  }
 }
 
 // A 57-byte PNG and a 33-byte JPEG claiming 60000 × 60000 (3.6 Gpx, 10.8 GB as RGB) are refused
