@@ -157,7 +157,9 @@ Run add_train(CLI::App& app) {
   patch_option<int64_t>(*cmd, f, "--max-bad-steps", "training", "max_bad_steps",
                         "Stop after this many consecutive steps with a non-finite loss or "
                         "gradient, each skipped (default 5)");
-  patch_option<std::string>(*cmd, f, "--loss", "training", "loss", "mse or l1");
+  patch_option<std::string>(*cmd, f, "--loss", "training", "loss",
+                            "mse or l1 (on the prediction), or hybrid: improved DDPM's L_simple + "
+                            "L_vlb, learning the variances too (2x the output channels)");
   patch_option<double>(*cmd, f, "--ema-decay", "training", "ema_decay", "EMA decay in [0, 1)");
   patch_option<int64_t>(*cmd, f, "--sample-every", "training", "sample_every",
                         "Steps between sample grids (0: never)");

@@ -14,7 +14,8 @@ const std::map<std::string, std::string>& embedded_presets();
 
 template <>
 const EnumTable<LossType>& enum_table<LossType>() {
-  static const EnumTable<LossType> table{"loss", {{LossType::mse, "mse"}, {LossType::l1, "l1"}}};
+  static const EnumTable<LossType> table{
+      "loss", {{LossType::mse, "mse"}, {LossType::l1, "l1"}, {LossType::hybrid, "hybrid"}}};
   return table;
 }
 
@@ -154,6 +155,9 @@ ClassesConfig classes_from_json(const json& j) {
 
 json sampling_to_json(const SamplingConfig& s) {
   json j = sampler_config_to_json(s.sampler);
+  // The variance belongs to the model (learned_range: the network outputs v), not to the sampler
+  // chosen by default, so the run keeps it whichever sampler that is.
+  j["variance_type"] = to_string(s.sampler.variance_type);
   j["precision"] = to_string(s.precision);
   j["cuda_graphs"] = s.cuda_graphs;
   j["guidance_scale"] = s.guidance_scale;
@@ -210,6 +214,9 @@ void validate(const RunConfig& c) {
   require(t.precision != Precision::fp16 || t.device != "cpu",
           "training.precision fp16 needs a CUDA device (LibTorch's CPU autocast runs bfloat16 "
           "only); use bf16 or fp32 on the CPU");
+  require(t.loss != LossType::hybrid || c.data.normalization == Normalization::minus_one_one,
+          "training.loss hybrid needs data.normalization [-1,1]: its L_vlb decodes x_0 into the "
+          "256 bins of [-1, 1] (DDPM eq. 13)");
   require(t.label_dropout >= 0 && t.label_dropout < 1,
           "training.label_dropout must be in [0, 1), got " + std::to_string(t.label_dropout));
   require(std::isfinite(c.sampling.guidance_scale) && c.sampling.guidance_scale >= 0,
@@ -366,7 +373,21 @@ void resolve_data_shape(RunConfig& config, const std::vector<json>& patches, int
   };
   if (!set_by_user("sample_size")) config.model.sample_size = image_size;
   if (!set_by_user("in_channels")) config.model.in_channels = channels;
-  if (!set_by_user("out_channels")) config.model.out_channels = channels;
+  // L_hybrid trains Σ_θ too: the network returns [prediction, v], 2·C channels (improved DDPM
+  // §3.1), and DDPM sampling uses them unless the run chose its variance.
+  const bool hybrid = config.training.loss == LossType::hybrid;
+  if (!set_by_user("out_channels")) config.model.out_channels = hybrid ? 2 * channels : channels;
+  if (hybrid) {
+    bool variance_set = false;
+    for (const auto& p : patches)
+      if (p.contains("sampling") && p["sampling"].contains("variance_type")) variance_set = true;
+    if (!variance_set) config.sampling.sampler.variance_type = VarianceType::learned_range;
+    if (config.model.out_channels != 2 * channels)
+      throw std::invalid_argument(fmt::format(
+          "training.loss hybrid learns the variances: the model needs out_channels = {} (2 x {} "
+          "channels: the prediction, then v), got {}",
+          2 * channels, channels, config.model.out_channels));
+  }
   if (config.model.sample_size != image_size || config.model.in_channels != channels)
     throw std::invalid_argument(fmt::format(
         "the model takes {}x{} images with {} channels but the data has {}x{} with {} channels",

@@ -22,7 +22,9 @@
 
 namespace ddpm {
 
-enum class LossType { mse, l1 };
+/// mse: L_simple (DDPM eq. 14); l1: the Keras example's mean absolute error; hybrid: improved
+/// DDPM's L_simple + L_vlb with learned variances (§3.1; a network of 2·C output channels).
+enum class LossType { mse, l1, hybrid };
 template <>
 const EnumTable<LossType>& enum_table<LossType>();
 
@@ -60,7 +62,7 @@ struct TrainingConfig {
   /// out a rare overflow; a diverged run stops within seconds. fp16 loss-scaling overflows are
   /// the scaler's own skips and do not count.
   int64_t max_bad_steps = 5;
-  /// Simple loss on the prediction target: mse (DDPM L_simple) or l1 (Keras example).
+  /// The objective: mse (DDPM L_simple), l1 (Keras example) or hybrid (improved DDPM L_hybrid).
   LossType loss = LossType::mse;
   /// EMA decay of the weights used for sampling (DDPM: 0.9999; Keras: 0.999).
   double ema_decay = 0.9999;

@@ -233,6 +233,38 @@ TEST(Cli, TrainThenSampleFromAnImageFolder) {
   EXPECT_FALSE(fs::exists(dir.path / "g.png"));
 }
 
+// --loss hybrid (improved DDPM's L_hybrid): the network gets 2·C outputs, DDPM sampling uses the
+// learned variances (the run's config says so), every other sampler the prediction channels;
+// bits/dim use Σ_θ. A model with the wrong number of outputs is refused before training.
+TEST(Cli, HybridLossLearnsTheVariances) {
+  test::TempDir dir;
+  const auto images = image_folder(dir.path);
+  const auto run = dir.path / "run";
+  auto train =
+      run_ddpm({"train", "--data", images.string(), "--image-size", "16", "--config",
+                tiny_config(dir.path, 3).string(), "--out", run.string(), "--loss", "hybrid"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  auto config = nlohmann::json::parse(std::ifstream(run / "config.json"));
+  EXPECT_EQ(config["training"]["loss"], "hybrid");
+  EXPECT_EQ(config["model"]["out_channels"], 6);  // ε, then v, for 3 channels
+  EXPECT_EQ(config["sampling"]["variance_type"], "learned_range");
+  for (const std::string sampler : {"ddpm", "ddim", "dpm-solver++"}) {
+    const auto out = dir.path / (sampler + ".png");
+    auto r = run_ddpm({"sample", "--model", run.string(), "--n", "2", "--sampler", sampler,
+                       "--steps", "3", "--out", out.string()});
+    EXPECT_EQ(r.exit_code, 0) << sampler << ": " << r.output;
+    EXPECT_EQ(read_image(out).size(0), 3) << sampler;
+  }
+  auto three = nlohmann::json::parse(std::ifstream(tiny_config(dir.path, 3)));
+  three["model"]["out_channels"] = 3;
+  std::ofstream(dir.path / "three.json") << three;
+  auto bad = run_ddpm({"train", "--data", images.string(), "--image-size", "16", "--config",
+                       (dir.path / "three.json").string(), "--out", (dir.path / "bad").string(),
+                       "--loss", "hybrid"});
+  EXPECT_NE(bad.exit_code, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "out_channels = 6")) << bad.output;
+}
+
 // `ddpm bench` end to end at toy sizes: both sides run, the networks agree, ratios are printed
 // and written, in fp32 and under bf16 autocast (the peer's autocast path included).
 TEST(Cli, BenchRunsBothSidesAndPrintsRatios) {
