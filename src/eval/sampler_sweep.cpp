@@ -100,7 +100,11 @@ std::string sweep_label(const SamplerConfig& setting) {
   std::string label = to_string(setting.kind);
   const auto options = sampler_config_to_json(setting);  // items() must not outlive it
   for (const auto& [key, value] : options.items()) {
-    if (key == "sampler" || key == "steps" || defaults.value(key, nlohmann::json()) == value)
+    // DDPM's variance is named always: a learned-variance model's own default is not the class's,
+    // so "ddpm" alone would not say which variance a row used.
+    const bool named_always = setting.kind == SamplerKind::ddpm && key == "variance_type";
+    if (key == "sampler" || key == "steps" ||
+        (!named_always && defaults.value(key, nlohmann::json()) == value))
       continue;
     label +=
         fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());

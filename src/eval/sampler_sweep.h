@@ -40,7 +40,8 @@ std::vector<SamplerConfig> sweep_spec_settings(const SamplerConfig& base, const 
                                                int64_t num_train_timesteps);
 
 /// What distinguishes a setting besides its step count, for legends and tables: the sampler
-/// name and each option that differs from that sampler's defaults ("ddim eta=0.5").
+/// name and each option that differs from that sampler's defaults ("ddim eta=0.5"); DDPM's
+/// variance_type always ("ddpm variance_type=fixed_small").
 std::string sweep_label(const SamplerConfig& setting);
 
 struct SweepOptions {

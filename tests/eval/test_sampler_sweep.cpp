@@ -20,6 +20,7 @@ TEST(SamplerSweep, SettingsAreEveryPairThenDdpm) {
   EXPECT_EQ(network_evaluations(s[4], kSchedule), 1000);
   EXPECT_EQ(sweep_label(s[0]), "ddim");
   EXPECT_EQ(sweep_label(s[2]), "ddim eta=1.0");
+  EXPECT_EQ(sweep_label(s[4]), "ddpm variance_type=fixed_small");
   EXPECT_THROW(ddim_sweep_settings(kBase, {0}, {0.0}, false, 1000), std::invalid_argument);
   EXPECT_THROW(ddim_sweep_settings(kBase, {10}, {1.5}, false, 1000), std::invalid_argument);
   EXPECT_THROW(ddim_sweep_settings(kBase, {2000}, {0.0}, false, 1000), std::invalid_argument);
