@@ -366,22 +366,21 @@ void resolve_classes(RunConfig& config, const std::vector<json>& patches,
 
 void resolve_data_shape(RunConfig& config, const std::vector<json>& patches, int64_t image_size,
                         int64_t channels) {
-  auto set_by_user = [&](const char* key) {
+  auto set_by_user = [&](const char* section, const char* key) {
     for (const auto& p : patches)
-      if (p.contains("model") && p["model"].contains(key)) return true;
+      if (p.contains(section) && p[section].contains(key)) return true;
     return false;
   };
-  if (!set_by_user("sample_size")) config.model.sample_size = image_size;
-  if (!set_by_user("in_channels")) config.model.in_channels = channels;
+  if (!set_by_user("model", "sample_size")) config.model.sample_size = image_size;
+  if (!set_by_user("model", "in_channels")) config.model.in_channels = channels;
   // L_hybrid trains Σ_θ too: the network returns [prediction, v], 2·C channels (improved DDPM
   // §3.1), and DDPM sampling uses them unless the run chose its variance.
   const bool hybrid = config.training.loss == LossType::hybrid;
-  if (!set_by_user("out_channels")) config.model.out_channels = hybrid ? 2 * channels : channels;
+  if (!set_by_user("model", "out_channels"))
+    config.model.out_channels = hybrid ? 2 * channels : channels;
   if (hybrid) {
-    bool variance_set = false;
-    for (const auto& p : patches)
-      if (p.contains("sampling") && p["sampling"].contains("variance_type")) variance_set = true;
-    if (!variance_set) config.sampling.sampler.variance_type = VarianceType::learned_range;
+    if (!set_by_user("sampling", "variance_type"))
+      config.sampling.sampler.variance_type = VarianceType::learned_range;
     if (config.model.out_channels != 2 * channels)
       throw std::invalid_argument(fmt::format(
           "training.loss hybrid learns the variances: the model needs out_channels = {} (2 x {} "

@@ -17,11 +17,12 @@ torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, Predict
   auto x_t = q_sample(schedule, x0, t, noise);                          // eq. (4)
   auto alpha_bar = extract(schedule.alphas_cumprod, t, x0.dim(), x0);   // [B, 1, 1, 1]
   auto target = prediction_target(prediction, x0, noise, alpha_bar);
-  auto c = conditioning_for(model->config(), schedule, t.to(x0.device()));              // [B]
+  auto t_device = t.to(x0.device());
+  auto c = conditioning_for(model->config(), schedule, t_device);                       // [B]
   auto output = autocast_forward(model, x_t, c, class_labels, precision, x0.device());  // float32
   if (loss == LossType::l1) return torch::l1_loss(output, target);
   if (loss == LossType::mse) return torch::mse_loss(output, target);
-  return hybrid_loss(schedule, prediction, output, target, x0, x_t, t.to(x0.device()), alpha_bar);
+  return hybrid_loss(schedule, prediction, output, target, x0, x_t, t_device, alpha_bar);
 }
 
 torch::Tensor hybrid_loss(const NoiseSchedule& schedule, PredictionType prediction,
