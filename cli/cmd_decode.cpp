@@ -71,19 +71,18 @@ Run add_decode(CLI::App& app) {
                                 loaded.config.prediction_type, s, timesteps, codes.x_T.to(device),
                                 [&](const SamplerStep& st) { progress.update(st); });
     progress.finish();
-    const auto normalization = dataset_normalization(loaded.config.data);
     nlohmann::json numbers{{"command", "decode"},        {"model", f.model.model},
                            {"weights", f.model.weights}, {"codes", f.codes},
                            {"steps", timesteps.size()},  {"timesteps", timesteps}};
     if (codes.x_0.defined()) {
-      const auto e = round_trip_error(decoded, codes.x_0, normalization);
+      const auto e = round_trip_error(decoded, codes.x_0, loaded.codec);
       print_round_trip(e, int64_t(timesteps.size()));
       if (timesteps != codes.timesteps)
         fmt::print("note: decoded with other timesteps than the encoding used\n");
       numbers["round_trip"] = {{"mse", e.mse}, {"max_abs", e.max_abs}, {"pixel_mse", e.pixel_mse}};
     }
     auto image =
-        figure_image(grid_tiles(decoded, square_grid_columns(decoded.size(0))), normalization);
+        figure_image(grid_tiles(decoded, square_grid_columns(decoded.size(0))), loaded.codec);
     write_figure(f.out, image, numbers);
     print_wrote(f.out, image);
     return 0;

@@ -30,8 +30,9 @@ struct EncodeFlags {
 // An image file prepared like the training data: centred square, antialiased resize, channels.
 torch::Tensor read_for_model(const std::string& path, const LoadedModel& loaded) {
   const auto& mc = loaded.config.model;
-  auto image = read_image(path, int(mc.in_channels));  // uint8 [C, H, W]
-  image = resize_antialiased(center_crop_square(image), mc.sample_size);
+  const auto shape = loaded.codec.image_shape(mc.in_channels, mc.sample_size);  // {C, S, S}
+  auto image = read_image(path, int(shape[0]));                                 // uint8 [C, H, W]
+  image = resize_antialiased(center_crop_square(image), shape[1]);
   return image;
 }
 
@@ -77,7 +78,6 @@ Run add_encode(CLI::App& app) {
     const auto device = loaded.model->parameters().front().device();
 
     torch::Tensor x0;
-    NormalizationParams normalization = dataset_normalization(loaded.config.data);
     std::map<std::string, std::string> info{
         {"model", f.model.model},
         {"weights", f.model.weights},
@@ -85,7 +85,6 @@ Run add_encode(CLI::App& app) {
         {"fixed_point_iterations", std::to_string(f.fixed_point_iterations)}};
     if (!f.data.empty()) {
       auto d = load_data_for_model(f.data, loaded);
-      normalization = d.normalization;
       const auto indices = pick_indices(d.validation.size(0), f.n, f.seed);
       x0 = pick_images(d, indices);
       info["data"] = f.data;
@@ -93,7 +92,7 @@ Run add_encode(CLI::App& app) {
     } else {
       std::vector<torch::Tensor> read;
       for (const auto& path : f.images) read.push_back(read_for_model(path, loaded));
-      x0 = normalize(torch::stack(read), normalization);
+      x0 = loaded.codec.encode(torch::stack(read));
       info["images"] = fmt::format("{}", fmt::join(f.images, ","));
     }
     auto denoise = make_denoise_fn(loaded.model, loaded.schedule);
@@ -109,11 +108,11 @@ Run add_encode(CLI::App& app) {
     progress.finish();
     write_latent_codes(f.out, {codes, x0, timesteps, info});
     fmt::print("wrote {} codes {} to {}\n", codes.size(0), c10::str(codes.sizes()), f.out);
-    const auto error = round_trip_error(decoded, x0, normalization);
+    const auto error = round_trip_error(decoded, x0, loaded.codec);
     print_round_trip(error, int64_t(timesteps.size()));
     if (!f.figure.empty()) {
       auto tiles = torch::stack({x0, codes, decoded}, 1);  // [N, 3, C, H, W]
-      auto image = figure_image(tiles, normalization);
+      auto image = figure_image(tiles, loaded.codec);
       write_figure(
           f.figure, image,
           {{"command", "encode"},

@@ -94,8 +94,8 @@ Run add_eval_conditional(CLI::App& app) {
     sampling.sampler =
         resolve_sampler(sampling.sampler, *f.eval.sampler, loaded.schedule.num_train_timesteps);
     const auto& mc = loaded.config.model;
-    auto net = make_feature_net(feature_net_options(f.eval), mc.in_channels, mc.sample_size,
-                                mc.sample_size);
+    const auto image = loaded.codec.image_shape(mc.in_channels, mc.sample_size);  // {C, S, S}
+    auto net = make_feature_net(feature_net_options(f.eval), image[0], image[1], image[2]);
     EvalFlags ref_flags = f.eval;
     ref_flags.n = f.ref_n;
     auto ref_source = parse_feature_source(f.ref);

@@ -32,7 +32,9 @@ Run add_export(CLI::App& app) {
       "scheduler_config.json, which diffusers' UNet2DModel.from_pretrained and "
       "the scheduler class of the run's sampler (or --sampler's) reads with from_pretrained "
       "(diffusers layout, GroupNorm, timestep "
-      "conditioning only).");
+      "conditioning only). A latent model is written as a pipeline folder: model_index.json, "
+      "unet/, scheduler/ and vae/ (its autoencoder), which ddpm reads back as "
+      "vae.decode(latents / scaling_factor).");
   cmd->add_option("--model", f.model, kModelHelp)->required();
   cmd->add_option("--format", f.format, "diffusers")
       ->required()
@@ -54,6 +56,14 @@ Run add_export(CLI::App& app) {
         loaded.config.sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps,
         original ? nlohmann::json{{"sampler", "ddpm"}, {"timestep_spacing", "leading"}}
                  : nlohmann::json::object());
+    if (loaded.codec.is_latent()) {
+      export_latent_pipeline(loaded.config, state_dict(*loaded.model), loaded.codec, f.out);
+      fmt::print(
+          "wrote a latent pipeline folder (unet/, scheduler/, vae/, model_index.json) to "
+          "{}\n",
+          f.out);
+      return 0;
+    }
     export_diffusers(loaded.config, state_dict(*loaded.model), f.out);
     fmt::print(
         "wrote a diffusers UNet2DModel folder to {} (load it with "

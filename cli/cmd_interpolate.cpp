@@ -93,7 +93,6 @@ Run add_interpolate(CLI::App& app) {
     const auto device = loaded.model->parameters().front().device();
     auto denoise = class_denoise_fn(*f.classes, loaded);
     const auto prediction = loaded.config.prediction_type;
-    NormalizationParams normalization = dataset_normalization(loaded.config.data);
     nlohmann::json numbers{{"command", "interpolate"}, {"mode", f.mode},
                            {"model", f.model.model},   {"weights", f.model.weights},
                            {"seed", f.seed},           {"lambdas", lambdas},
@@ -101,7 +100,6 @@ Run add_interpolate(CLI::App& app) {
     torch::Tensor a, b;  // the source images [P, C, H, W] (xt, inversion)
     if (mode != InterpolationMode::slerp) {
       auto data = load_data_for_model(f.data, loaded);
-      normalization = data.normalization;
       const auto indices = pick_indices(data.validation.size(0), 2 * f.pairs, f.seed);
       const std::vector<int64_t> ia(indices.begin(), indices.begin() + f.pairs),
           ib(indices.begin() + f.pairs, indices.end());
@@ -166,10 +164,10 @@ Run add_interpolate(CLI::App& app) {
         // How well the ends reproduce the sources (λ = 0 and 1 decode the codes themselves).
         if (lambdas.front() == 0.0)
           numbers["round_trip_mse_a"] =
-              round_trip_error(decoded.select(1, 0), a.cpu(), normalization).mse;
+              round_trip_error(decoded.select(1, 0), a.cpu(), loaded.codec).mse;
         if (lambdas.back() == 1.0)
           numbers["round_trip_mse_b"] =
-              round_trip_error(decoded.select(1, decoded.size(1) - 1), b.cpu(), normalization).mse;
+              round_trip_error(decoded.select(1, decoded.size(1) - 1), b.cpu(), loaded.codec).mse;
         numbers["layout"] = "one row per pair: source a, decoded slerps of the codes, source b";
       } else {
         tiles = interpolation_tiles(decoded);
@@ -181,7 +179,7 @@ Run add_interpolate(CLI::App& app) {
       numbers["clip_sample"] = s.sampler.clip_sample;
     }
     progress.finish();
-    auto image = figure_image(tiles, normalization);
+    auto image = figure_image(tiles, loaded.codec);
     write_figure(f.out, image, numbers);
     print_wrote(f.out, image);
     return 0;

@@ -79,7 +79,14 @@ Run add_nll(CLI::App& app) {
     const auto device = parse_device(f.device);
     auto loaded = load_model_option(f.model, f.weights, device);
     const auto& mc = loaded.config.model;
-    const auto normalization = dataset_normalization(loaded.config.data);
+    if (loaded.codec.is_latent())
+      throw std::invalid_argument(
+          "bits/dim is a pixel-space measure (DDPM's discretized decoder over 256 pixel values) "
+          "and " +
+          f.model + " is a latent model (" + loaded.codec.describe() +
+          "); its likelihood of latents is not comparable. Measure latent models with ddpm fid / "
+          "kid or ddpm sweep instead");
+    const auto& normalization = loaded.codec.pixels();
     if (normalization.kind != Normalization::minus_one_one)
       throw std::invalid_argument(
           "bits/dim needs a model of [-1,1] data (DDPM's discretized decoder has 256 bins on "
@@ -108,8 +115,8 @@ Run add_nll(CLI::App& app) {
     std::vector<BpdTerms> results;
     ProgressLine line(stderr);
     for (int64_t b = 0; b < batches; ++b) {
-      auto x0 = normalize(images.slice(0, b * f.batch_size, (b + 1) * f.batch_size), normalization)
-                    .to(device);
+      auto x0 =
+          loaded.codec.encode(images.slice(0, b * f.batch_size, (b + 1) * f.batch_size)).to(device);
       results.push_back(calc_bpd_loop(
           denoise, loaded.schedule, o, x0, generator, [&](int64_t done, int64_t total) {
             const double elapsed =

@@ -68,14 +68,14 @@ Run add_reconstruct(CLI::App& app) {
     torch::Generator gen = at::detail::createCPUGenerator(f.seed + 1);
     StepProgress progress("reconstruct");
     auto rec = reconstruct(make_denoise_fn(loaded.model, loaded.schedule), loaded.schedule,
-                           loaded.config.prediction_type, s, x0, data.normalization, request, gen,
+                           loaded.config.prediction_type, s, x0, loaded.codec, request, gen,
                            [&](int64_t row, int64_t rows, const SamplerStep& step) {
                              progress.set_what(fmt::format("from t={}", f.from_steps[size_t(row)]));
                              progress.update(step, row, rows);
                            });
     progress.finish();
 
-    auto image = figure_image(reconstruction_tiles(x0, rec), data.normalization);
+    auto image = figure_image(reconstruction_tiles(x0, rec), loaded.codec);
     nlohmann::json rows = nlohmann::json::array();
     fmt::print("{:>6}  {:>12}  {:>8}\n", "t", "MSE", "PSNR dB");
     for (size_t i = 0; i < f.from_steps.size(); ++i) {

@@ -73,11 +73,13 @@ Run add_sample(CLI::App& app) {
   out->excludes(out_dir);
   cmd->add_option("--init-noise", f.init_noise,
                   "safetensors file with the initial noise as tensor x_T [N, C, H, W] "
-                  "(instead of drawing it from --seed)")
+                  "(instead of drawing it from --seed); latent models: latent-shaped")
       ->check(CLI::ExistingFile);
   cmd->add_option("--save-tensor", f.save_tensor,
-                  "Also write the samples as tensor x_0 (float32 [N, C, H, W], model space, "
-                  "before the conversion to 8-bit) to this safetensors file");
+                  "Also write the samples as tensor x_0 (float32 [N, C, H, W], before the "
+                  "conversion to 8-bit) to this safetensors file; latent models write the "
+                  "sampler's final latents as latents and their decodes ([-1, 1], unclamped) "
+                  "as x_0");
   cmd->add_option("--device", f.device, "auto, cpu, cuda or cuda:N");
   cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
@@ -143,6 +145,9 @@ Run add_sample(CLI::App& app) {
     }
 
     fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
+    if (loaded.codec.is_latent())
+      fmt::print("latent model: sampling {} decoded by {}\n", loaded.codec.describe(),
+                 loaded.autoencoder_dir.string());
     fmt::print("sampler: {} ({} network evaluations per image); network in {}{}\n",
                describe_sampler(sampling.sampler), evaluations, to_string(sampling.precision),
                sampling.cuda_graphs ? " from a CUDA graph" : "");
@@ -167,12 +172,20 @@ Run add_sample(CLI::App& app) {
                                   format_duration(elapsed / done * (1 - done))));
         });
     line.finish();
+    const auto& codec = loaded.codec;
     if (!f.save_tensor.empty()) {
-      write_safetensors(f.save_tensor, {{"x_0", samples}});
-      fmt::print("wrote x_0 [{}] to {}\n", fmt::join(samples.sizes(), ", "), f.save_tensor);
+      // A latent model: the sampler's final latents and their decodes; pixels: x_0 itself.
+      const auto x_0 = codec.decode(samples);
+      TensorMap tensors{{"x_0", x_0}};
+      if (codec.is_latent()) tensors.emplace("latents", samples);
+      write_safetensors(f.save_tensor, tensors);
+      fmt::print(
+          "wrote {}x_0 [{}] to {}\n",
+          codec.is_latent() ? fmt::format("latents [{}], ", fmt::join(samples.sizes(), ", ")) : "",
+          fmt::join(x_0.sizes(), ", "), f.save_tensor);
       if (f.out.empty() && f.out_dir.empty()) return 0;
     }
-    auto images = denormalize_to_uint8(samples, dataset_normalization(loaded.config.data));
+    auto images = codec.to_uint8(samples);
     if (!f.out_dir.empty()) {
       fs::create_directories(f.out_dir);
       for (int64_t i = 0; i < images.size(0); ++i)

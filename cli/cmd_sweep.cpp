@@ -127,8 +127,8 @@ Run add_sweep(CLI::App& app) {
     ref_flags.n = f.ref_n;
     // One network for the model's samples and the reference.
     const auto& mc = loaded.config.model;
-    auto net = make_feature_net(feature_net_options(f.eval), mc.in_channels, mc.sample_size,
-                                mc.sample_size);
+    const auto image = loaded.codec.image_shape(mc.in_channels, mc.sample_size);  // {C, S, S}
+    auto net = make_feature_net(feature_net_options(f.eval), image[0], image[1], image[2]);
     auto reference = features_with_progress(ref_source, net.get(), ref_flags);
     check_same_features({reference, reference});
 

@@ -1,11 +1,7 @@
 // ddpm train: resolve the config (preset → [--init / --arch model] → --config → flags), load the
 // data, train with progress, checkpoints and sample grids; Ctrl-C checkpoints and stops cleanly.
-//
-// Signals (issue 13): the first SIGINT/SIGTERM lets the step in hand finish, checkpoints at that
-// step and exits 128 + signal (130 / 143, the shell's convention); a second one exits at once.
-// The handler only stores into lock-free atomics and calls _exit, both async-signal-safe.
+// Signals: cli/stop_signals.h.
 #include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -20,8 +16,11 @@
 #include "enum_choices.h"
 #include "pipeline/model_source.h"
 #include "progress.h"
+#include "runs/autoencoder_format.h"
 #include "runs/checkpoint.h"
+#include "runs/model_loading.h"
 #include "runs/run_config.h"
+#include "stop_signals.h"
 #include "training/run_lock.h"
 #include "training/trainer.h"
 
@@ -32,28 +31,6 @@ using nlohmann::json;
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signal{0};  ///< the first signal received
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
-              "a signal handler may only touch lock-free atomics");
-
-extern "C" void on_stop_signal(int sig) {
-  int none = 0;
-  if (!g_signal.compare_exchange_strong(none, sig)) _exit(128 + sig);  // a second: stop at once
-  g_stop.store(true);
-}
-
-/// Installs (or, with SIG_DFL, removes) the handler for SIGINT and SIGTERM. SA_RESTART: a
-/// checkpoint write in progress is not interrupted with EINTR.
-void handle_stop_signals(void (*handler)(int)) {
-  struct sigaction action {};
-  action.sa_handler = handler;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
 struct TrainFlags {
   std::string preset;
   std::string config_file;
@@ -62,6 +39,7 @@ struct TrainFlags {
   std::string init;
   std::string init_weights = "ema";
   std::string arch;
+  std::string autoencoder;
   json patch = json::object();  ///< every flag the user set, as a RunConfig merge patch
 };
 
@@ -123,6 +101,11 @@ Run add_train(CLI::App& app) {
                                "UNet2DModel config.json")
                    ->check(CLI::ExistingFile);
   init->excludes(arch);
+  cmd->add_option("--autoencoder", f.autoencoder,
+                  "Latent diffusion: train on this autoencoder's latents (a finished ddpm "
+                  "train-autoencoder run, an AutoencoderKL/VQModel folder, or a latent pipeline's "
+                  "vae/vqvae). The UNet's channels and sample_size follow the latents; the "
+                  "latents of the data are computed once and cached in the run folder");
   patch_option<std::string>(*cmd, f, "--data", "data", "source",
                             "fashion-mnist or a folder of PNG/JPEG images (recursive)");
   patch_option<int64_t>(*cmd, f, "--image-size", "data", "image_size",
@@ -266,12 +249,52 @@ Run add_train(CLI::App& app) {
     }
 
     if (!lock) lock.emplace(run_dir);
+    // Latent diffusion: the run keeps its own copy of the autoencoder in RUN/autoencoder/.
+    Autoencoder autoencoder{nullptr};
+    if (f.resume && !config.autoencoder.empty()) {
+      autoencoder = load_autoencoder(run_dir / "autoencoder", parse_device(config.training.device));
+    } else if (!f.autoencoder.empty()) {
+      if (f.resume)
+        throw std::invalid_argument(
+            "--autoencoder starts a latent run; --resume continues the run with its own copy");
+      const fs::path folder = find_autoencoder_folder(f.autoencoder);
+      autoencoder = load_autoencoder(folder, parse_device(config.training.device));
+      const auto& a = autoencoder->config();
+      if (config.data.image_size == 0) config.data.image_size = a.sample_size;
+      if (config.data.channels == 0) config.data.channels = a.in_channels;
+      if (config.data.image_size != a.sample_size || config.data.channels != a.in_channels)
+        throw std::invalid_argument(
+            fmt::format("--autoencoder {} encodes {}x{}x{} images but the data is set to {}x{}x{} "
+                        "(data.channels, data.image_size)",
+                        folder.string(), a.in_channels, a.sample_size, a.sample_size,
+                        config.data.channels, config.data.image_size, config.data.image_size));
+      config.autoencoder = folder.string();
+    }
     fmt::print("loading data: {}\n", config.data.source);
     Dataset data = load_dataset(config.data);
     if (!data.skipped.empty())
       fmt::print(stderr, "warning: skipped {} unreadable image(s): {}\n", data.skipped.size(),
                  fmt::join(data.skipped, ", "));
-    if (!f.resume) {
+    if (!f.resume && !autoencoder.is_empty()) {
+      // The UNet works on latents: its channels and size follow them unless a patch contradicts.
+      const auto& a = autoencoder->config();
+      const int64_t latent = a.kind == AutoencoderKind::vq ? codebook_dim(a) : a.latent_channels;
+      try {
+        resolve_data_shape(config, patches, latent_shape(a)[1], latent);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(
+            fmt::format("with --autoencoder {} the model works on its {}x{}x{} latents: {}",
+                        f.autoencoder, latent, latent_shape(a)[1], latent_shape(a)[2], e.what()));
+      }
+      // Latents are scaled to unit variance, not bounded to [-1, 1]: x̂₀ is not clipped unless
+      // the config asks (LDM's DDIM sampling does not clip either).
+      bool clip_set = false;
+      for (const auto& p : patches)
+        if (p.contains("sampling") && p["sampling"].contains("clip_sample")) clip_set = true;
+      if (!clip_set) config.sampling.sampler.clip_sample = false;
+      resolve_classes(config, patches, data.class_names, data.train_labels.has_value(),
+                      data.no_labels_reason);
+    } else if (!f.resume) {
       resolve_data_shape(config, patches, data.image_size, data.channels);
       resolve_classes(config, patches, data.class_names, data.train_labels.has_value(),
                       data.no_labels_reason);
@@ -284,7 +307,21 @@ Run add_train(CLI::App& app) {
                  config.classes.null_class, config.training.label_dropout);
 
     if (!f.resume) config.data = resolved_data_config(config.data, data);
-    Trainer trainer(config, std::move(data), run_dir);
+    std::optional<Codec> codec;
+    if (!autoencoder.is_empty()) {
+      if (!f.resume) save_autoencoder(autoencoder, run_dir / "autoencoder");
+      codec = Codec(autoencoder, autoencoder->config().scaling_factor);
+    }
+    Trainer trainer(config, std::move(data), run_dir, codec);
+    if (codec) {
+      fmt::print("latent diffusion: {} from {}\n", codec->describe(), config.autoencoder);
+      ProgressLine encoding;
+      trainer.prepare_latents([&](int64_t done, int64_t total) {
+        encoding.update(fmt::format("latents of the training images: {}/{}", done, total),
+                        done == total);
+      });
+      encoding.finish();
+    }
     if (f.resume) {
       trainer.resume();
       fmt::print("resumed {} at step {}\n", run_dir.string(), trainer.step());
@@ -298,7 +335,7 @@ Run add_train(CLI::App& app) {
                  to_string(config.training.init_weights));
     if (!f.arch.empty()) fmt::print("architecture from {}\n", f.arch);
 
-    handle_stop_signals(on_stop_signal);
+    install_stop_signals();
     ProgressLine line;
     TrainEvents events;
     events.on_progress = [&](const TrainProgress& p) {
@@ -328,15 +365,15 @@ Run add_train(CLI::App& app) {
                  tensor, consecutive, config.training.max_bad_steps);
     };
     try {
-      trainer.run(events, &g_stop);
+      trainer.run(events, &stop_requested());
     } catch (...) {
       line.finish();
       throw;
     }
     line.finish();
-    handle_stop_signals(SIG_DFL);
-    if (g_stop) {
-      const int sig = g_signal.load();
+    restore_default_signals();
+    if (stop_requested()) {
+      const int sig = stop_signal();
       fmt::print("{} at step {}; checkpoint saved. Continue with: ddpm train --out {} --resume\n",
                  sig == SIGTERM ? "terminated" : "interrupted", trainer.step(), run_dir.string());
       return 128 + sig;

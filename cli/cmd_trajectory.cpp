@@ -76,7 +76,7 @@ Run add_trajectory(CLI::App& app) {
     std::vector<torch::Tensor> rows;  // per sample, the requested rows in order
     for (int64_t i = 0; i < f.n; ++i)
       for (const auto& what : f.show) rows.push_back(what == "x_t" ? traj.x_t[i] : traj.pred_x0[i]);
-    auto image = figure_image(torch::stack(rows), dataset_normalization(loaded.config.data));
+    auto image = figure_image(torch::stack(rows), loaded.codec);
     nlohmann::json numbers{{"command", "trajectory"},
                            {"model", f.model.model},
                            {"weights", f.model.weights},

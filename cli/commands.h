@@ -10,10 +10,12 @@ namespace ddpm::cli {
 using Run = std::function<int()>;
 
 Run add_train(CLI::App& app);
+Run add_train_autoencoder(CLI::App& app);
 Run add_sample(CLI::App& app);
 Run add_presets(CLI::App& app);
 Run add_bench(CLI::App& app);
 Run add_predict(CLI::App& app);
+Run add_autoencode(CLI::App& app);
 Run add_export(CLI::App& app);
 // The study's figures (issue #4).
 Run add_trajectory(CLI::App& app);

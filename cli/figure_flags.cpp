@@ -30,7 +30,7 @@ LoadedModel load_model_from_flags(const ModelFlags& f) {
 }
 
 ModelData load_data_for_model(const std::string& source, const LoadedModel& loaded) {
-  auto data = load_model_data(source, loaded.config);
+  auto data = load_model_data(source, loaded.config, loaded.codec);
   if (!data.skipped.empty())
     fmt::print(stderr, "warning: skipped {} unreadable image(s): {}\n", data.skipped.size(),
                fmt::join(data.skipped, ", "));

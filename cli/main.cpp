@@ -19,10 +19,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ddpm 0.1.0 (LibTorch " TORCH_VERSION ")");
   std::map<std::string, ddpm::cli::Run> runs;
   runs["train"] = ddpm::cli::add_train(app);
+  runs["train-autoencoder"] = ddpm::cli::add_train_autoencoder(app);
   runs["sample"] = ddpm::cli::add_sample(app);
   runs["presets"] = ddpm::cli::add_presets(app);
   runs["bench"] = ddpm::cli::add_bench(app);
   runs["predict"] = ddpm::cli::add_predict(app);
+  runs["autoencode"] = ddpm::cli::add_autoencode(app);
   runs["export"] = ddpm::cli::add_export(app);
   runs["trajectory"] = ddpm::cli::add_trajectory(app);
   runs["reconstruct"] = ddpm::cli::add_reconstruct(app);

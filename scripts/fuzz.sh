@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"safetensors idx image python_json run_config unet_config scheduler_config"}
+targets=${FUZZ_TARGETS:-"safetensors idx image python_json run_config unet_config scheduler_config autoencoder_config"}
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: needs Debian's clang (apt-get install clang): libFuzzer ships with it" >&2
   exit 1

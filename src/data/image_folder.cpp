@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "data/transforms.h"
+#include "io/content_hash.h"
 #include "io/image.h"
 
 namespace ddpm {
@@ -23,16 +24,6 @@ bool is_image_file(const fs::path& path) {
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return char(std::tolower(c)); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
-// 64-bit FNV-1a (Fowler–Noll–Vo): tiny, well spread, and the same on every platform.
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 }  // namespace

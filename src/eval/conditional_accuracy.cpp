@@ -28,9 +28,9 @@ std::vector<ConditionalEvalRow> evaluate_conditional(LoadedModel& model, Feature
     throw std::invalid_argument("the model records no number of classes (name its null class)");
   if (o.per_class < 1 || o.scales.empty())
     throw std::invalid_argument("eval-conditional needs per_class >= 1 and at least one scale");
-  net.check_input(mc.in_channels, mc.sample_size, mc.sample_size);
+  const auto image = model.codec.image_shape(mc.in_channels, mc.sample_size);
+  net.check_input(image[0], image[1], image[2]);
   const auto reference_stats = feature_statistics(reference_features);
-  const auto normalization = dataset_normalization(model.config.data);
   const auto labels = class_rows(K, o.per_class);  // [K · per_class]
   std::vector<ConditionalEvalRow> rows;
   for (size_t i = 0; i < o.scales.size(); ++i) {
@@ -54,7 +54,7 @@ std::vector<ConditionalEvalRow> evaluate_conditional(LoadedModel& model, Feature
     ConditionalEvalRow row;
     row.scale = o.scales[i];
     row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto features = extract_features(net, denormalize_to_uint8(samples, normalization),
+    auto features = extract_features(net, model.codec.to_uint8(samples),
                                      o.feature_batch_size);  // [N, D]
     auto logits = net.logits(features);                      // [N, classes]
     if (logits.size(1) < K)

@@ -75,7 +75,7 @@ SourceImages model_images(const FeatureSource& source, const SourceOptions& o,
                });
   SourceImages out;
   // Quantised to 8 bits as if saved to PNG, so samples and data are measured alike.
-  out.images = denormalize_to_uint8(samples, dataset_normalization(loaded.config.data));
+  out.images = loaded.codec.to_uint8(samples);
   out.description = {
       {"source", source.spec},
       {"kind", to_string(source.kind)},
@@ -199,7 +199,8 @@ std::optional<ImageShape> probe_source_shape(const FeatureSource& source,
       sampling_for(loaded,
                    options.sampler_overrides);  // fail on bad overrides now, not after sampling
       const auto& m = loaded.config.model;
-      return ImageShape{m.in_channels, m.sample_size, m.sample_size};
+      const auto image = loaded.codec.image_shape(m.in_channels, m.sample_size);
+      return ImageShape{image[0], image[1], image[2]};
     }
     case SourceKind::image_folder: {
       auto files = find_image_files(source.path);

@@ -117,9 +117,9 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
                                         const std::vector<SamplerConfig>& settings,
                                         const SweepOptions& o, const SweepProgress& progress) {
   const auto& mc = model.config.model;
-  net.check_input(mc.in_channels, mc.sample_size, mc.sample_size);
+  const auto image = model.codec.image_shape(mc.in_channels, mc.sample_size);
+  net.check_input(image[0], image[1], image[2]);
   const auto reference_stats = feature_statistics(reference);
-  const auto normalization = dataset_normalization(model.config.data);
   std::vector<SweepRow> rows;
   for (size_t i = 0; i < settings.size(); ++i) {
     const auto& setting = settings[i];
@@ -143,7 +143,7 @@ std::vector<SweepRow> run_sampler_sweep(LoadedModel& model, FeatureNet& net,
     row.network_evaluations = network_evaluations(setting, model.schedule);
     row.sample_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto images = denormalize_to_uint8(samples, normalization);  // as saved PNGs
+    auto images = model.codec.to_uint8(samples);  // as saved PNGs
     auto features = extract_features(net, images, o.feature_batch_size);
     row.images = images.size(0);
     row.fd = frechet_distance(feature_statistics(features), reference_stats);

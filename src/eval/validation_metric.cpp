@@ -36,8 +36,7 @@ ValidationMetric::ValidationMetric(const TrainingConfig& config, const torch::Te
 
 double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
                                   PredictionType prediction, const SamplingConfig& base,
-                                  const NormalizationParams& normalization,
-                                  const ClassesConfig& classes) {
+                                  const Codec& codec, const ClassesConfig& classes) {
   SamplingConfig sampling = base;
   sampling.sampler = switch_sampler(sampling.sampler, SamplerKind::ddim);
   sampling.sampler.steps = std::min(config_.eval_steps, schedule.num_train_timesteps);
@@ -48,7 +47,7 @@ double ValidationMetric::evaluate(UNet& model, const NoiseSchedule& schedule,
   request.seed = config_.seed;
   request.classes = classes;
   auto samples = generate(model, schedule, prediction, sampling, request);
-  auto features = extract_features(*net_, denormalize_to_uint8(samples, normalization), 100);
+  auto features = extract_features(*net_, codec.to_uint8(samples), 100);
   if (config_.eval_metric == EvalMetric::fd)
     return frechet_distance(feature_statistics(features), reference_stats_);
   KIDOptions o;  // all samples against all references, one subset (the Keras example's KID)

@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "data/transforms.h"
 #include "eval/feature_net.h"
 #include "eval/frechet_distance.h"
 #include "models/unet.h"
+#include "runs/codec.h"
 #include "runs/run_config.h"
 
 namespace ddpm {
@@ -35,7 +35,7 @@ class ValidationMetric {
   /// A class-conditional model draws every class in turn (default_class_labels) at
   /// sampling.guidance_scale.
   double evaluate(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
-                  const SamplingConfig& sampling, const NormalizationParams& normalization,
+                  const SamplingConfig& sampling, const Codec& codec,
                   const ClassesConfig& classes = {});
 
   /// "kid" or "fd": the log.csv column is eval_<name>.

@@ -7,7 +7,7 @@ namespace ddpm {
 
 namespace fs = std::filesystem;
 
-torch::Tensor figure_image(const torch::Tensor& tiles, const NormalizationParams& normalization,
+torch::Tensor figure_image(const torch::Tensor& tiles, const Codec& codec,
                            const GridOptions& grid) {
   if (!tiles.defined() || tiles.dim() != 5 || tiles.size(0) < 1 || tiles.size(1) < 1)
     throw std::invalid_argument(
@@ -15,9 +15,10 @@ torch::Tensor figure_image(const torch::Tensor& tiles, const NormalizationParams
         (tiles.defined() ? c10::str(tiles.sizes()) : std::string("none")));
   const int64_t rows = tiles.size(0), cols = tiles.size(1);
   auto flat = tiles.detach().to(torch::kCPU, torch::kFloat32).flatten(0, 1);  // [R·K, C, H, W]
-  auto empty = flat.isnan();
-  auto images = denormalize_to_uint8(flat.nan_to_num(0.0), normalization);
-  images.masked_fill_(empty, grid.pad_value);
+  // A cell is empty when any value is NaN (an autoencoder's decode mixes positions).
+  auto empty = flat.isnan().flatten(1).any(1);  // [R·K]
+  auto images = codec.to_uint8(flat.nan_to_num(0.0));
+  images.index_put_({empty}, grid.pad_value);
   GridOptions options = grid;
   options.columns = cols;
   (void)rows;

@@ -3,7 +3,7 @@
 // FILE.json, which holds the settings and the numbers behind the picture.
 //
 //   auto tiles = torch::stack({row0, row1});                 // [R, K, C, H, W], model space
-//   auto image = figure_image(tiles, normalization);         // uint8 [C, H', W'], K columns
+//   auto image = figure_image(tiles, loaded.codec);          // uint8 [C, H', W'], K columns
 //   write_figure("traj.png", image, {{"seed", 0}});          // traj.png + traj.json
 #pragma once
 #include <torch/torch.h>
@@ -12,14 +12,15 @@
 
 #include <filesystem>
 
-#include "data/transforms.h"
 #include "io/grid.h"
+#include "runs/codec.h"
 
 namespace ddpm {
 
 /// tiles [R, K, C, H, W] (model space, any float dtype and device; NaN marks an empty cell, drawn
-/// in the grid's pad colour) → uint8 [C, R·(H+p)+p, K·(W+p)+p] with make_grid(columns = K).
-torch::Tensor figure_image(const torch::Tensor& tiles, const NormalizationParams& normalization,
+/// in the grid's pad colour), decoded by `codec` → uint8 [C', R·(H'+p)+p, K·(W'+p)+p] with
+/// make_grid(columns = K).
+torch::Tensor figure_image(const torch::Tensor& tiles, const Codec& codec,
                            const GridOptions& grid = {});
 
 /// An empty cell shaped like one image of `like` ([C, H, W] or [..., C, H, W]): all NaN.

@@ -46,15 +46,15 @@ torch::Tensor decode_codes(const DenoiseFn& denoise, const NoiseSchedule& schedu
 }
 
 RoundTripError round_trip_error(const torch::Tensor& decoded, const torch::Tensor& original,
-                                const NormalizationParams& normalization) {
+                                const Codec& codec) {
   TORCH_CHECK(decoded.sizes() == original.sizes(),
               "round_trip_error: shapes differ: ", decoded.sizes(), " and ", original.sizes());
   auto a = decoded.to(torch::kCPU, torch::kFloat64), b = original.to(torch::kCPU, torch::kFloat64);
   RoundTripError e;
   e.mse = (a - b).pow(2).mean().item<double>();
   e.max_abs = (a - b).abs().max().item<double>();
-  auto pa = denormalize_to_uint8(a.to(torch::kFloat32), normalization).to(torch::kFloat64);
-  auto pb = denormalize_to_uint8(b.to(torch::kFloat32), normalization).to(torch::kFloat64);
+  auto pa = codec.to_uint8(a.to(torch::kFloat32)).to(torch::kFloat64);
+  auto pb = codec.to_uint8(b.to(torch::kFloat32)).to(torch::kFloat64);
   e.pixel_mse = ((pa - pb) / 255.0).pow(2).mean().item<double>();
   return e;
 }

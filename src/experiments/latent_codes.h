@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/noise_schedule.h"
-#include "data/transforms.h"
+#include "runs/codec.h"
 #include "runs/run_config.h"
 #include "samplers/denoise_fn.h"
 
@@ -59,8 +59,9 @@ struct RoundTripError {
   double max_abs = 0;    ///< largest absolute difference in model units
   double pixel_mse = 0;  ///< mean squared difference of the uint8 images, pixels scaled to [0, 1]
 };
+/// `decoded` and `original` in model space; pixel_mse compares their images through `codec`.
 RoundTripError round_trip_error(const torch::Tensor& decoded, const torch::Tensor& original,
-                                const NormalizationParams& normalization);
+                                const Codec& codec);
 
 void write_latent_codes(const std::filesystem::path& path, const LatentCodes& codes);
 /// Throws std::runtime_error naming the file when it is not a codes file (format, tensors,

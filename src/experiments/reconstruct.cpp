@@ -12,7 +12,7 @@ namespace ddpm {
 
 Reconstruction reconstruct(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                            PredictionType prediction, const SamplingConfig& sampling,
-                           const torch::Tensor& x0, const NormalizationParams& normalization,
+                           const torch::Tensor& x0, const Codec& codec,
                            const ReconstructRequest& request, torch::Generator& generator,
                            const ReconstructProgress& progress) {
   const int64_t T = schedule.num_train_timesteps;
@@ -28,8 +28,8 @@ Reconstruction reconstruct(const DenoiseFn& denoise, const NoiseSchedule& schedu
         fmt::format("draws per image must be >= 1, got {}", request.per_image));
   TORCH_CHECK(x0.dim() == 4, "reconstruct: expected images [N, C, H, W], got ", x0.sizes());
   const int64_t n = x0.size(0), k = request.per_image, rows = int64_t(request.from_steps.size());
-  auto originals = denormalize_to_uint8(x0, normalization).to(torch::kFloat64);  // [N, C, H, W]
-  auto copies = x0.repeat_interleave(k, 0);                                      // [N·K, C, H, W]
+  auto originals = codec.to_uint8(x0).to(torch::kFloat64);  // [N, C, H, W] pixels
+  auto copies = x0.repeat_interleave(k, 0);                 // [N·K, C, H, W]
 
   Reconstruction out;
   std::vector<torch::Tensor> noisy, samples;
@@ -44,7 +44,7 @@ Reconstruction reconstruct(const DenoiseFn& denoise, const NoiseSchedule& schedu
     auto x = run_sampler(sampling.sampler, inputs, x_t, chain_from(t, request.steps),
                          SamplerStart::sample);
     auto x_cpu = x.detach().to(torch::kCPU, torch::kFloat32);
-    auto pixels = denormalize_to_uint8(x_cpu, normalization).to(torch::kFloat64);
+    auto pixels = codec.to_uint8(x_cpu).to(torch::kFloat64);
     auto diff = (pixels - originals.repeat_interleave(k, 0)) / 255.0;
     out.mse.push_back(diff.pow(2).mean().item<double>());
     noisy.push_back(x_t.detach()

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/noise_schedule.h"
-#include "data/transforms.h"
+#include "runs/codec.h"
 #include "runs/run_config.h"
 #include "samplers/denoise_fn.h"
 
@@ -47,7 +47,7 @@ using ReconstructProgress = std::function<void(int64_t row, int64_t rows, const 
 /// step outside [1, T] or per_image < 1.
 Reconstruction reconstruct(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                            PredictionType prediction, const SamplingConfig& sampling,
-                           const torch::Tensor& x0, const NormalizationParams& normalization,
+                           const torch::Tensor& x0, const Codec& codec,
                            const ReconstructRequest& request, torch::Generator& generator,
                            const ReconstructProgress& progress = {});
 

@@ -193,7 +193,6 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
                             torch::kFloat32, noise)
                      .to(device);
       auto denoise = sampling_denoise_fn(loaded.model, loaded.schedule, loaded.config);
-      const auto normalization = dataset_normalization(loaded.config.data);
       const auto prediction = loaded.config.prediction_type;
       const fs::path figures = dir / variant.name / "figures";
       auto& paths = variant.figures[weights];
@@ -228,7 +227,7 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
         numbers["timesteps"] = ts;
         numbers["rows"] = "x_t, predicted x0 per sample";
         numbers["column_timesteps"] = traj.timesteps;
-        write_figure(png, figure_image(tiles, normalization), numbers);
+        write_figure(png, figure_image(tiles, loaded.codec), numbers);
         paths[key] = variant.name + "/figures/" + png.filename().string();
       }
       // Final grids.
@@ -241,7 +240,7 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
         numbers["sampler"] = sampler_config_to_json(s);
         numbers["steps"] = network_evaluations(s, loaded.schedule);
         write_figure(png,
-                     figure_image(grid_tiles(x0, square_grid_columns(x0.size(0))), normalization),
+                     figure_image(grid_tiles(x0, square_grid_columns(x0.size(0))), loaded.codec),
                      numbers);
         paths[key] = variant.name + "/figures/" + png.filename().string();
       };

@@ -322,20 +322,37 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
     throw std::runtime_error(name + ": cannot decode image: header claims " +
                              std::to_string(width) + "x" + std::to_string(height) + " pixels");
   check_pixels(name, width, height, max_pixels);
-  const int wanted = channels != 0 ? channels : (stored <= 2 ? 1 : 3);  // alpha dropped
+  const int wanted = channels != 0 ? channels : (stored <= 2 ? 1 : 3);
+  // Transparency is composited onto white (as a browser shows an icon on a page): gray+alpha and
+  // RGBA are decoded with their alpha, then c·α + 255·(1 − α).
+  const bool alpha = stored == 2 || stored == 4;
+  const int decode_as = alpha ? stored : wanted;
 
   int decoded_width = 0, decoded_height = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(buffer, length, &decoded_width, &decoded_height, &stored, wanted),
+      stbi_load_from_memory(buffer, length, &decoded_width, &decoded_height, &stored, decode_as),
       stbi_image_free);
   if (!pixels) throw std::runtime_error(name + ": cannot decode image: " + stb_reason());
   if (decoded_width != width || decoded_height != height)
     throw std::runtime_error(name + ": cannot decode image: header says " + std::to_string(width) +
                              "x" + std::to_string(height) + ", the decoder found " +
                              std::to_string(decoded_width) + "x" + std::to_string(decoded_height));
-  return torch::from_blob(pixels.get(), {height, width, wanted}, torch::kUInt8)  // [H, W, C]
-      .permute({2, 0, 1})
-      .clone(at::MemoryFormat::Contiguous);  // [C, H, W], owning its memory
+  auto image = torch::from_blob(pixels.get(), {height, width, decode_as}, torch::kUInt8)
+                   .permute({2, 0, 1})
+                   .clone(at::MemoryFormat::Contiguous);  // [C, H, W], owning its memory
+  if (!alpha) return image;
+  auto color = image.slice(0, 0, decode_as - 1).to(torch::kInt32);  // [1 or 3, H, W]
+  auto a = image.slice(0, decode_as - 1).to(torch::kInt32);         // [1, H, W]
+  auto over_white =
+      torch::div(color * a + 255 * (255 - a) + 127, 255, "floor").to(torch::kUInt8);  // rounded
+  if (over_white.size(0) == wanted) return over_white.contiguous();
+  if (wanted == 3) return over_white.repeat({3, 1, 1}).contiguous();
+  // RGB → gray as stb_image's stbi__compute_y: (77 r + 150 g + 29 b) >> 8.
+  auto c = over_white.to(torch::kInt32);
+  return torch::div(c[0] * 77 + c[1] * 150 + c[2] * 29, 256, "floor")
+      .to(torch::kUInt8)
+      .unsqueeze(0)
+      .contiguous();
 }
 
 std::string encode_png(const torch::Tensor& image) {

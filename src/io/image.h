@@ -11,9 +11,10 @@ namespace ddpm {
 /// the header, before any pixel memory is allocated: a 100-byte file may claim 60000 × 60000.
 inline constexpr int64_t kMaxImagePixels = int64_t(8192) * 8192;
 
-/// Decodes PNG or JPEG. channels: 1 or 3 converts; 0 keeps the file's own (gray → 1, else 3;
-/// alpha is dropped). Throws std::runtime_error naming the file when it cannot be decoded, is not
-/// PNG or JPEG, or its header claims more than kMaxImagePixels pixels.
+/// Decodes PNG or JPEG. channels: 1 or 3 converts; 0 keeps the file's own (gray → 1, else 3).
+/// Transparency is composited onto white (c·α + 255·(1 − α)). Throws std::runtime_error naming the
+/// file when it cannot be decoded, is not PNG or JPEG, or its header claims more than
+/// kMaxImagePixels pixels.
 torch::Tensor read_image(const std::filesystem::path& path, int channels = 0);
 
 /// read_image on bytes already in memory; `name` is used in messages. `max_pixels` bounds the

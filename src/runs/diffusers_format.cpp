@@ -10,16 +10,13 @@
 #include <stdexcept>
 
 #include "io/json_fields.h"
+#include "runs/diffusers_keys.h"
 
 namespace ddpm {
 
 namespace {
 
 using nlohmann::json;
-
-void require(bool ok, const std::string& origin, const std::string& message) {
-  if (!ok) throw std::invalid_argument(origin + ": " + message);
-}
 
 // UNet2DModel.__init__'s defaults (0.21.4) as a diffusers-layout UNetConfig; sample_size has
 // none (diffusers' None) and is required separately.
@@ -56,20 +53,6 @@ UNetConfig diffusers_defaults() {
   c.norm_out = true;
   c.zero_init_out = false;
   return c;
-}
-
-/// A diffusers-only key that must hold one of `allowed` (compared as JSON values); absent is fine
-/// (its default is the first allowed value).
-void require_choice(const json& config, const std::string& origin, const std::string& key,
-                    const std::vector<json>& allowed, const std::string& why) {
-  auto it = config.find(key);
-  if (it == config.end()) return;
-  for (const auto& a : allowed)
-    if (*it == a) return;
-  std::vector<std::string> names;
-  for (const auto& a : allowed) names.push_back(a.dump());
-  throw std::invalid_argument(fmt::format("{}: {} = {} is not supported (allowed: {}); {}", origin,
-                                          key, it->dump(), fmt::join(names, ", "), why));
 }
 
 template <typename E>

@@ -11,6 +11,7 @@
 #include "io/python_json.h"
 #include "io/yaml.h"
 #include "models/state_dict.h"
+#include "runs/autoencoder_format.h"
 #include "runs/checkpoint.h"
 #include "runs/ddim_official_format.h"
 #include "runs/diffusers_format.h"
@@ -50,6 +51,11 @@ struct Located {
   fs::path config;     ///< our config.json, or the diffusers UNet2DModel config.json
   fs::path folder;     ///< our checkpoint folder, or the diffusers model folder
   fs::path scheduler;  ///< diffusers scheduler_config.json, empty when none
+  /// A latent model's autoencoder folder (a pipeline's vqvae/ or vae/), empty for pixel models.
+  fs::path autoencoder;
+  /// Whether latents are scaled by the autoencoder's scaling_factor: the vae of the Stable
+  /// Diffusion layout yes, LDMPipeline's vqvae no (diffusers 0.21.4 decodes it unscaled).
+  bool scaled_latents = false;
 };
 
 nlohmann::json read_json(const fs::path& path) {
@@ -80,12 +86,22 @@ fs::path find_scheduler_config(const fs::path& model_dir) {
   return {};
 }
 
-/// Checks a pipeline's model_index.json: a UNet2DModel `unet` and a DDPM/DDIM `scheduler`, no
-/// other component (an LDM's vqvae, a text encoder, ...).
-void check_model_index(const fs::path& path) {
+/// The autoencoder component of a pipeline's model_index.json ("vqvae" as LDMPipeline, "vae" as
+/// the Stable Diffusion pipelines), empty when it has none.
+struct AutoencoderComponent {
+  std::string name;
+  std::string class_name;
+};
+
+/// Checks a pipeline's model_index.json: a UNet2DModel `unet`, a DDPM/DDIM `scheduler`, and at
+/// most one autoencoder (`vqvae` or `vae`, a VQModel or an AutoencoderKL), recognised by the
+/// components listed whatever the pipeline's _class_name; no other component (a text encoder,
+/// ...).
+AutoencoderComponent check_model_index(const fs::path& path) {
   const auto index = read_json(path);
   if (!index.is_object()) throw std::runtime_error(path.string() + ": expected a JSON object");
   std::vector<std::string> others;
+  AutoencoderComponent autoencoder;
   for (const auto& [name, entry] : index.items()) {
     if (name.empty() || name[0] == '_') continue;  // _class_name, _diffusers_version, ...
     // Entries are [library, class]; [null, null] marks an optional component left out.
@@ -102,15 +118,25 @@ void check_model_index(const fs::path& path) {
       if (cls != "DDPMScheduler" && cls != "DDIMScheduler")
         throw std::runtime_error(path.string() + ": scheduler is " + cls +
                                  " (supported: DDPMScheduler, DDIMScheduler)");
+    } else if (name == "vqvae" || name == "vae") {
+      if (cls != "VQModel" && cls != "AutoencoderKL")
+        throw std::runtime_error(path.string() + ": " + name + " is " + cls +
+                                 " (supported: VQModel, AutoencoderKL)");
+      if (!autoencoder.name.empty())
+        throw std::runtime_error(path.string() + ": lists two autoencoders (" + autoencoder.name +
+                                 " and " + name + "); a pipeline has one");
+      autoencoder = {name, cls};
     } else {
       others.push_back(name + " (" + cls + ")");
     }
   }
   if (!others.empty())
-    throw std::runtime_error(fmt::format(
-        "{}: the pipeline has components this project cannot run: {} (supported: unet and "
-        "scheduler, as DDPMPipeline and DDIMPipeline)",
-        path.string(), fmt::join(others, ", ")));
+    throw std::runtime_error(
+        fmt::format("{}: the pipeline has components this project cannot run: {} (supported: unet, "
+                    "scheduler and an autoencoder vqvae or vae, as DDPMPipeline, DDIMPipeline and "
+                    "LDMPipeline)",
+                    path.string(), fmt::join(others, ", ")));
+  return autoencoder;
 }
 
 Located locate(const fs::path& path) {
@@ -118,12 +144,30 @@ Located locate(const fs::path& path) {
   if (!fs::is_directory(path))
     throw std::runtime_error(path.string() + ": is a file, not a model folder; " +
                              kAcceptedLayouts);
+  // Our runs; a latent one keeps its autoencoder in RUN/autoencoder/ (ddpm train --autoencoder).
+  auto our_run = [](ModelLayout layout, const fs::path& config, const fs::path& folder) {
+    Located where{layout, config, folder, {}, {}, false};
+    const fs::path run_dir = config.parent_path();
+    const auto j = read_json(config);
+    if (j.is_object() && j.contains("model") && j["model"].is_object() &&
+        j["model"].contains("kind"))
+      throw std::runtime_error(
+          run_dir.string() +
+          " is an autoencoder run (ddpm train-autoencoder), not a diffusion model: train one on "
+          "its latents with ddpm train --autoencoder " +
+          run_dir.string() + ", or encode with ddpm autoencode --model " + run_dir.string());
+    if (is_diffusers_autoencoder(run_dir / "autoencoder")) {
+      where.autoencoder = run_dir / "autoencoder";
+      where.scaled_latents = true;  // latents · scaling_factor, as the run trained on
+    }
+    return where;
+  };
   if (fs::is_regular_file(path / "config.json") && checkpoint_exists(path / "checkpoints/latest"))
-    return {ModelLayout::run_directory, path / "config.json", path / "checkpoints/latest", {}};
+    return our_run(ModelLayout::run_directory, path / "config.json", path / "checkpoints/latest");
   if (checkpoint_exists(path)) {
     for (const auto& candidate :
          {path / "config.json", path.parent_path().parent_path() / "config.json"})
-      if (fs::is_regular_file(candidate)) return {ModelLayout::checkpoint, candidate, path, {}};
+      if (fs::is_regular_file(candidate)) return our_run(ModelLayout::checkpoint, candidate, path);
     throw std::runtime_error(path.string() +
                              ": checkpoint folder without a config.json beside it "
                              "or in its run directory");
@@ -131,28 +175,48 @@ Located locate(const fs::path& path) {
   // A pipeline keeps the UNet in unet/; early hub repositories (google/ddpm-*) have a
   // model_index.json beside a flat model folder instead, which the next case reads.
   if (fs::is_regular_file(path / "model_index.json") && fs::is_directory(path / "unet")) {
-    check_model_index(path / "model_index.json");
+    const auto autoencoder = check_model_index(path / "model_index.json");
     const fs::path unet = path / "unet";
     if (!is_diffusers_model(unet))
       throw std::runtime_error((unet).string() + ": a pipeline's unet/ needs config.json and " +
                                kDiffusersWeights);
     const fs::path scheduler = path / "scheduler" / "scheduler_config.json";
-    return {ModelLayout::diffusers_pipeline, unet / "config.json", unet,
-            fs::is_regular_file(scheduler) ? scheduler : fs::path()};
+    Located where{ModelLayout::diffusers_pipeline,
+                  unet / "config.json",
+                  unet,
+                  fs::is_regular_file(scheduler) ? scheduler : fs::path(),
+                  {},
+                  false};
+    if (!autoencoder.name.empty()) {
+      where.autoencoder = path / autoencoder.name;
+      if (!fs::is_directory(where.autoencoder))
+        throw std::runtime_error(path.string() + ": model_index.json lists " + autoencoder.name +
+                                 " but the folder " + where.autoencoder.string() + " is missing");
+      where.scaled_latents = autoencoder.name == "vae";
+    }
+    return where;
   }
   if (is_diffusers_model(path)) {
-    if (fs::is_regular_file(path / "model_index.json"))
-      check_model_index(path / "model_index.json");
-    return {ModelLayout::diffusers_model, path / "config.json", path, find_scheduler_config(path)};
+    if (fs::is_regular_file(path / "model_index.json") &&
+        !check_model_index(path / "model_index.json").name.empty())
+      throw std::runtime_error(path.string() +
+                               ": model_index.json lists an autoencoder but the UNet is not in "
+                               "unet/; a latent pipeline keeps each component in its folder");
+    return {ModelLayout::diffusers_model,
+            path / "config.json",
+            path,
+            find_scheduler_config(path),
+            {},
+            false};
   }
   if (is_ddim_official_folder(path))
-    return {ModelLayout::ddim_official, path / "config.yml", path, {}};
+    return {ModelLayout::ddim_official, path / "config.yml", path, {}, {}, false};
   if (fs::is_regular_file(path / "args.json")) {
     if (!is_improved_diffusion_folder(path))
       throw std::runtime_error(path.string() +
                                ": args.json (improved-diffusion) without a *.pt state dict beside "
                                "it");
-    return {ModelLayout::improved_diffusion, path / "args.json", path, {}};
+    return {ModelLayout::improved_diffusion, path / "args.json", path, {}, {}, false};
   }
   if (fs::is_regular_file(path / "config.json")) {
     for (const char* other :
@@ -176,6 +240,33 @@ bool is_diffusers(ModelLayout layout) {
 
 bool is_original_format(ModelLayout layout) {
   return layout == ModelLayout::ddim_official || layout == ModelLayout::improved_diffusion;
+}
+
+/// A latent pipeline's autoencoder config, checked against the UNet it feeds: the UNet's
+/// channels must be the latent channels (a VQModel's: its codebook width, since its quantizer
+/// runs inside decode).
+AutoencoderConfig read_autoencoder_config(const Located& where, const UNetConfig& unet) {
+  const fs::path file = where.autoencoder / "config.json";
+  if (!fs::is_regular_file(file) || !fs::is_regular_file(where.autoencoder / kDiffusersWeights))
+    throw std::runtime_error(where.autoencoder.string() +
+                             ": an autoencoder folder needs config.json and " + kDiffusersWeights);
+  AutoencoderConfig a;
+  try {
+    a = autoencoder_config_from_diffusers(read_json(file), file.string());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  const int64_t latent = a.kind == AutoencoderKind::vq ? codebook_dim(a) : a.latent_channels;
+  if (unet.in_channels != latent ||
+      (unet.out_channels != latent && unet.out_channels != 2 * latent))
+    throw std::runtime_error(fmt::format(
+        "{}: the unet takes {} channels and gives {}, but the {} in {} has {} latent channels; "
+        "the unet's in_channels and out_channels must be {} (out_channels {} with learned "
+        "variances)",
+        where.autoencoder.parent_path().string(), unet.in_channels, unet.out_channels,
+        diffusers_class_name(a.kind), where.autoencoder.filename().string(), latent, latent,
+        2 * latent));
+  return a;
 }
 
 /// Sets loaded.config (and the fields saying where it came from) without reading any weights.
@@ -214,10 +305,15 @@ void read_config(const Located& where, LoadedModel& loaded) {
     throw std::runtime_error(e.what());
   }
   // The images such a model draws: sample_size² × in_channels in [-1, 1] (DDPMPipeline maps
-  // them to [0, 1] with image / 2 + 0.5).
+  // them to [0, 1] with image / 2 + 0.5); a latent model's are the autoencoder's decodes.
   c.data.image_size = c.model.sample_size;
   c.data.channels = c.model.in_channels;
   c.data.normalization = Normalization::minus_one_one;
+  if (!where.autoencoder.empty()) {
+    const auto a = read_autoencoder_config(where, c.model);
+    c.data.image_size = c.model.sample_size * downsample_factor(a);
+    c.data.channels = a.out_channels;
+  }
   // A class-conditional UNet2DModel: every label is a class, and the null class (if any) is not
   // recorded in diffusers' config (sampling with guidance then names it: --null-class).
   if (c.model.num_class_embeds > 0) {
@@ -297,6 +393,19 @@ LoadedModel load_model(const fs::path& path, WeightsKind weights, const torch::D
   load_state_dict(*loaded.model, tensors, loaded.weights_file.string());
   loaded.model->to(device);
   loaded.model->eval();
+  if (!loaded.config.autoencoder.empty() && where.autoencoder.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: the run was trained on the latents of {} but its copy {} is missing or incomplete",
+        where.config.parent_path().string(), loaded.config.autoencoder,
+        (where.config.parent_path() / "autoencoder").string()));
+  if (where.autoencoder.empty()) {
+    loaded.codec = Codec(dataset_normalization(loaded.config.data));
+  } else {
+    auto autoencoder = load_autoencoder(where.autoencoder, device);
+    const double scale = where.scaled_latents ? autoencoder->config().scaling_factor : 1.0;
+    loaded.codec = Codec(autoencoder, scale);
+    loaded.autoencoder_dir = where.autoencoder;
+  }
   return loaded;
 }
 

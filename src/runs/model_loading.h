@@ -7,7 +7,10 @@
 //   diffusers model      config.json (UNet2DModel) + diffusion_pytorch_model.safetensors, with
 //                        scheduler_config.json beside it, in scheduler/, or in ../scheduler/ of
 //                        a pipeline                                (save_pretrained, ddpm export)
-//   diffusers pipeline   model_index.json + unet/ (a diffusers model) + scheduler/
+//   diffusers pipeline   model_index.json + unet/ (a diffusers model) + scheduler/, and for
+//                        latent diffusion an autoencoder: vqvae/ (LDMPipeline: decoded as
+//                        vqvae.decode(latents), unscaled) or vae/ (decoded as
+//                        vae.decode(latents / scaling_factor), as Stable Diffusion)
 //   ermongroup/ddim      config.yml + ckpt.pth (training list) or one *.ckpt state dict
 //                        (runs/ddim_official_format.h; DDIM's and pytorch_diffusion's releases)
 //   improved-diffusion   args.json (training flags) + *.pt state dict
@@ -25,6 +28,7 @@
 
 #include "core/noise_schedule.h"
 #include "models/unet.h"
+#include "runs/codec.h"
 #include "runs/run_config.h"
 
 namespace ddpm {
@@ -44,9 +48,15 @@ const EnumTable<ModelLayout>& enum_table<ModelLayout>();
 struct LoadedModel {
   /// Our run's config; for diffusers folders the model from config.json, schedule, prediction
   /// type and sampling defaults from scheduler_config.json (RunConfig's defaults without one),
-  /// and data shaped like the model's samples in [-1, 1].
+  /// and data shaped like the model's samples (a latent pipeline's: the decoded images) in
+  /// [-1, 1].
   RunConfig config;
   UNet model{nullptr};  ///< in eval mode, on the requested device
+  /// Between images and the model's space: config.data's pixel normalization, or a latent
+  /// pipeline's autoencoder (on the same device, eval mode). Encode and decode only through it.
+  Codec codec;
+  /// A latent model's autoencoder folder; empty for pixel models.
+  std::filesystem::path autoencoder_dir;
   NoiseSchedule schedule;
   ModelLayout layout = ModelLayout::run_directory;
   std::filesystem::path checkpoint_dir;  ///< the folder the weights are in

@@ -247,14 +247,16 @@ void validate(const RunConfig& c) {
 }  // namespace
 
 json to_json(const RunConfig& c) {
-  return {{"preset", c.preset},
-          {"model", to_json(c.model)},
-          {"schedule", schedule_to_json(c.schedule)},
-          {"prediction_type", to_string(c.prediction_type)},
-          {"data", to_json(c.data)},
-          {"classes", classes_to_json(c.classes)},
-          {"training", training_to_json(c.training)},
-          {"sampling", sampling_to_json(c.sampling)}};
+  json j{{"preset", c.preset},
+         {"model", to_json(c.model)},
+         {"schedule", schedule_to_json(c.schedule)},
+         {"prediction_type", to_string(c.prediction_type)},
+         {"data", to_json(c.data)},
+         {"classes", classes_to_json(c.classes)},
+         {"training", training_to_json(c.training)},
+         {"sampling", sampling_to_json(c.sampling)}};
+  if (!c.autoencoder.empty()) j["autoencoder"] = c.autoencoder;
+  return j;
 }
 
 RunConfig run_config_from_json(const json& j) {
@@ -268,6 +270,7 @@ RunConfig run_config_from_json(const json& j) {
   if (j.contains("classes")) c.classes = classes_from_json(in.section("classes"));
   c.training = training_from_json(in.section("training"));
   c.sampling = sampling_from_json(in.section("sampling"));
+  in.read("autoencoder", c.autoencoder);
   in.finish();
   validate(c);
   return c;

@@ -151,6 +151,10 @@ struct RunConfig {
   ClassesConfig classes;
   TrainingConfig training;
   SamplingConfig sampling;
+  /// Latent diffusion (ddpm train --autoencoder): the autoencoder folder the run was started
+  /// with, for the record; the run keeps its own copy in RUN/autoencoder/, which loading uses.
+  /// Empty (and absent from config.json): the model works on pixels.
+  std::string autoencoder;
 };
 
 nlohmann::json to_json(const RunConfig& config);

@@ -14,11 +14,15 @@ EMA::EMA(UNet& model) : ema_(UNet(model->config())) {
 }
 
 void EMA::update(UNet& model, double decay) {
+  ema_update(*ema_, *model, decay);
+}
+
+void ema_update(torch::nn::Module& ema, torch::nn::Module& model, double decay) {
   torch::NoGradGuard no_grad;
-  auto online = model->named_parameters(true);
-  for (auto& p : ema_->named_parameters(true)) p.value().lerp_(online[p.key()], 1.0 - decay);
-  auto buffers = model->named_buffers(true);
-  for (auto& b : ema_->named_buffers(true)) b.value().copy_(buffers[b.key()]);
+  auto online = model.named_parameters(true);
+  for (auto& p : ema.named_parameters(true)) p.value().lerp_(online[p.key()], 1.0 - decay);
+  auto buffers = model.named_buffers(true);
+  for (auto& b : ema.named_buffers(true)) b.value().copy_(buffers[b.key()]);
 }
 
 double ema_decay_at(double decay, int64_t step, bool warmup) {

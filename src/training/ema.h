@@ -28,6 +28,10 @@ class EMA {
 
 /// The decay to use at `step`: min(decay, (1 + step)/(10 + step)) with warmup (as in
 /// TensorFlow's ExponentialMovingAverage num_updates), else decay.
+/// θ_ema ← decay θ_ema + (1 − decay) θ for the parameters of two modules of one architecture;
+/// buffers (BatchNorm running statistics) copied, never averaged.
+void ema_update(torch::nn::Module& ema, torch::nn::Module& online, double decay);
+
 double ema_decay_at(double decay, int64_t step, bool warmup);
 
 }  // namespace ddpm

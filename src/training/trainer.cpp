@@ -17,7 +17,9 @@
 #include "runs/generate.h"
 #include "runs/model_loading.h"
 #include "runs/threads.h"
+#include "training/gradients.h"
 #include "training/label_dropout.h"
+#include "training/latent_cache.h"
 #include "training/loss.h"
 #include "training/non_finite.h"
 
@@ -26,54 +28,6 @@ namespace ddpm {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string to_hex(const torch::Tensor& bytes) {
-  static const char* digits = "0123456789abcdef";
-  auto b = bytes.contiguous();
-  const auto* p = b.data_ptr<uint8_t>();
-  std::string s;
-  s.reserve(2 * b.numel());
-  for (int64_t i = 0; i < b.numel(); ++i) {
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
-}
-
-torch::Tensor from_hex(const std::string& s) {
-  if (s.size() % 2) throw std::runtime_error("state.json: malformed RNG state");
-  auto out = torch::empty({int64_t(s.size() / 2)}, torch::kUInt8);
-  auto* p = out.data_ptr<uint8_t>();
-  for (size_t i = 0; i < s.size(); i += 2)
-    p[i / 2] = uint8_t(std::stoi(s.substr(i, 2), nullptr, 16));
-  return out;
-}
-
-/// The global L2 norm of the gradients; when it is finite and clip > 0, the gradients are scaled
-/// to norm at most `clip` exactly as torch::nn::utils::clip_grad_norm_ does (coefficient
-/// clip / (norm + 1e-6), clamped to 1). A non-finite norm leaves them as they are, so the
-/// caller can still find which one went non-finite (clip_grad_norm_ would turn them all NaN).
-double global_grad_norm(UNet& model, double clip) {
-  std::vector<torch::Tensor> grads;
-  for (auto& p : model->parameters())
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return 0.0;
-  std::vector<torch::Tensor> norms;
-  for (auto& g : grads) norms.push_back(g.norm());
-  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm();
-  const double norm = total.item<double>();
-  if (clip > 0 && std::isfinite(norm)) {
-    const auto coef = torch::clamp(clip / (total + 1e-6), c10::nullopt, 1.0);
-    for (auto& g : grads) g.mul_(coef);
-  }
-  return norm;
-}
-
-NamedTensors named_gradients(UNet& model) {
-  NamedTensors grads;
-  for (auto& p : model->named_parameters(true)) grads.emplace_back(p.key(), p.value().grad());
-  return grads;
-}
 
 /// Refuses a checkpoint whose weights or optimizer state hold an inf or NaN.
 void check_finite(const Checkpoint& c, const fs::path& dir) {
@@ -86,19 +40,39 @@ void check_finite(const Checkpoint& c, const fs::path& dir) {
 
 }  // namespace
 
-Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
+Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir, std::optional<Codec> codec)
     : config_(std::move(config)),
       data_(std::move(data)),
+      codec_(codec ? *codec : Codec(data_.normalization)),
       run_dir_(std::move(run_dir)),
       device_(parse_device(config_.training.device)),
       schedule_(make_noise_schedule(config_.schedule)),
       generator_(at::detail::createCPUGenerator(config_.training.seed + 1)) {
   const auto& tc = config_.training;
   const auto& mc = config_.model;
-  if (data_.image_size != mc.sample_size || data_.channels != mc.in_channels)
-    throw std::invalid_argument(fmt::format(
-        "the model takes {}x{}x{} images but the data is {}x{}x{}", mc.in_channels, mc.sample_size,
-        mc.sample_size, data_.channels, data_.image_size, data_.image_size));
+  const auto image = codec_.image_shape(mc.in_channels, mc.sample_size);  // {C, S, S}
+  if (data_.image_size != image[1] || data_.channels != image[0])
+    throw std::invalid_argument(
+        fmt::format("the model{} takes {}x{}x{} images but the data is {}x{}x{}",
+                    codec_.is_latent() ? " (through its autoencoder)" : "", image[0], image[1],
+                    image[2], data_.channels, data_.image_size, data_.image_size));
+  if (codec_.is_latent()) {
+    const auto& a = codec_.autoencoder()->config();
+    const int64_t latent = a.kind == AutoencoderKind::vq ? codebook_dim(a) : a.latent_channels;
+    if (mc.in_channels != latent || mc.sample_size != latent_shape(a)[1])
+      throw std::invalid_argument(
+          fmt::format("the model takes {}x{}x{} inputs but the autoencoder's latents are {}x{}x{}",
+                      mc.in_channels, mc.sample_size, mc.sample_size, latent, latent_shape(a)[1],
+                      latent_shape(a)[2]));
+    if (config_.data.hflip)
+      throw std::invalid_argument(
+          "data.hflip with an autoencoder: the latents are computed once from the unflipped "
+          "images; turn hflip off for latent runs");
+    if (config_.data.normalization != Normalization::minus_one_one)
+      throw std::invalid_argument(
+          "an autoencoder sees [-1,1] images: data.normalization must be \"[-1,1]\" for latent "
+          "runs");
+  }
   const auto& classes = config_.classes;
   if (classes.conditional) {
     if (!data_.train_labels)
@@ -147,6 +121,11 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir)
   write_file_atomic(run_dir_ / "config.json", to_json(config_).dump(2) + "\n");
 }
 
+void Trainer::prepare_latents(const std::function<void(int64_t, int64_t)>& progress) {
+  if (!codec_.is_latent() || train_latents_.defined()) return;
+  train_latents_ = cached_latents(run_dir_ / "latents.safetensors", codec_, data_.train, progress);
+}
+
 void Trainer::resume() {
   auto c = read_checkpoint(run_dir_ / "checkpoints/latest", /*with_optimizer=*/true);
   load_state_dict(*model_, c.model, (run_dir_ / "checkpoints/latest/model.safetensors").string());
@@ -155,9 +134,9 @@ void Trainer::resume() {
   optimizer_->load_state(c.optimizer);
   step_ = c.state.at("step").get<int64_t>();
   elapsed_seconds_ = c.state.value("seconds", 0.0);
-  generator_.set_state(from_hex(c.state.at("generator").get<std::string>()));
+  restore_generator_state(generator_, c.state.at("generator").get<std::string>());
   at::Generator global = at::detail::getDefaultCPUGenerator();
-  global.set_state(from_hex(c.state.at("global_generator").get<std::string>()));
+  restore_generator_state(global, c.state.at("global_generator").get<std::string>());
   loader_->restore(
       {c.state.at("loader_epoch").get<int64_t>(), c.state.at("loader_position").get<int64_t>()});
   if (loss_scaler_.enabled() && c.state.contains("loss_scaler"))
@@ -201,8 +180,8 @@ Checkpoint Trainer::make_checkpoint() {
   const auto loader_state = loader_->state();
   c.state = {{"step", step_},
              {"seconds", elapsed_seconds_},
-             {"generator", to_hex(generator_.get_state())},
-             {"global_generator", to_hex(at::detail::getDefaultCPUGenerator().get_state())},
+             {"generator", generator_state_hex(generator_)},
+             {"global_generator", generator_state_hex(at::detail::getDefaultCPUGenerator())},
              {"loader_epoch", loader_state.epoch},
              {"loader_position", loader_state.position}};
   if (loss_scaler_.enabled()) c.state["loss_scaler"] = loss_scaler_.state();
@@ -224,7 +203,7 @@ void Trainer::save_checkpoint() {
 double Trainer::evaluate() {
   if (!metric_) throw std::logic_error("Trainer::evaluate: training.eval_every is 0");
   const double value = metric_->evaluate(ema_->model(), schedule_, config_.prediction_type,
-                                         config_.sampling, data_.normalization, config_.classes);
+                                         config_.sampling, codec_, config_.classes);
   if (!std::isnan(value) && (std::isnan(best_eval_) || value < best_eval_)) {
     best_eval_ = value;
     best_eval_step_ = step_;
@@ -262,7 +241,7 @@ fs::path Trainer::save_sample_grid() {
     for (int64_t k = 0; k < K; ++k) row_names.push_back(class_name(config_.classes, k));
   }
   auto samples = generate(ema_->model(), schedule_, config_.prediction_type, sampling, request);
-  auto images = denormalize_to_uint8(samples, data_.normalization);
+  auto images = codec_.to_uint8(samples);
   auto path = run_dir_ / "samples" / fmt::format("step_{:06d}.png", step_);
   if (!row_names.empty()) {
     write_png(path, make_labelled_grid(images, row_names, grid));
@@ -276,6 +255,7 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   const auto& tc = config_.training;
   if (!started_ && !tc.init.empty()) load_init_weights();
   started_ = true;
+  prepare_latents();
   TrainingLog log(run_dir_ / "log.csv", step_, metric_ ? "eval_" + metric_->name() : "");
   using clock = std::chrono::steady_clock;
   double window_seconds = 0;  // optimizer steps only: grids and checkpoints are not training
@@ -317,10 +297,15 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   std::string first_bad;  // what went non-finite at first_bad_step
   while (step_ < total_steps_ && !(stop && stop->load())) {
     const auto t0 = clock::now();
-    auto rows = loader_->next_indices();             // int64 [B]
-    auto batch = data_.train.index_select(0, rows);  // uint8 [B, C, H, W]
-    if (config_.data.hflip) batch = random_hflip(batch, generator_);
-    auto x0 = normalize(batch, data_.normalization).to(device_);  // [B, C, H, W]
+    auto rows = loader_->next_indices();  // int64 [B]
+    torch::Tensor x0;                     // [B, C, H, W] in model space
+    if (codec_.is_latent()) {
+      x0 = train_latents_.index_select(0, rows).to(device_);  // computed once
+    } else {
+      auto batch = data_.train.index_select(0, rows);  // uint8 [B, C, H, W]
+      if (config_.data.hflip) batch = random_hflip(batch, generator_);
+      x0 = codec_.encode(batch).to(device_);
+    }
     torch::Tensor labels;  // int64 [B], dropped ones set to the null class
     if (config_.classes.conditional)
       labels = drop_labels(data_.train_labels->index_select(0, rows), tc.label_dropout,
@@ -343,9 +328,9 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
       // fp16: gradients back to their true size before clipping; an overflowed step is the
       // scaler's to skip (it backs off the scale), not a bad step.
       const bool scaler_finite = loss_scaler_.unscale(model_->parameters());
-      grad_norm = global_grad_norm(model_, tc.grad_clip);
+      grad_norm = global_grad_norm(*model_, tc.grad_clip);
       if (scaler_finite && !std::isfinite(grad_norm))
-        bad = first_non_finite(named_gradients(model_)).value_or("gradient norm");
+        bad = first_non_finite(named_gradients(*model_)).value_or("gradient norm");
       if (scaler_finite && bad.empty()) {
         optimizer_->step(lr);
         ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));

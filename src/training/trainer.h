@@ -25,6 +25,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -34,6 +35,7 @@
 #include "eval/validation_metric.h"
 #include "models/unet.h"
 #include "runs/checkpoint.h"
+#include "runs/codec.h"
 #include "runs/run_config.h"
 #include "training/adamw.h"
 #include "training/ema.h"
@@ -88,8 +90,17 @@ class TrainingDiverged : public std::runtime_error {
 
 class Trainer {
  public:
-  /// Creates the run directory and writes config.json. The dataset's shape must match the model.
-  Trainer(RunConfig config, Dataset data, std::filesystem::path run_dir);
+  /// Creates the run directory and writes config.json. `codec` maps the images to the model's
+  /// space: the data's pixel normalization when absent, or an autoencoder (latent diffusion; the
+  /// training images are then encoded once, see prepare_latents). The decoded shape must match
+  /// the data's images.
+  Trainer(RunConfig config, Dataset data, std::filesystem::path run_dir,
+          std::optional<Codec> codec = std::nullopt);
+
+  /// Latent runs: encodes the training images through the codec's autoencoder, or reads them
+  /// from RUN/latents.safetensors when that cache holds this autoencoder's latents of this data
+  /// (training/latent_cache.h). run() calls it when it has not been; `progress(done, total)`.
+  void prepare_latents(const std::function<void(int64_t, int64_t)>& progress = {});
 
   /// Continues from RUN/checkpoints/latest: weights, EMA, optimizer, step, RNG and loader state.
   void resume();
@@ -123,6 +134,8 @@ class Trainer {
  private:
   RunConfig config_;
   Dataset data_;
+  Codec codec_;                  ///< images ↔ model space: pixels, or an autoencoder's latents
+  torch::Tensor train_latents_;  ///< latent runs: float [N_train, C', s, s] (prepare_latents)
   std::filesystem::path run_dir_;
   torch::Device device_;
   NoiseSchedule schedule_;

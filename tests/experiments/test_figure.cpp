@@ -12,7 +12,7 @@ namespace {
 TEST(Figure, IsAMakeGridOfTheTilesWithEmptyCellsInThePadColour) {
   auto tiles = torch::zeros({2, 3, 1, 4, 5});  // 2 rows × 3 columns of 4×5 images, value 0
   tiles[1][2] = empty_cell(tiles);
-  auto image = figure_image(tiles, {});
+  auto image = figure_image(tiles, Codec());
   // make_grid: rows·(H + 2) + 2 by columns·(W + 2) + 2.
   EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, 2 * 6 + 2, 3 * 7 + 2}));
   EXPECT_EQ(image[0][2][2].item<uint8_t>(), 128);  // 0 in [-1, 1] → 127.5 → 128
@@ -33,7 +33,7 @@ TEST(Figure, GridTilesPadsTheLastRow) {
 TEST(Figure, WritesThePngAndItsJson) {
   test::TempDir dir;
   const auto png = dir.path / "sub" / "fig.png";
-  auto image = figure_image(torch::zeros({1, 2, 3, 4, 4}), {});
+  auto image = figure_image(torch::zeros({1, 2, 3, 4, 4}), Codec());
   write_figure(png, image, {{"seed", 3}});
   EXPECT_TRUE(torch::equal(read_image(png), image));
   EXPECT_EQ(figure_json_path(png), dir.path / "sub" / "fig.json");

@@ -29,8 +29,8 @@ TEST(LatentCodes, EncodeThenDecodeReturnsTheImages) {
       test::gaussian_oracle(schedule, torch::zeros({1, 1, 1, 1}), torch::full({1, 1, 1, 1}, 0.5));
   torch::Generator g = at::detail::createCPUGenerator(0);
   auto x0 = (0.5 * torch::randn({3, 1, 8, 8}, g)).clamp(-1, 1);
-  SamplingConfig s;  // clip_sample on: decode_codes must ignore it
-  NormalizationParams normalization;
+  SamplingConfig s;     // clip_sample on: decode_codes must ignore it
+  Codec normalization;  // pixels in [-1, 1]
   double previous = 1e9;
   for (int64_t steps : {20, 50, 100}) {
     auto ts = inference_timesteps(TimestepSpacing::leading, 1000, steps);
@@ -60,7 +60,7 @@ TEST(LatentCodes, EncodeThenDecodeReturnsTheImages) {
 TEST(LatentCodes, RoundTripErrorNumbers) {
   auto a = torch::zeros({1, 1, 2, 2}), b = torch::zeros({1, 1, 2, 2});
   b[0][0][0][0] = 0.5;
-  auto e = round_trip_error(a, b, {});
+  auto e = round_trip_error(a, b, Codec());
   EXPECT_DOUBLE_EQ(e.mse, 0.0625);
   EXPECT_DOUBLE_EQ(e.max_abs, 0.5);
   // 0 → 127.5 rounds to 128, 0.5 → 191.25 rounds to 191: one pixel 63/255 apart.

@@ -29,22 +29,22 @@ RunConfig model_config(int64_t size, int64_t channels) {
 TEST(ModelData, FollowsTheModelsSizeChannelsAndNormalization) {
   test::TempDir dir;
   const auto root = folder(dir.path, 20);
-  auto data = load_model_data(root.string(), model_config(16, 3));
+  auto data = load_model_data(root.string(), model_config(16, 3), Codec());
   EXPECT_EQ(data.validation.sizes(), (std::vector<int64_t>{4, 3, 16, 16}));  // 20 % of 20
-  auto gray = load_model_data(root.string(), model_config(8, 1));
+  auto gray = load_model_data(root.string(), model_config(8, 1), Codec());
   EXPECT_EQ(gray.validation.sizes(), (std::vector<int64_t>{4, 1, 8, 8}));
   // mean-std models use their own statistics, not the data's.
   auto c = model_config(16, 3);
   c.data.normalization = Normalization::mean_std;
   c.data.mean = {0.5, 0.5, 0.5};
   c.data.stddev = {0.25, 0.25, 0.25};
-  auto ms = load_model_data(root.string(), c);
-  EXPECT_EQ(ms.normalization.mean, c.data.mean);
+  auto ms = load_model_data(root.string(), c, Codec(dataset_normalization(c.data)));
+  EXPECT_EQ(ms.codec.pixels().mean, c.data.mean);
   auto x = pick_images(ms, {0});
   auto expected = (ms.validation.slice(0, 0, 1).to(torch::kFloat32) / 255 - 0.5) / 0.25;
   EXPECT_TRUE(test::tensors_close(x, expected, 1e-6));
-  EXPECT_THROW(load_model_data(root.string(), model_config(12, 3)), std::invalid_argument);
-  EXPECT_THROW(load_model_data((dir.path / "nowhere").string(), model_config(16, 3)),
+  EXPECT_THROW(load_model_data(root.string(), model_config(12, 3), Codec()), std::invalid_argument);
+  EXPECT_THROW(load_model_data((dir.path / "nowhere").string(), model_config(16, 3), Codec()),
                std::runtime_error);
 }
 

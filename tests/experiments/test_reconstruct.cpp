@@ -13,15 +13,15 @@ struct OracleCase {
   DenoiseFn oracle =
       test::gaussian_oracle(schedule, torch::zeros({1, 1, 1, 1}), torch::full({1, 1, 1, 1}, 0.5));
   torch::Tensor x0 = 0.5 * torch::randn({4, 1, 8, 8}, at::detail::createCPUGenerator(2));
-  NormalizationParams normalization;  // [-1, 1]
+  Codec codec;  // pixels in [-1, 1]
 };
 
 Reconstruction run(OracleCase& s, const ReconstructRequest& r, uint64_t seed) {
   SamplingConfig sampling;
   sampling.sampler = default_sampler_config(SamplerKind::ddpm);
   torch::Generator gen = at::detail::createCPUGenerator(seed);
-  return reconstruct(s.oracle, s.schedule, PredictionType::epsilon, sampling, s.x0, s.normalization,
-                     r, gen);
+  return reconstruct(s.oracle, s.schedule, PredictionType::epsilon, sampling, s.x0, s.codec, r,
+                     gen);
 }
 
 TEST(Reconstruct, SmallTGivesTheImageBackLargeTForgetsIt) {

@@ -74,24 +74,49 @@ TEST(Image, ConvertsChannelsOnRequest) {
   EXPECT_THROW(read_image(dir.path / "rgb.png", 2), std::invalid_argument);
 }
 
-TEST(Image, DropsAlpha) {
+// Transparent pixels become white, opaque ones keep their colour, partial ones blend (c·α +
+// 255·(1 − α), rounded), as an icon shows on a white page.
+TEST(Image, CompositesAlphaOntoWhite) {
   test::TempDir dir;
-  const auto rgba = random_image(4, 3, 3).permute({1, 2, 0}).contiguous();  // [H, W, 4]
+  auto rgba = random_image(4, 3, 3);  // [4, H, W]
+  rgba[3][0][0] = 0;                  // transparent
+  rgba[3][0][1] = 255;                // opaque
+  rgba[3][0][2] = 128;                // half
+  const auto hwc = rgba.permute({1, 2, 0}).contiguous();
   std::string png;
   auto append = [](void* ctx, void* data, int size) {
     static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
   };
-  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 3, 3, 4, rgba.data_ptr(), 3 * 4));
+  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 3, 3, 4, hwc.data_ptr(), 3 * 4));
   spit(dir.path / "rgba.png", png);
   const auto image = read_image(dir.path / "rgba.png");
-  EXPECT_TRUE(torch::equal(image, rgba.permute({2, 0, 1}).slice(0, 0, 3)));
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{3, 3, 3}));
+  auto c = rgba.slice(0, 0, 3).to(torch::kInt32), a = rgba.slice(0, 3).to(torch::kInt32);
+  const auto expected = torch::div(c * a + 255 * (255 - a) + 127, 255, "floor").to(torch::kUInt8);
+  EXPECT_TRUE(torch::equal(image, expected));
+  EXPECT_EQ(image[0][0][0].item<int>(), 255);  // transparent → white
+  EXPECT_TRUE(
+      torch::equal(image.select(1, 0).select(1, 1), rgba.slice(0, 0, 3).select(1, 0).select(1, 1)));
+  // As gray: the composited colour's luma (stb_image's weights).
+  const auto gray = read_image(dir.path / "rgba.png", 1);
+  const auto e = expected.to(torch::kInt32);
+  EXPECT_TRUE(torch::equal(
+      gray,
+      torch::div(e[0] * 77 + e[1] * 150 + e[2] * 29, 256, "floor").to(torch::kUInt8).unsqueeze(0)));
 
   png.clear();
-  const auto gray_alpha = random_image(2, 3, 3).permute({1, 2, 0}).contiguous();  // [H, W, 2]
-  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 3, 3, 2, gray_alpha.data_ptr(), 3 * 2));
+  auto gray_alpha = random_image(2, 3, 3);
+  gray_alpha[1][1][1] = 0;
+  const auto ga = gray_alpha.permute({1, 2, 0}).contiguous();  // [H, W, 2]
+  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 3, 3, 2, ga.data_ptr(), 3 * 2));
   spit(dir.path / "ga.png", png);
-  EXPECT_TRUE(
-      torch::equal(read_image(dir.path / "ga.png"), gray_alpha.permute({2, 0, 1})[0].unsqueeze(0)));
+  const auto g = read_image(dir.path / "ga.png");
+  auto gc = gray_alpha.slice(0, 0, 1).to(torch::kInt32),
+       ga_a = gray_alpha.slice(0, 1).to(torch::kInt32);
+  EXPECT_TRUE(torch::equal(
+      g, torch::div(gc * ga_a + 255 * (255 - ga_a) + 127, 255, "floor").to(torch::kUInt8)));
+  EXPECT_EQ(g[0][1][1].item<int>(), 255);
+  EXPECT_EQ(read_image(dir.path / "ga.png", 3).size(0), 3);
 }
 
 TEST(Image, DecodesJpeg) {

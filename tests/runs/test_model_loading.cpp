@@ -143,14 +143,21 @@ TEST(ModelLoading, ReadsPipelineFolders) {
   // read_model_config reads the same without weights.
   EXPECT_EQ(read_model_config(pipe).model, loaded.config.model);
 
-  // Components this project cannot run are named.
+  // Components this project cannot run are named; a listed autoencoder must be there.
   std::ofstream(pipe / "model_index.json")
       << nlohmann::json{{"_class_name", "LDMPipeline"},
                         {"scheduler", {"diffusers", "DDIMScheduler"}},
                         {"unet", {"diffusers", "UNet2DModel"}},
                         {"vqvae", {"diffusers", "VQModel"}}};
   EXPECT_THAT(error_of([&] { load_model(pipe, WeightsKind::ema, torch::kCPU); }),
-              HasSubstr("vqvae (VQModel)"));
+              HasSubstr("lists vqvae but the folder"));
+  std::ofstream(pipe / "model_index.json")
+      << nlohmann::json{{"_class_name", "StableDiffusionPipeline"},
+                        {"scheduler", {"diffusers", "DDIMScheduler"}},
+                        {"unet", {"diffusers", "UNet2DModel"}},
+                        {"text_encoder", {"transformers", "CLIPTextModel"}}};
+  EXPECT_THAT(error_of([&] { load_model(pipe, WeightsKind::ema, torch::kCPU); }),
+              HasSubstr("text_encoder (CLIPTextModel)"));
   std::ofstream(pipe / "model_index.json")
       << nlohmann::json{{"unet", {"diffusers", "UNet2DConditionModel"}}};
   EXPECT_THAT(error_of([&] { load_model(pipe, WeightsKind::ema, torch::kCPU); }),
