@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "config_patch.h"
 #include "data/dataset.h"
 #include "enum_choices.h"
 #include "pipeline/model_source.h"
@@ -42,35 +43,6 @@ struct TrainFlags {
   std::string autoencoder;
   json patch = json::object();  ///< every flag the user set, as a RunConfig merge patch
 };
-
-/// Registers `--name` whose value lands at patch[section][key] when given.
-template <typename T>
-void patch_option(CLI::App& cmd, TrainFlags& flags, const std::string& name,
-                  const std::string& section, const std::string& key, const std::string& help) {
-  cmd.add_option_function<T>(
-      name,
-      [&flags, section, key](const T& v) {
-        if (section.empty())
-          flags.patch[key] = v;
-        else
-          flags.patch[section][key] = v;
-      },
-      help);
-}
-
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path.string() + ": cannot read the config file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  json j = parse_json_with_comments(text, path.string());
-  if (!j.is_object())
-    throw std::invalid_argument(path.string() + ": expected a JSON object of config sections, " +
-                                "found " + std::string(j.type_name()));
-  if (j.contains("preset") && !j["preset"].is_string())
-    throw std::invalid_argument(path.string() + ": preset must be a string, found " +
-                                j["preset"].dump());
-  return j;
-}
 
 }  // namespace
 
@@ -106,78 +78,86 @@ Run add_train(CLI::App& app) {
                   "train-autoencoder run, an AutoencoderKL/VQModel folder, or a latent pipeline's "
                   "vae/vqvae). The UNet's channels and sample_size follow the latents; the "
                   "latents of the data are computed once and cached in the run folder");
-  patch_option<std::string>(*cmd, f, "--data", "data", "source",
+  patch_option<std::string>(*cmd, f.patch, "--data", "data", "source",
                             "fashion-mnist or a folder of PNG/JPEG images (recursive)");
-  patch_option<int64_t>(*cmd, f, "--image-size", "data", "image_size",
+  patch_option<int64_t>(*cmd, f.patch, "--image-size", "data", "image_size",
                         "Square image size (default: follows the data)");
-  patch_option<int64_t>(*cmd, f, "--channels", "data", "channels", "1 or 3 (default: the data's)");
-  patch_option<std::string>(*cmd, f, "--normalization", "data", "normalization",
+  patch_option<int64_t>(*cmd, f.patch, "--channels", "data", "channels",
+                        "1 or 3 (default: the data's)");
+  patch_option<std::string>(*cmd, f.patch, "--normalization", "data", "normalization",
                             "[-1,1] (DDPM) or mean-std (Keras)");
-  patch_option<bool>(*cmd, f, "--hflip", "data", "hflip", "Random horizontal flips (true/false)");
+  patch_option<bool>(*cmd, f.patch, "--hflip", "data", "hflip",
+                     "Random horizontal flips (true/false)");
   cmd->add_flag_function(
          "--class-conditional", [&f](int64_t) { f.patch["classes"]["conditional"] = true; },
          "Train on the data's labels (Fashion-MNIST's ten classes; a folder's sub-folders) with "
          "a null class for classifier-free guidance")
       ->group("Classes");
-  patch_option<double>(*cmd, f, "--label-dropout", "training", "label_dropout",
+  patch_option<double>(*cmd, f.patch, "--label-dropout", "training", "label_dropout",
                        "Share of labels replaced by the null class (default 0.1)");
-  patch_option<double>(*cmd, f, "--guidance-scale", "sampling", "guidance_scale",
+  patch_option<double>(*cmd, f.patch, "--guidance-scale", "sampling", "guidance_scale",
                        "Guidance scale of the run's sample grids and later sampling (default 1)");
   cmd->get_option("--label-dropout")->group("Classes");
   cmd->get_option("--guidance-scale")->group("Classes");
-  patch_option<int64_t>(*cmd, f, "--steps", "training", "steps",
+  patch_option<int64_t>(*cmd, f.patch, "--steps", "training", "steps",
                         "Total optimizer steps, counted across resumes");
-  patch_option<int64_t>(*cmd, f, "--epochs", "training", "epochs",
+  patch_option<int64_t>(*cmd, f.patch, "--epochs", "training", "epochs",
                         "Passes over the data instead of --steps (replaces the preset's steps)");
   cmd->get_option("--steps")->excludes(cmd->get_option("--epochs"));
-  patch_option<int64_t>(*cmd, f, "--batch-size", "training", "batch_size", "Images per step");
-  patch_option<double>(*cmd, f, "--lr", "training", "lr", "AdamW learning rate");
-  patch_option<double>(*cmd, f, "--weight-decay", "training", "weight_decay", "AdamW weight decay");
-  patch_option<int64_t>(*cmd, f, "--warmup-steps", "training", "warmup_steps",
+  patch_option<int64_t>(*cmd, f.patch, "--batch-size", "training", "batch_size", "Images per step");
+  patch_option<double>(*cmd, f.patch, "--lr", "training", "lr", "AdamW learning rate");
+  patch_option<double>(*cmd, f.patch, "--weight-decay", "training", "weight_decay",
+                       "AdamW weight decay");
+  patch_option<int64_t>(*cmd, f.patch, "--warmup-steps", "training", "warmup_steps",
                         "Linear learning-rate warmup steps");
-  patch_option<double>(*cmd, f, "--grad-clip", "training", "grad_clip",
+  patch_option<double>(*cmd, f.patch, "--grad-clip", "training", "grad_clip",
                        "Max global gradient norm (0: off)");
-  patch_option<int64_t>(*cmd, f, "--max-bad-steps", "training", "max_bad_steps",
+  patch_option<int64_t>(*cmd, f.patch, "--max-bad-steps", "training", "max_bad_steps",
                         "Stop after this many consecutive steps with a non-finite loss or "
                         "gradient, each skipped (default 5)");
-  patch_option<std::string>(*cmd, f, "--loss", "training", "loss",
+  patch_option<std::string>(*cmd, f.patch, "--loss", "training", "loss",
                             "mse or l1 (on the prediction), or hybrid: improved DDPM's L_simple + "
                             "L_vlb, learning the variances too (2x the output channels)");
-  patch_option<double>(*cmd, f, "--ema-decay", "training", "ema_decay", "EMA decay in [0, 1)");
-  patch_option<int64_t>(*cmd, f, "--sample-every", "training", "sample_every",
+  patch_option<double>(*cmd, f.patch, "--ema-decay", "training", "ema_decay",
+                       "EMA decay in [0, 1)");
+  patch_option<int64_t>(*cmd, f.patch, "--sample-every", "training", "sample_every",
                         "Steps between sample grids (0: never)");
-  patch_option<int64_t>(*cmd, f, "--checkpoint-every", "training", "checkpoint_every",
+  patch_option<int64_t>(*cmd, f.patch, "--checkpoint-every", "training", "checkpoint_every",
                         "Steps between checkpoints");
-  patch_option<int64_t>(*cmd, f, "--log-every", "training", "log_every", "Steps between log rows");
-  patch_option<int64_t>(*cmd, f, "--eval-every", "training", "eval_every",
+  patch_option<int64_t>(*cmd, f.patch, "--log-every", "training", "log_every",
+                        "Steps between log rows");
+  patch_option<int64_t>(*cmd, f.patch, "--eval-every", "training", "eval_every",
                         "Steps between validation KID/FD measurements that keep checkpoints/best "
                         "(0: never)");
-  patch_option<std::string>(*cmd, f, "--eval-metric", "training", "eval_metric",
+  patch_option<std::string>(*cmd, f.patch, "--eval-metric", "training", "eval_metric",
                             "kid or fd: the validation metric checkpoints/best minimises");
-  patch_option<int64_t>(*cmd, f, "--eval-samples", "training", "eval_samples",
+  patch_option<int64_t>(*cmd, f.patch, "--eval-samples", "training", "eval_samples",
                         "EMA samples (and validation images) per evaluation");
-  patch_option<int64_t>(*cmd, f, "--eval-steps", "training", "eval_steps",
+  patch_option<int64_t>(*cmd, f.patch, "--eval-steps", "training", "eval_steps",
                         "DDIM steps per evaluation sample");
-  patch_option<std::string>(*cmd, f, "--eval-inception", "training", "eval_inception",
+  patch_option<std::string>(*cmd, f.patch, "--eval-inception", "training", "eval_inception",
                             "FID Inception weights for the validation metric (default: the "
                             "shipped Fashion-MNIST classifier, 1-channel data only)");
-  patch_option<uint64_t>(*cmd, f, "--seed", "training", "seed", "Seed of every random choice");
-  patch_option<std::string>(*cmd, f, "--device", "training", "device", "auto, cpu, cuda or cuda:N");
-  patch_option<int64_t>(*cmd, f, "--threads", "training", "threads", "CPU threads (0: all cores)");
-  patch_option<std::string>(*cmd, f, "--precision", "training", "precision",
+  patch_option<uint64_t>(*cmd, f.patch, "--seed", "training", "seed",
+                         "Seed of every random choice");
+  patch_option<std::string>(*cmd, f.patch, "--device", "training", "device",
+                            "auto, cpu, cuda or cuda:N");
+  patch_option<int64_t>(*cmd, f.patch, "--threads", "training", "threads",
+                        "CPU threads (0: all cores)");
+  patch_option<std::string>(*cmd, f.patch, "--precision", "training", "precision",
                             "Autocast for the forward pass: fp32, bf16, or fp16 (CUDA, with loss "
                             "scaling)");
-  patch_option<std::string>(*cmd, f, "--prediction-type", "", "prediction_type",
+  patch_option<std::string>(*cmd, f.patch, "--prediction-type", "", "prediction_type",
                             "epsilon, sample or v_prediction");
-  patch_option<std::string>(*cmd, f, "--beta-schedule", "schedule", "beta_schedule",
+  patch_option<std::string>(*cmd, f.patch, "--beta-schedule", "schedule", "beta_schedule",
                             "linear, scaled_linear, squaredcos_cap_v2 or keras_cosine");
-  patch_option<int64_t>(*cmd, f, "--num-train-timesteps", "schedule", "num_train_timesteps",
+  patch_option<int64_t>(*cmd, f.patch, "--num-train-timesteps", "schedule", "num_train_timesteps",
                         "Diffusion steps T");
 
   return [flags]() -> int {
     auto& f = *flags;
     std::vector<json> patches;
-    if (!f.config_file.empty()) patches.push_back(read_json_file(f.config_file));
+    if (!f.config_file.empty()) patches.push_back(read_config_file(f.config_file));
     patches.push_back(f.patch);
     std::string preset = f.preset.empty() ? "fashion-mnist" : f.preset;
     bool preset_given = !f.preset.empty();
@@ -228,7 +208,7 @@ Run add_train(CLI::App& app) {
                                     " has no checkpoint to resume from "
                                     "(expected checkpoints/latest/); drop --resume to start it");
       // The run's own resolved config, with any flags given now on top (e.g. more --steps).
-      json resolved = read_json_file(run_dir / "config.json");
+      json resolved = read_config_file(run_dir / "config.json");
       for (const auto& p : patches) merge_run_config_patch(resolved, p);
       config = run_config_from_json(resolved);
     } else {

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.h"
+#include "config_patch.h"
 #include "data/dataset.h"
 #include "enum_choices.h"
 #include "progress.h"
@@ -37,23 +38,6 @@ struct TrainAutoencoderFlags {
   json patch = json::object();
 };
 
-template <typename T>
-void patch_option(CLI::App& cmd, TrainAutoencoderFlags& flags, const std::string& name,
-                  const std::string& section, const std::string& key, const std::string& help) {
-  cmd.add_option_function<T>(
-      name, [&flags, section, key](const T& v) { flags.patch[section][key] = v; }, help);
-}
-
-json read_config_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path.string() + ": cannot read the config file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  json j = parse_json_with_comments(text, path.string());
-  if (!j.is_object())
-    throw std::invalid_argument(path.string() + ": expected a JSON object of config sections");
-  return j;
-}
-
 }  // namespace
 
 Run add_train_autoencoder(CLI::App& app) {
@@ -73,41 +57,46 @@ Run add_train_autoencoder(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", f.out, "Run directory (default runs/<preset>)");
   cmd->add_flag("--resume", f.resume, "Continue the run in --out from checkpoints/latest");
-  patch_option<std::string>(*cmd, f, "--data", "data", "source",
+  patch_option<std::string>(*cmd, f.patch, "--data", "data", "source",
                             "fashion-mnist or a folder of PNG/JPEG images (recursive)");
-  patch_option<std::string>(*cmd, f, "--kind", "model", "kind",
+  patch_option<std::string>(*cmd, f.patch, "--kind", "model", "kind",
                             "kl (AutoencoderKL, the default) or vq (VQModel)");
-  patch_option<int64_t>(*cmd, f, "--latent-channels", "model", "latent_channels",
+  patch_option<int64_t>(*cmd, f.patch, "--latent-channels", "model", "latent_channels",
                         "Channels of the latent images (default 4)");
   cmd->add_option("--downsample", f.downsample,
                   "Pixels per latent position along a side: 1, 2, 4 (the presets), 8, ...");
-  patch_option<int64_t>(*cmd, f, "--num-vq-embeddings", "model", "num_vq_embeddings",
+  patch_option<int64_t>(*cmd, f.patch, "--num-vq-embeddings", "model", "num_vq_embeddings",
                         "VQ codebook size (default 256)");
-  patch_option<int64_t>(*cmd, f, "--steps", "training", "steps",
+  patch_option<int64_t>(*cmd, f.patch, "--steps", "training", "steps",
                         "Total optimizer steps, counted across resumes");
-  patch_option<int64_t>(*cmd, f, "--batch-size", "training", "batch_size", "Images per step");
-  patch_option<double>(*cmd, f, "--lr", "training", "lr", "Adam learning rate");
-  patch_option<std::string>(*cmd, f, "--reconstruction-loss", "training", "reconstruction_loss",
-                            "l1 (LDM's, the default) or mse");
-  patch_option<double>(*cmd, f, "--kl-weight", "training", "kl_weight",
+  patch_option<int64_t>(*cmd, f.patch, "--batch-size", "training", "batch_size", "Images per step");
+  patch_option<double>(*cmd, f.patch, "--lr", "training", "lr", "Adam learning rate");
+  patch_option<std::string>(*cmd, f.patch, "--reconstruction-loss", "training",
+                            "reconstruction_loss", "l1 (LDM's, the default) or mse");
+  patch_option<double>(*cmd, f.patch, "--kl-weight", "training", "kl_weight",
                        "AutoencoderKL: weight of the KL term per image (default 1e-6, LDM's)");
-  patch_option<double>(*cmd, f, "--vq-beta", "training", "vq_beta",
+  patch_option<double>(*cmd, f.patch, "--vq-beta", "training", "vq_beta",
                        "VQModel: commitment weight (default 0.25)");
-  patch_option<double>(*cmd, f, "--ema-decay", "training", "ema_decay", "EMA decay in [0, 1)");
-  patch_option<double>(*cmd, f, "--grad-clip", "training", "grad_clip",
+  patch_option<double>(*cmd, f.patch, "--ema-decay", "training", "ema_decay",
+                       "EMA decay in [0, 1)");
+  patch_option<double>(*cmd, f.patch, "--grad-clip", "training", "grad_clip",
                        "Max global gradient norm (0: off)");
-  patch_option<int64_t>(*cmd, f, "--max-bad-steps", "training", "max_bad_steps",
+  patch_option<int64_t>(*cmd, f.patch, "--max-bad-steps", "training", "max_bad_steps",
                         "Stop after this many consecutive non-finite steps (default 5)");
-  patch_option<int64_t>(*cmd, f, "--sample-every", "training", "sample_every",
+  patch_option<int64_t>(*cmd, f.patch, "--sample-every", "training", "sample_every",
                         "Steps between reconstruction grids (0: only at the end)");
-  patch_option<int64_t>(*cmd, f, "--checkpoint-every", "training", "checkpoint_every",
+  patch_option<int64_t>(*cmd, f.patch, "--checkpoint-every", "training", "checkpoint_every",
                         "Steps between checkpoints");
-  patch_option<int64_t>(*cmd, f, "--log-every", "training", "log_every", "Steps between log rows");
-  patch_option<int64_t>(*cmd, f, "--eval-images", "training", "eval_images",
+  patch_option<int64_t>(*cmd, f.patch, "--log-every", "training", "log_every",
+                        "Steps between log rows");
+  patch_option<int64_t>(*cmd, f.patch, "--eval-images", "training", "eval_images",
                         "Held-out images for the final PSNR (default 1000)");
-  patch_option<uint64_t>(*cmd, f, "--seed", "training", "seed", "Seed of every random choice");
-  patch_option<std::string>(*cmd, f, "--device", "training", "device", "auto, cpu, cuda or cuda:N");
-  patch_option<int64_t>(*cmd, f, "--threads", "training", "threads", "CPU threads (0: all cores)");
+  patch_option<uint64_t>(*cmd, f.patch, "--seed", "training", "seed",
+                         "Seed of every random choice");
+  patch_option<std::string>(*cmd, f.patch, "--device", "training", "device",
+                            "auto, cpu, cuda or cuda:N");
+  patch_option<int64_t>(*cmd, f.patch, "--threads", "training", "threads",
+                        "CPU threads (0: all cores)");
 
   return [flags]() -> int {
     auto& f = *flags;

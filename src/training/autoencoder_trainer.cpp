@@ -181,8 +181,7 @@ void AutoencoderTrainer::run(const TrainEvents& events, const std::atomic<bool>*
     window_seconds = window_loss = 0;
     window_steps = window_finite = 0;
   };
-  int64_t bad_in_a_row = 0, first_bad_step = 0;
-  std::string first_bad;
+  BadSteps bad_steps(tc.max_bad_steps);
   while (step_ < tc.steps && !(stop && stop->load())) {
     const auto t0 = clock::now();
     const auto x = to_model_input(loader_->next(), device_);  // [B, C, S, S]
@@ -206,25 +205,15 @@ void AutoencoderTrainer::run(const TrainEvents& events, const std::atomic<bool>*
     }
     ++step_;
     ++window_steps;
+    const int64_t in_a_row = bad_steps.record(step_, bad);
     if (bad.empty()) {
-      bad_in_a_row = 0;
       window_loss += loss_value;
       ++window_finite;
     } else {
-      if (bad_in_a_row++ == 0) first_bad_step = step_, first_bad = bad;
-      if (events.on_bad_step) events.on_bad_step(step_, bad, bad_in_a_row);
-      if (bad_in_a_row >= tc.max_bad_steps) {
+      if (events.on_bad_step) events.on_bad_step(step_, bad, in_a_row);
+      if (bad_steps.exhausted()) {
         report();
-        throw TrainingDiverged(
-            fmt::format("training diverged at step {}: {} consecutive steps had a non-finite loss "
-                        "or gradient and were skipped (training.max_bad_steps = {}); the first, "
-                        "at step {}: {}. {}. Lower training.lr (--lr)",
-                        step_, bad_in_a_row, tc.max_bad_steps, first_bad_step, first_bad,
-                        latest_step_ >= 0
-                            ? fmt::format("checkpoints/latest holds step {}, the last finite state",
-                                          latest_step_)
-                            : std::string("No checkpoint was written")),
-            first_bad_step, first_bad);
+        throw bad_steps.diverged(step_, latest_step_, "Lower training.lr (--lr)");
       }
     }
     const double seconds = std::chrono::duration<double>(clock::now() - t0).count();

@@ -293,8 +293,7 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   };
 
   double lr = 0, grad_norm = 0;
-  int64_t bad_in_a_row = 0, first_bad_step = 0;
-  std::string first_bad;  // what went non-finite at first_bad_step
+  BadSteps bad_steps(tc.max_bad_steps);
   while (step_ < total_steps_ && !(stop && stop->load())) {
     const auto t0 = clock::now();
     auto rows = loader_->next_indices();  // int64 [B]
@@ -339,31 +338,18 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     }
     ++step_;
     ++window_steps;
+    const int64_t in_a_row = bad_steps.record(step_, bad);
     if (bad.empty()) {
-      bad_in_a_row = 0;
       window_loss += loss_value;
       ++window_finite;
     } else {
-      if (bad_in_a_row++ == 0) first_bad_step = step_, first_bad = bad;
-      if (events.on_bad_step) events.on_bad_step(step_, bad, bad_in_a_row);
-      if (bad_in_a_row >= tc.max_bad_steps) {
+      if (events.on_bad_step) events.on_bad_step(step_, bad, in_a_row);
+      if (bad_steps.exhausted()) {
         if (window_steps) report(lr, grad_norm);
-        const std::string what = first_bad == "loss" || first_bad == "gradient norm"
-                                     ? first_bad
-                                     : "the gradient of " + first_bad;
-        throw TrainingDiverged(
-            fmt::format("training diverged at step {}: {} consecutive steps had a non-finite loss "
-                        "or gradient and were skipped (training.max_bad_steps = {}); the first "
-                        "non-finite tensor, at step {}: {}. {}. {}",
-                        step_, bad_in_a_row, tc.max_bad_steps, first_bad_step, what,
-                        latest_step_ >= 0
-                            ? fmt::format("checkpoints/latest holds step {}, the last finite state",
-                                          latest_step_)
-                            : std::string("No checkpoint was written"),
-                        tc.grad_clip > 0 ? "Lower training.lr (--lr)"
-                                         : "Lower training.lr (--lr) or clip gradients "
-                                           "(training.grad_clip, --grad-clip)"),
-            first_bad_step, first_bad);
+        throw bad_steps.diverged(step_, latest_step_,
+                                 tc.grad_clip > 0 ? "Lower training.lr (--lr)"
+                                                  : "Lower training.lr (--lr) or clip gradients "
+                                                    "(training.grad_clip, --grad-clip)");
       }
     }
     const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();

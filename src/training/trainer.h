@@ -38,6 +38,7 @@
 #include "runs/codec.h"
 #include "runs/run_config.h"
 #include "training/adamw.h"
+#include "training/bad_steps.h"
 #include "training/ema.h"
 #include "training/loss_scaler.h"
 #include "training/training_log.h"
@@ -71,21 +72,6 @@ struct TrainEvents {
   /// A skipped step: its number, what went non-finite ("loss" or a parameter's name, whose
   /// gradient it was) and how many steps in a row have now been skipped.
   std::function<void(int64_t step, const std::string& tensor, int64_t consecutive)> on_bad_step;
-};
-
-/// training.max_bad_steps consecutive steps had a non-finite loss or gradient.
-class TrainingDiverged : public std::runtime_error {
- public:
-  TrainingDiverged(const std::string& message, int64_t first_step, std::string tensor)
-      : std::runtime_error(message), first_step_(first_step), tensor_(std::move(tensor)) {}
-  /// The first step of the run of bad steps (1-based, as in log.csv) and what went non-finite
-  /// there: "loss", a parameter's name (its gradient) or "gradient norm" (it overflowed).
-  int64_t first_step() const { return first_step_; }
-  const std::string& tensor() const { return tensor_; }
-
- private:
-  int64_t first_step_;
-  std::string tensor_;
 };
 
 class Trainer {

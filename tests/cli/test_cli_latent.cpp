@@ -120,19 +120,19 @@ TEST(CliLatent, TrainSampleAndExportALatentModel) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   // The UNet follows the latents (4 channels, 8×8) whatever the preset says.
-  const auto unet = dir.path / "unet.json";
-  std::ofstream(unet) << json{{"model", test::tiny_model_json()},
-                              {"training",
-                               {{"steps", 3},
-                                {"batch_size", 4},
-                                {"sample_images", 4},
-                                {"sample_steps", 2},
-                                {"sample_every", 0},
-                                {"checkpoint_every", 3},
-                                {"log_every", 1}}}};
+  const auto unet_config = dir.path / "unet.json";
+  std::ofstream(unet_config) << json{{"model", test::tiny_model_json()},
+                                     {"training",
+                                      {{"steps", 3},
+                                       {"batch_size", 4},
+                                       {"sample_images", 4},
+                                       {"sample_steps", 2},
+                                       {"sample_every", 0},
+                                       {"checkpoint_every", 3},
+                                       {"log_every", 1}}}};
   const auto run = dir.path / "latent";
   r = run_ddpm({"train", "--autoencoder", ae_run.string(), "--data", data.string(), "--config",
-                unet.string(), "--out", run.string()});
+                unet_config.string(), "--out", run.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "latent diffusion")) << r.output;
   std::ifstream config_file(run / "config.json");
@@ -178,14 +178,61 @@ TEST(CliLatent, TrainSampleAndExportALatentModel) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "latent model")) << r.output;
   // An explicit contradiction of the latent shape is an error naming both.
-  std::ofstream(unet) << json{{"model", {{"in_channels", 3}}}};
+  const auto contradiction = dir.path / "contradiction.json";
+  std::ofstream(contradiction) << json{{"model", {{"in_channels", 3}}}};
   r = run_ddpm({"train", "--autoencoder", ae_run.string(), "--data", data.string(), "--config",
-                unet.string(), "--out", (dir.path / "bad").string(), "--steps", "1"});
+                contradiction.string(), "--out", (dir.path / "bad").string(), "--steps", "1"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "4x8x8 latents")) << r.output;
-  // Resuming the latent run reads its latent cache and its own autoencoder copy.
+  // The experiments decode through the codec: a trajectory's cells are 32 px gray images.
+  const auto figure = dir.path / "trajectory.png";
+  r = run_ddpm({"trajectory", "--model", run.string(), "--n", "2", "--sampler", "ddim", "--steps",
+                "3", "--show", "x_t,x0", "--out", figure.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto picture = read_image(figure.string());
+  EXPECT_EQ(picture.size(0), 1);
+  EXPECT_EQ(picture.size(1), 2 + 4 * 34);  // 2 samples × (x_t, x̂₀) rows of 32 px cells
+
+  // Resuming the latent run continues exactly: 3 steps + 1 resumed = 4 straight steps.
   r = run_ddpm({"train", "--out", run.string(), "--resume", "--steps", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto straight = dir.path / "straight";
+  r = run_ddpm({"train", "--autoencoder", ae_run.string(), "--data", data.string(), "--config",
+                unet_config.string(), "--out", straight.string(), "--steps", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* file : {"model.safetensors", "ema.safetensors"}) {
+    const auto a = read_safetensors(run / "checkpoints/latest" / file).tensors;
+    const auto b = read_safetensors(straight / "checkpoints/latest" / file).tensors;
+    for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << file << name;
+  }
+}
+
+TEST(CliLatent, VQAutoencoderTrainsAndAutoencodes) {
+  test::TempDir dir;
+  const auto data = gray_folder(dir.path);
+  const auto ae_run = dir.path / "vq";
+  auto r = run_ddpm({"train-autoencoder", "--data", data.string(), "--config",
+                     tiny_autoencoder_config(dir.path).string(), "--out", ae_run.string(), "--kind",
+                     "vq", "--latent-channels", "3", "--num-vq-embeddings", "16", "--downsample",
+                     "2", "--steps", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "VQModel")) << r.output;
+  EXPECT_TRUE(contains(r.output, "3x16x16 latents")) << r.output;
+  const auto input = dir.path / "x.safetensors";
+  write_safetensors(input, {{"x", torch::rand({2, 1, 32, 32}) * 2 - 1}});
+  const auto out = dir.path / "out.safetensors";
+  r = run_ddpm({"autoencode", "--model", ae_run.string(), "--input", input.string(),
+                "--save-tensor", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto t = read_safetensors(out).tensors;
+  EXPECT_EQ(t.at("latents").sizes(), (std::vector<int64_t>{2, 3, 16, 16}));
+  EXPECT_EQ(t.at("quantized").sizes(), (std::vector<int64_t>{2, 3, 16, 16}));
+  EXPECT_EQ(t.at("reconstruction").sizes(), (std::vector<int64_t>{2, 1, 32, 32}));
+  // --downsample that is not a power of two is refused, naming what is allowed.
+  r = run_ddpm({"train-autoencoder", "--data", data.string(), "--out", (dir.path / "bad").string(),
+                "--downsample", "3", "--steps", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "power of two")) << r.output;
 }
 
 }  // namespace
