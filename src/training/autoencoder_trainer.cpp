@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "data/transforms.h"
 #include "io/atomic_file.h"
 #include "io/grid.h"
 #include "io/image.h"
@@ -23,15 +22,7 @@ namespace ddpm {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr int64_t kEvalBatch = 64;
-
-torch::Tensor to_model_input(const torch::Tensor& images, const torch::Device& device) {
-  return normalize(images, NormalizationParams{}).to(device);  // [-1, 1], as diffusers' VAEs
-}
-
-}  // namespace
+namespace {}  // namespace
 
 AutoencoderTrainer::AutoencoderTrainer(AutoencoderRunConfig config, Dataset data, fs::path run_dir)
     : config_(std::move(config)),
@@ -141,14 +132,11 @@ void AutoencoderTrainer::save_checkpoint() {
 
 fs::path AutoencoderTrainer::save_reconstruction_grid() {
   torch::NoGradGuard no_grad;
-  const int64_t n =
-      std::min(config_.training.sample_images,
-               data_.validation.size(0) > 0 ? data_.validation.size(0) : data_.train.size(0));
-  const auto& source = data_.validation.size(0) > 0 ? data_.validation : data_.train;
+  const auto& source = held_out();
+  const int64_t n = std::min(config_.training.sample_images, source.size(0));
   const auto originals = source.slice(0, 0, n);  // uint8 [n, C, S, S], the same every time
-  const auto x = to_model_input(originals, device_);
-  const auto enc = ema_->encode(x);
-  const auto rec = denormalize_to_uint8(ema_->decode(enc.mean).cpu(), NormalizationParams{});
+  const Codec ema(ema_, 1.0);
+  const auto rec = ema.to_uint8(ema.encode(originals));  // decode(mean), as 8-bit pixels
   GridOptions grid;
   grid.columns = n;
   const auto path = run_dir_ / "samples" / fmt::format("step_{:06d}.png", step_);
@@ -182,9 +170,10 @@ void AutoencoderTrainer::run(const TrainEvents& events, const std::atomic<bool>*
     window_steps = window_finite = 0;
   };
   BadSteps bad_steps(tc.max_bad_steps);
+  const Codec pixels;  // [-1, 1], the images diffusers' VAEs see
   while (step_ < tc.steps && !(stop && stop->load())) {
     const auto t0 = clock::now();
-    const auto x = to_model_input(loader_->next(), device_);  // [B, C, S, S]
+    const auto x = pixels.encode(loader_->next()).to(device_);  // [B, C, S, S]
     auto l = loss(x);
     optimizer_->zero_grad();
     l.backward();
@@ -240,35 +229,31 @@ void AutoencoderTrainer::run(const TrainEvents& events, const std::atomic<bool>*
   }
 }
 
+const torch::Tensor& AutoencoderTrainer::held_out() const {
+  return data_.validation.size(0) > 0 ? data_.validation : data_.train;
+}
+
 AutoencoderResult AutoencoderTrainer::finish() {
   torch::NoGradGuard no_grad;
   const auto& tc = config_.training;
   AutoencoderResult r;
   r.step = step_;
-  // PSNR on held-out images (the training split when a folder has none held out).
-  const auto& held_out = data_.validation.size(0) > 0 ? data_.validation : data_.train;
-  const int64_t n = std::min(tc.eval_images, held_out.size(0));
-  double squared = 0;
-  for (int64_t i = 0; i < n; i += kEvalBatch) {
-    const auto images = held_out.slice(0, i, std::min(n, i + kEvalBatch));
-    const auto rec = ema_->decode(ema_->encode(to_model_input(images, device_)).mean).cpu();
-    const auto pixels = denormalize_to_uint8(rec, NormalizationParams{});
-    squared += ((pixels.to(torch::kFloat64) - images.to(torch::kFloat64)) / 255.0)
-                   .pow(2)
-                   .sum()
-                   .item<double>();
-  }
+  const Codec ema(ema_, 1.0);  // the EMA autoencoder's latents, unscaled
+  // PSNR on held-out images.
+  const auto& source = held_out();
+  const int64_t n = std::min(tc.eval_images, source.size(0));
+  const auto images = source.slice(0, 0, n);             // uint8 [n, C, S, S]
+  const auto pixels = ema.to_uint8(ema.encode(images));  // decode(mean), 8-bit
+  const double squared = ((pixels.to(torch::kFloat64) - images.to(torch::kFloat64)) / 255.0)
+                             .pow(2)
+                             .sum()
+                             .item<double>();
   r.eval_images = n;
-  r.mse = squared / double(held_out.slice(0, 0, n).numel());
+  r.mse = squared / double(images.numel());
   r.psnr_db = r.mse > 0 ? 10.0 * std::log10(1.0 / r.mse) : std::numeric_limits<double>::infinity();
   // LDM's scale_by_std over the first scale_images training images.
   const int64_t m = std::min(tc.scale_images, data_.train.size(0));
-  std::vector<torch::Tensor> latents;
-  for (int64_t i = 0; i < m; i += kEvalBatch)
-    latents.push_back(
-        ema_->encode(to_model_input(data_.train.slice(0, i, std::min(m, i + kEvalBatch)), device_))
-            .mean.cpu());
-  r.latent_std = torch::cat(latents).to(torch::kFloat64).std().item<double>();
+  r.latent_std = ema.encode(data_.train.slice(0, 0, m)).to(torch::kFloat64).std().item<double>();
   if (!(r.latent_std > 0) || !std::isfinite(r.latent_std))
     throw std::runtime_error(fmt::format(
         "the latents of the training images have standard deviation {}: the autoencoder "

@@ -29,6 +29,7 @@
 #include "data/loader.h"
 #include "models/autoencoder.h"
 #include "runs/autoencoder_run_config.h"
+#include "runs/codec.h"
 #include "training/adamw.h"
 #include "training/trainer.h"
 
@@ -70,6 +71,9 @@ class AutoencoderTrainer {
  private:
   /// The per-pixel loss of one batch x [B, C, S, S] in [-1, 1].
   torch::Tensor loss(const torch::Tensor& x);
+  /// The images grids and PSNR are measured on: the validation split, or the training split when
+  /// a folder holds none out.
+  const torch::Tensor& held_out() const;
 
   AutoencoderRunConfig config_;
   Dataset data_;
