@@ -8,6 +8,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -34,11 +36,7 @@ class JsonFields {
     known_.insert(key);
     auto it = object_.find(key);
     if (it == object_.end()) return;
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-      if (!it->is_number_integer())
-        throw std::invalid_argument(context_ + "." + key + ": expected an integer, found " +
-                                    it->dump());
-    }
+    check_integers<T>(*it, key);
     try {
       field = it->template get<T>();
     } catch (const nlohmann::json::exception&) {
@@ -100,6 +98,36 @@ class JsonFields {
   }
 
  private:
+  /// Integral fields (and lists of them) accept only JSON integers that fit the field's type:
+  /// nlohmann would otherwise truncate 2.5 to 2 and convert 1e300 with undefined behaviour.
+  template <typename T>
+  void check_integers(const nlohmann::json& value, const std::string& key) const {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      const bool fits = value.is_number_unsigned()
+                            ? value.get<std::uint64_t>() <=
+                                  static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                            : value.is_number_integer() &&
+                                  value.get<std::int64_t>() >=
+                                      static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                  (std::is_unsigned_v<T> ||
+                                   value.get<std::int64_t>() <=
+                                       static_cast<std::int64_t>(std::numeric_limits<T>::max()));
+      if (!fits)
+        throw std::invalid_argument(context_ + "." + key + ": expected an integer from " +
+                                    std::to_string(std::numeric_limits<T>::min()) + " to " +
+                                    std::to_string(std::numeric_limits<T>::max()) + ", found " +
+                                    value.dump());
+    } else if constexpr (is_vector<T>::value) {
+      if (!value.is_array()) return;  // get<T>() reports the type
+      for (const auto& element : value) check_integers<typename T::value_type>(element, key);
+    }
+  }
+
+  template <typename T>
+  struct is_vector : std::false_type {};
+  template <typename U, typename A>
+  struct is_vector<std::vector<U, A>> : std::true_type {};
+
   template <typename T>
   static std::string type_name() {
     if constexpr (std::is_same_v<T, bool>)
