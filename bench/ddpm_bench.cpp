@@ -61,8 +61,8 @@
 #include "runs/threads.h"
 #include "samplers/sampler_registry.h"
 #include "training/adamw.h"
-#include "training/loss.h"
 #include "training/loss_scaler.h"
+#include "training/train_step.h"
 
 #ifndef DDPM_BENCH_DIR
 #error "DDPM_BENCH_DIR must name the bench/ folder (set by CMakeLists.txt)"
@@ -298,13 +298,11 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
     ddpm::AdamW optimizer(params, adam);
     auto x0 = (torch::rand(batch_shape(train_batch), gen) * 2 - 1).to(device);  // [B, C, H, W]
     ddpm::LossScaler scaler(precision == ddpm::Precision::fp16);
+    ddpm::TrainStep step(model, optimizer, scaler, schedule,
+                         {ddpm::PredictionType::epsilon, ddpm::LossType::mse, precision});
     auto train_step = [&] {
-      auto loss = ddpm::diffusion_loss(model, schedule, ddpm::PredictionType::epsilon,
-                                       ddpm::LossType::mse, x0, gen, precision);
-      optimizer.zero_grad();
-      scaler.scale(loss).backward();
-      if (scaler.unscale(model->parameters())) optimizer.step(kLearningRate);
-      scaler.update();
+      const auto draws = ddpm::draw_training_noise(schedule, x0.sizes(), gen);
+      step.run({x0, draws.t, draws.noise, {}}, kLearningRate);
       finish();
     };
     r.ours_train = time_repeats(train_batch, f.warmup, f.repeats, train_step);

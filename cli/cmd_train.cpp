@@ -2,6 +2,7 @@
 // data, train with progress, checkpoints and sample grids; Ctrl-C checkpoints and stops cleanly.
 // Signals: cli/stop_signals.h.
 #include <signal.h>
+#include <stdio.h>
 
 #include <atomic>
 #include <cmath>
@@ -15,13 +16,17 @@
 #include "config_patch.h"
 #include "data/dataset.h"
 #include "enum_choices.h"
+#include "invocation.h"
 #include "pipeline/model_source.h"
 #include "progress.h"
+#include "rank_launcher.h"
 #include "runs/autoencoder_format.h"
 #include "runs/checkpoint.h"
 #include "runs/model_loading.h"
 #include "runs/run_config.h"
 #include "stop_signals.h"
+#include "training/distributed_env.h"
+#include "training/process_group.h"
 #include "training/run_lock.h"
 #include "training/trainer.h"
 
@@ -41,6 +46,12 @@ struct TrainFlags {
   std::string init_weights = "ema";
   std::string arch;
   std::string autoencoder;
+  // Data-parallel launch options: not part of the run (a resume may use any world size).
+  int nproc_per_node = 0;
+  double dist_timeout = 60;
+  double bucket_mb = 25;
+  bool no_overlap = false;
+  bool sync_batchnorm = false;
   json patch = json::object();  ///< every flag the user set, as a RunConfig merge patch
 };
 
@@ -153,9 +164,48 @@ Run add_train(CLI::App& app) {
                             "linear, scaled_linear, squaredcos_cap_v2 or keras_cosine");
   patch_option<int64_t>(*cmd, f.patch, "--num-train-timesteps", "schedule", "num_train_timesteps",
                         "Diffusion steps T");
+  const std::string parallel =
+      "Data-parallel (c10d: Gloo on the CPU, NCCL on CUDA; docs/distributed.md)";
+  cmd->add_option("--nproc-per-node", f.nproc_per_node,
+                  "Start this many ranks on this machine, each its own process (threads per "
+                  "rank: cores / N unless --threads); --batch-size stays the global batch. Under "
+                  "torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) each process is one "
+                  "rank and this is ignored")
+      ->check(CLI::Range(1, 64))
+      ->group(parallel);
+  cmd->add_option("--dist-timeout", f.dist_timeout,
+                  "Seconds a rank waits for a silent or missing rank before stopping with an "
+                  "error naming it (default 60)")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->group(parallel);
+  cmd->add_option("--bucket-mb", f.bucket_mb,
+                  "Gradient all-reduce bucket size in MiB (default 25, as PyTorch DDP)")
+      ->check(CLI::Range(0.01, 4096.0))
+      ->group(parallel);
+  cmd->add_flag("--sync-batchnorm", f.sync_batchnorm,
+                "BatchNorm models: normalize with the statistics of the whole global batch, "
+                "summed across ranks (torch.nn.SyncBatchNorm), so that N ranks match one process")
+      ->group(parallel);
+  cmd->add_flag("--no-overlap", f.no_overlap,
+                "All-reduce the gradients after backward instead of bucket by bucket during it")
+      ->group(parallel);
 
   return [flags]() -> int {
     auto& f = *flags;
+    // A data-parallel job: torchrun's variables, or the built-in launcher that sets them.
+    const auto job = distributed_env_from([](const char* name) { return std::getenv(name); });
+    if (!job && f.nproc_per_node > 0)
+      return launch_local_ranks(
+          f.nproc_per_node, f.patch.contains("training") && f.patch["training"].contains("threads"),
+          std::chrono::seconds(int64_t(std::ceil(f.dist_timeout))));
+    const bool parallel = job && job->world_size > 1;
+    const int rank = parallel ? job->rank : 0;
+    if (parallel) {
+      error_prefix() = fmt::format("rank {}: ", rank);
+      // One voice: rank 0 prints progress; the others print errors only.
+      if (rank != 0 && !std::freopen("/dev/null", "w", stdout))
+        throw std::runtime_error("cannot silence rank output");
+    }
     std::vector<json> patches;
     if (!f.config_file.empty()) patches.push_back(read_config_file(f.config_file));
     patches.push_back(f.patch);
@@ -197,8 +247,8 @@ Run add_train(CLI::App& app) {
     const fs::path run_dir = f.out.empty() ? fs::path("runs") / preset : fs::path(f.out);
     // One trainer per run folder: a busy folder is refused before anything in it is read. A
     // folder that does not exist yet is locked (and so created) only once the config is valid.
-    std::optional<RunLock> lock;
-    if (fs::exists(run_dir)) lock.emplace(run_dir);
+    std::optional<RunLock> lock;  // rank 0's: the job is one trainer
+    if (fs::exists(run_dir) && rank == 0) lock.emplace(run_dir);
     const bool has_checkpoint = checkpoint_exists(run_dir / "checkpoints/latest");
 
     RunConfig config;
@@ -228,7 +278,21 @@ Run add_train(CLI::App& app) {
       }
     }
 
-    if (!lock) lock.emplace(run_dir);
+    if (!lock && rank == 0) lock.emplace(run_dir);
+    DataParallel data_parallel;
+    if (parallel) {
+      const auto timeout = std::chrono::milliseconds(int64_t(f.dist_timeout * 1000));
+      data_parallel.group = ProcessGroup::join(*job, parse_device(config.training.device), timeout);
+      data_parallel.buckets.bucket_bytes = int64_t(f.bucket_mb * (1 << 20));
+      data_parallel.buckets.first_bucket_bytes =
+          std::min<int64_t>(data_parallel.buckets.bucket_bytes, 1 << 20);
+      data_parallel.buckets.overlap = !f.no_overlap;
+      data_parallel.sync_batch_norm = f.sync_batchnorm;
+      fmt::print("data-parallel: {} ranks ({}), global batch {} = {} x {}{}\n", job->world_size,
+                 data_parallel.group->backend(), config.training.batch_size, job->world_size,
+                 config.training.batch_size / std::max(1, job->world_size),
+                 f.no_overlap ? ", all-reduce after backward" : "");
+    }
     // Latent diffusion: the run keeps its own copy of the autoencoder in RUN/autoencoder/.
     Autoencoder autoencoder{nullptr};
     if (f.resume && !config.autoencoder.empty()) {
@@ -289,10 +353,17 @@ Run add_train(CLI::App& app) {
     if (!f.resume) config.data = resolved_data_config(config.data, data);
     std::optional<Codec> codec;
     if (!autoencoder.is_empty()) {
-      if (!f.resume) save_autoencoder(autoencoder, run_dir / "autoencoder");
+      if (!f.resume && rank == 0) save_autoencoder(autoencoder, run_dir / "autoencoder");
       codec = Codec(autoencoder, autoencoder->config().scaling_factor);
     }
-    Trainer trainer(config, std::move(data), run_dir, codec);
+    if (parallel && !f.sync_batchnorm &&
+        (config.model.norm == NormType::batch || config.model.norm == NormType::batch_affine))
+      fmt::print(
+          "note: the model normalizes with BatchNorm: each rank uses its own batch's statistics "
+          "(as PyTorch DDP without SyncBatchNorm), so {} ranks do not match one process exactly; "
+          "--sync-batchnorm uses the global batch's\n",
+          job->world_size);
+    Trainer trainer(config, std::move(data), run_dir, codec, data_parallel);
     if (codec) {
       fmt::print("latent diffusion: {} from {}\n", codec->describe(), config.autoencoder);
       ProgressLine encoding;
@@ -325,11 +396,13 @@ Run add_train(CLI::App& app) {
         eval = fmt::format("  {} {} (best {:.4g} @ {})", p.eval_name,
                            std::isnan(p.eval) ? std::string("-") : fmt::format("{:.4g}", p.eval),
                            p.best_eval, p.best_eval_step);
+      const std::string communication =
+          parallel ? fmt::format("  comm {:.0f}%", 100 * p.communication_share) : "";
       line.update(fmt::format("step {}/{}  loss {:.4f}  lr {:.2e}  {:.1f} img/s  {:.1f} it/s  "
-                              "ETA {}{}",
+                              "ETA {}{}{}",
                               p.step, p.total_steps, p.loss, p.lr, p.images_per_second,
                               p.images_per_second / double(config.training.batch_size),
-                              format_duration(p.eta_seconds), eval),
+                              format_duration(p.eta_seconds), communication, eval),
                   p.step == p.total_steps);
     };
     events.on_file = [&](const std::string& kind, const fs::path& path) {

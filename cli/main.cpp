@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "invocation.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
       "Train on Fashion-MNIST or an image folder, sample with DDPM or DDIM; load, fine-tune and\n"
       "export diffusers UNet2DModel folders (docs/diffusers.md).\n"
       "Start with:  ddpm train --out runs/fmnist   then   ddpm sample --model runs/fmnist"};
+  ddpm::cli::set_invocation(argc, argv);
   app.require_subcommand(1);
   app.set_version_flag("--version", "ddpm 0.1.0 (LibTorch " TORCH_VERSION ")");
   std::map<std::string, ddpm::cli::Run> runs;
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
     // c10::Error appends a C++ backtrace after the message: keep the first line for people.
     if (auto pos = message.find("\nException raised from"); pos != std::string::npos)
       message.resize(pos);
-    fmt::print(stderr, "error: {}\n", message);
+    fmt::print(stderr, "{}error: {}\n", ddpm::cli::error_prefix(), message);
     return 1;
   }
   return 0;

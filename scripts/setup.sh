@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU, oneDNN, OpenMP)
+  libgloo-dev             # the Gloo headers behind c10d::ProcessGroupGloo (training/process_group.h)
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libstb-dev libpng-dev libjpeg-dev zlib1g-dev
   libyaml-dev             # ermongroup/ddim's config.yml (src/io/yaml.cpp)

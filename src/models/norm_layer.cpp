@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "models/batch_statistics.h"
 #include "models/group_norm_act.h"
 #include "models/precision.h"
 
@@ -44,7 +45,11 @@ torch::Tensor NormLayer::forward(const torch::Tensor& x, const torch::Tensor& ch
   if (!group_.is_empty())
     return group_norm_act(x, channel_bias, group_->weight, group_->bias, groups_, eps_, silu);
   auto h = channel_bias.defined() ? x + channel_bias.unsqueeze(-1).unsqueeze(-1) : x;
-  h = batch_->forward(float32_if_reduced(h));  // float32 statistics under autocast
+  const auto& sync = batch_statistics_all_reduce();
+  if (sync && batch_->is_training())  // SyncBatchNorm across data-parallel ranks
+    h = synchronized_batch_norm(float32_if_reduced(h), batch_, sync);
+  else
+    h = batch_->forward(float32_if_reduced(h));  // float32 statistics under autocast
   return silu ? torch::silu(h) : h;
 }
 

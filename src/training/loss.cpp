@@ -14,8 +14,17 @@ torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, Predict
   auto t = torch::randint(schedule.num_train_timesteps, {batch}, generator,
                           torch::TensorOptions().dtype(torch::kLong));  // t ~ U{0..T−1}  [B]
   auto noise = draw_noise(x0, generator);                               // ε  [B, C, H, W]
-  auto x_t = q_sample(schedule, x0, t, noise);                          // eq. (4)
-  auto alpha_bar = extract(schedule.alphas_cumprod, t, x0.dim(), x0);   // [B, 1, 1, 1]
+  return diffusion_loss(model, schedule, prediction, loss, x0, t, noise, precision, class_labels);
+}
+
+torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
+                             LossType loss, const torch::Tensor& x0, const torch::Tensor& t_in,
+                             const torch::Tensor& noise_in, Precision precision,
+                             const torch::Tensor& class_labels) {
+  auto t = t_in.to(torch::kCPU);
+  auto noise = noise_in.to(x0.device(), x0.scalar_type());
+  auto x_t = q_sample(schedule, x0, t, noise);                         // eq. (4)
+  auto alpha_bar = extract(schedule.alphas_cumprod, t, x0.dim(), x0);  // [B, 1, 1, 1]
   auto target = prediction_target(prediction, x0, noise, alpha_bar);
   auto t_device = t.to(x0.device());
   auto c = conditioning_for(model->config(), schedule, t_device);                       // [B]

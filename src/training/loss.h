@@ -23,6 +23,13 @@ torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, Predict
                              Precision precision = Precision::fp32,
                              const torch::Tensor& class_labels = {});
 
+/// The same loss with t [B] int64 and noise [B, C, H, W] float32 given (on the CPU or x0's
+/// device; training/train_step.h draws them for the global batch of a data-parallel step).
+torch::Tensor diffusion_loss(UNet& model, const NoiseSchedule& schedule, PredictionType prediction,
+                             LossType loss, const torch::Tensor& x0, const torch::Tensor& t,
+                             const torch::Tensor& noise, Precision precision = Precision::fp32,
+                             const torch::Tensor& class_labels = {});
+
 /// L_hybrid of one batch (improved DDPM §3.1, improved-diffusion's training_losses with
 /// LEARNED_RANGE and RESCALED_MSE): output [B, 2C, H, W] = [prediction, v]; mse of the prediction
 /// on `target`, plus the bound's term at t (vlb.h vb_term_bpd, bits/dim; the decoder NLL at t = 0)

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,8 +21,8 @@
 #include "training/gradients.h"
 #include "training/label_dropout.h"
 #include "training/latent_cache.h"
-#include "training/loss.h"
 #include "training/non_finite.h"
+#include "training/train_step.h"
 
 namespace ddpm {
 
@@ -40,15 +41,24 @@ void check_finite(const Checkpoint& c, const fs::path& dir) {
 
 }  // namespace
 
-Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir, std::optional<Codec> codec)
+Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir, std::optional<Codec> codec,
+                 DataParallel parallel)
     : config_(std::move(config)),
       data_(std::move(data)),
       codec_(codec ? *codec : Codec(data_.normalization)),
       run_dir_(std::move(run_dir)),
       device_(parse_device(config_.training.device)),
       schedule_(make_noise_schedule(config_.schedule)),
-      generator_(at::detail::createCPUGenerator(config_.training.seed + 1)) {
+      noise_generator_(at::detail::createCPUGenerator(config_.training.seed + 1)),
+      augment_generator_(at::detail::createCPUGenerator(config_.training.seed + 2)),
+      labels_generator_(at::detail::createCPUGenerator(config_.training.seed + 3)),
+      group_(std::move(parallel.group)) {
   const auto& tc = config_.training;
+  if (group_ && tc.batch_size % group_->size() != 0)
+    throw std::invalid_argument(fmt::format(
+        "training.batch_size (--batch-size) is the global batch and must be a multiple of the {} "
+        "ranks; got {}",
+        group_->size(), tc.batch_size));
   const auto& mc = config_.model;
   const auto image = codec_.image_shape(mc.in_channels, mc.sample_size);  // {C, S, S}
   if (data_.image_size != image[1] || data_.channels != image[0])
@@ -97,7 +107,8 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir, std::optional
   check_precision(tc.precision, device_);
   check_precision(config_.sampling.precision, device_);
   loss_scaler_ = LossScaler(tc.precision == Precision::fp16);
-  if (tc.eval_every > 0)  // before any file is written: a data/network mismatch fails cleanly
+  if (tc.eval_every > 0 &&
+      writes_files())  // before any file is written: a data/network mismatch fails cleanly
     metric_ = std::make_unique<ValidationMetric>(config_.training, data_.validation, data_.channels,
                                                  data_.image_size);
 
@@ -111,19 +122,40 @@ Trainer::Trainer(RunConfig config, Dataset data, fs::path run_dir, std::optional
   optimizer_ = std::make_unique<AdamW>(
       params, AdamWOptions{tc.weight_decay, tc.adam_beta1, tc.adam_beta2, tc.adam_eps});
   loader_ = std::make_unique<BatchLoader>(data_.train, tc.batch_size, tc.seed);
+  if (group_) {
+    std::vector<torch::Tensor> parameters;
+    for (auto& p : params) parameters.push_back(p.second);
+    reducer_ = std::make_unique<BucketedAllReduce>(group_, parameters, parallel.buckets);
+    if (parallel.sync_batch_norm) sync_batch_norm_ = std::make_unique<SyncBatchNorm>(group_);
+  }
+  train_step_ = std::make_unique<TrainStep>(
+      model_, *optimizer_, loss_scaler_, schedule_,
+      TrainStepOptions{config_.prediction_type, tc.loss, tc.precision, tc.grad_clip},
+      reducer_.get());
 
   total_steps_ = tc.steps > 0 ? tc.steps : tc.epochs * loader_->batches_per_epoch();
   if (total_steps_ <= 0)
     throw std::invalid_argument("set training.steps (--steps) or training.epochs (--epochs)");
 
+  if (!writes_files()) return;
   fs::create_directories(run_dir_ / "samples");
   fs::create_directories(run_dir_ / "checkpoints");
   write_file_atomic(run_dir_ / "config.json", to_json(config_).dump(2) + "\n");
 }
 
+void Trainer::meet(const std::string& tag) {
+  if (group_) group_->meet(tag);
+}
+
 void Trainer::prepare_latents(const std::function<void(int64_t, int64_t)>& progress) {
   if (!codec_.is_latent() || train_latents_.defined()) return;
-  train_latents_ = cached_latents(run_dir_ / "latents.safetensors", codec_, data_.train, progress);
+  // Rank 0 encodes and writes the cache; the others then read it.
+  if (writes_files())
+    train_latents_ =
+        cached_latents(run_dir_ / "latents.safetensors", codec_, data_.train, progress);
+  meet("latents");
+  if (!writes_files())
+    train_latents_ = cached_latents(run_dir_ / "latents.safetensors", codec_, data_.train);
 }
 
 void Trainer::resume() {
@@ -134,7 +166,14 @@ void Trainer::resume() {
   optimizer_->load_state(c.optimizer);
   step_ = c.state.at("step").get<int64_t>();
   elapsed_seconds_ = c.state.value("seconds", 0.0);
-  restore_generator_state(generator_, c.state.at("generator").get<std::string>());
+  if (c.state.contains("generators")) {
+    const auto& g = c.state.at("generators");
+    restore_generator_state(noise_generator_, g.at("noise").get<std::string>());
+    restore_generator_state(augment_generator_, g.at("augment").get<std::string>());
+    restore_generator_state(labels_generator_, g.at("labels").get<std::string>());
+  } else {  // runs before issue 16 drew everything from one generator: it continues as t and ε
+    restore_generator_state(noise_generator_, c.state.at("generator").get<std::string>());
+  }
   at::Generator global = at::detail::getDefaultCPUGenerator();
   restore_generator_state(global, c.state.at("global_generator").get<std::string>());
   loader_->restore(
@@ -180,7 +219,11 @@ Checkpoint Trainer::make_checkpoint() {
   const auto loader_state = loader_->state();
   c.state = {{"step", step_},
              {"seconds", elapsed_seconds_},
-             {"generator", generator_state_hex(generator_)},
+             {"generators",
+              {{"noise", generator_state_hex(noise_generator_)},
+               {"augment", generator_state_hex(augment_generator_)},
+               {"labels", generator_state_hex(labels_generator_)}}},
+             {"world_size", world_size()},
              {"global_generator", generator_state_hex(at::detail::getDefaultCPUGenerator())},
              {"loader_epoch", loader_state.epoch},
              {"loader_position", loader_state.position}};
@@ -193,6 +236,7 @@ Checkpoint Trainer::make_checkpoint() {
 }
 
 void Trainer::save_checkpoint() {
+  if (!writes_files()) return;
   const auto dir = run_dir_ / "checkpoints/latest";
   const auto c = make_checkpoint();
   check_finite(c, dir);
@@ -256,10 +300,18 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
   if (!started_ && !tc.init.empty()) load_init_weights();
   started_ = true;
   prepare_latents();
-  TrainingLog log(run_dir_ / "log.csv", step_, metric_ ? "eval_" + metric_->name() : "");
+  if (group_) {             // the same weights everywhere, as DDP's constructor ensures
+    group_->meet("start");  // however long each rank took to load its data
+    broadcast_from_rank0(*group_, *model_);
+    broadcast_from_rank0(*group_, *ema_->model());
+  }
+  std::optional<TrainingLog> log;
+  if (writes_files())
+    log.emplace(run_dir_ / "log.csv", step_, metric_ ? "eval_" + metric_->name() : "");
   using clock = std::chrono::steady_clock;
-  double window_seconds = 0;  // optimizer steps only: grids and checkpoints are not training
-  double window_loss = 0;     // summed over the window's finite losses
+  double window_seconds = 0;        // optimizer steps only: grids and checkpoints are not training
+  double window_loss = 0;           // summed over the window's finite losses
+  double window_communication = 0;  // seconds waiting for the gradient all-reduce
   int64_t window_steps = 0, window_finite = 0;
   const int64_t first_step = step_;
   double last_eval = std::numeric_limits<double>::quiet_NaN(), last_eval_seconds = 0;
@@ -277,6 +329,7 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     p.elapsed_seconds = elapsed_seconds_;
     p.eta_seconds =
         window_steps ? window_seconds / double(window_steps) * double(total_steps_ - step_) : 0;
+    p.communication_share = window_seconds > 0 ? window_communication / window_seconds : 0;
     if (metric_) {
       p.eval_name = metric_->name();
       p.eval = last_eval;
@@ -284,66 +337,64 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
       p.best_eval_step = best_eval_step_;
       p.eval_seconds = last_eval_seconds;
     }
-    log.append(step_, p.loss, lr, grad_norm, p.images_per_second, elapsed_seconds_, eval_now);
-    if (events.on_progress) events.on_progress(p);
     window_seconds = 0;
+    window_communication = 0;
     window_loss = 0;
     window_steps = 0;
     window_finite = 0;
+    if (!writes_files()) return;  // progress is rank 0's to show
+    log->append(step_, p.loss, lr, grad_norm, p.images_per_second, elapsed_seconds_, eval_now);
+    if (events.on_progress) events.on_progress(p);
   };
 
+  const int64_t global_batch = tc.batch_size;
+  const int64_t local_batch = global_batch / world_size();
+  const int64_t first_row = int64_t(rank()) * local_batch;
   double lr = 0, grad_norm = 0;
   BadSteps bad_steps(tc.max_bad_steps);
-  while (step_ < total_steps_ && !(stop && stop->load())) {
+  // One process stops after the step in hand; ranks agree at the next step's all-reduce.
+  auto stop_now = [&] { return stop && stop->load(); };
+  bool stopping = !group_ && stop_now();
+  while (step_ < total_steps_ && !stopping) {
     const auto t0 = clock::now();
+    // Every draw is made for the global batch, in the same order on every rank, and sliced:
+    // rank r trains on rows [r b, (r + 1) b) with exactly the draws one process would make.
     auto rows = loader_->next_indices();  // int64 [B]
-    torch::Tensor x0;                     // [B, C, H, W] in model space
+    torch::Tensor x0;                     // [b, C, H, W] in model space
     if (codec_.is_latent()) {
-      x0 = train_latents_.index_select(0, rows).to(device_);  // computed once
+      x0 = train_latents_.index_select(0, rows.narrow(0, first_row, local_batch))
+               .to(device_);  // computed once
     } else {
       auto batch = data_.train.index_select(0, rows);  // uint8 [B, C, H, W]
-      if (config_.data.hflip) batch = random_hflip(batch, generator_);
-      x0 = codec_.encode(batch).to(device_);
+      if (config_.data.hflip) batch = random_hflip(batch, augment_generator_);
+      x0 = codec_.encode(batch.narrow(0, first_row, local_batch)).to(device_);
     }
-    torch::Tensor labels;  // int64 [B], dropped ones set to the null class
+    torch::Tensor labels;  // int64 [b], dropped ones set to the null class
     if (config_.classes.conditional)
       labels = drop_labels(data_.train_labels->index_select(0, rows), tc.label_dropout,
-                           config_.classes.null_class, generator_)
+                           config_.classes.null_class, labels_generator_)
+                   .narrow(0, first_row, local_batch)
                    .to(device_);
-    auto loss = diffusion_loss(model_, schedule_, config_.prediction_type, tc.loss, x0, generator_,
-                               tc.precision, labels);
-    optimizer_->zero_grad();
-    loss_scaler_.scale(loss).backward();
-    const double loss_value = loss.item<double>();
+    const auto shape = x0.sizes().vec();
+    std::vector<int64_t> global_shape = shape;
+    global_shape[0] = global_batch;
+    const auto draws = draw_training_noise(schedule_, global_shape, noise_generator_)
+                           .slice(first_row, local_batch);
     lr = warmup_lr(tc.lr, step_, tc.warmup_steps);
-    // A bad step (issue 13): the loss or a gradient is not finite; nothing is updated. The loss
-    // is float32 in every precision (autocast_forward), so a non-finite one is never the fp16
-    // loss scale's doing.
-    std::string bad;
-    grad_norm = std::numeric_limits<double>::quiet_NaN();
-    if (!std::isfinite(loss_value)) {
-      bad = "loss";
-    } else {
-      // fp16: gradients back to their true size before clipping; an overflowed step is the
-      // scaler's to skip (it backs off the scale), not a bad step.
-      const bool scaler_finite = loss_scaler_.unscale(model_->parameters());
-      grad_norm = global_grad_norm(*model_, tc.grad_clip);
-      if (scaler_finite && !std::isfinite(grad_norm))
-        bad = first_non_finite(named_gradients(*model_)).value_or("gradient norm");
-      if (scaler_finite && bad.empty()) {
-        optimizer_->step(lr);
-        ema_->update(model_, ema_decay_at(tc.ema_decay, step_, tc.ema_warmup));
-      }
-      loss_scaler_.update();
-    }
+    const auto outcome =
+        train_step_->run({x0, draws.t, draws.noise, labels}, lr, ema_.get(),
+                         ema_decay_at(tc.ema_decay, step_, tc.ema_warmup), stop_now());
+    stopping = outcome.stop;  // any rank's signal stops every rank after this step
+    grad_norm = outcome.grad_norm;
+    const std::string& bad = outcome.bad;
     ++step_;
     ++window_steps;
     const int64_t in_a_row = bad_steps.record(step_, bad);
     if (bad.empty()) {
-      window_loss += loss_value;
+      window_loss += outcome.loss;
       ++window_finite;
     } else {
-      if (events.on_bad_step) events.on_bad_step(step_, bad, in_a_row);
+      if (events.on_bad_step && writes_files()) events.on_bad_step(step_, bad, in_a_row);
       if (bad_steps.exhausted()) {
         if (window_steps) report(lr, grad_norm);
         throw bad_steps.diverged(step_, latest_step_,
@@ -355,9 +406,14 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
     const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();
     elapsed_seconds_ += step_seconds;
     window_seconds += step_seconds;
+    window_communication += last_communication_seconds();
 
+    // The run folder's work, rank 0's alone; the other ranks wait for it (not training time).
+    const bool eval_due = tc.eval_every > 0 && step_ % tc.eval_every == 0;
+    const bool grid_due = tc.sample_every > 0 && step_ % tc.sample_every == 0;
+    const bool checkpoint_due = tc.checkpoint_every > 0 && step_ % tc.checkpoint_every == 0;
     double eval_now = std::numeric_limits<double>::quiet_NaN();
-    if (metric_ && step_ % tc.eval_every == 0) {  // not training time, like grids
+    if (metric_ && eval_due) {
       const auto e0 = clock::now();
       eval_now = last_eval = evaluate();
       last_eval_seconds = std::chrono::duration<double>(clock::now() - e0).count();
@@ -365,24 +421,29 @@ void Trainer::run(const TrainEvents& events, const std::atomic<bool>* stop) {
         events.on_file("best", run_dir_ / "checkpoints/best");
     }
     if (step_ % tc.log_every == 0 || !std::isnan(eval_now)) report(lr, grad_norm, eval_now);
-    if (tc.sample_every > 0 && step_ % tc.sample_every == 0) {
+    if (grid_due && writes_files()) {
       auto path = save_sample_grid();
       if (events.on_file) events.on_file("samples", path);
     }
-    if (tc.checkpoint_every > 0 && step_ % tc.checkpoint_every == 0) {
+    if (checkpoint_due && writes_files()) {
       save_checkpoint();
       if (events.on_file) events.on_file("checkpoint", run_dir_ / "checkpoints/latest");
     }
+    if (eval_due || grid_due || checkpoint_due) meet(fmt::format("step-{}", step_));
+    if (!group_ && stop_now()) stopping = true;  // one process: stop after the step in hand
   }
   if (window_steps) report(lr, grad_norm);
-  if (step_ != first_step || !checkpoint_exists(run_dir_ / "checkpoints/latest")) {
-    save_checkpoint();
-    if (events.on_file) events.on_file("checkpoint", run_dir_ / "checkpoints/latest");
+  if (writes_files()) {
+    if (step_ != first_step || !checkpoint_exists(run_dir_ / "checkpoints/latest")) {
+      save_checkpoint();
+      if (events.on_file) events.on_file("checkpoint", run_dir_ / "checkpoints/latest");
+    }
+    if (step_ == total_steps_ && (tc.sample_every == 0 || step_ % tc.sample_every != 0)) {
+      auto path = save_sample_grid();
+      if (events.on_file) events.on_file("samples", path);
+    }
   }
-  if (step_ == total_steps_ && (tc.sample_every == 0 || step_ % tc.sample_every != 0)) {
-    auto path = save_sample_grid();
-    if (events.on_file) events.on_file("samples", path);
-  }
+  meet(fmt::format("end-{}", step_));
 }
 
 }  // namespace ddpm

@@ -17,6 +17,15 @@
 // optimizer state untouched) and training.max_bad_steps of them in a row stop the run with a
 // TrainingDiverged naming the first step and tensor; a checkpoint is never written with
 // non-finite values (checked before writing), so checkpoints/latest stays the last finite state.
+//
+// Data-parallel (issue 16, DataParallel below): every rank of the job runs a Trainer on the same
+// config and data. training.batch_size is the global batch: each step every rank draws the global
+// batch's rows, flips, label drops, t and ε from the same generators, takes its slice, and the
+// gradients are averaged across ranks (training/gradient_reducer.h), so N ranks reach the weights
+// one process would (to float rounding; BatchNorm normalizes per rank and dropout masks differ,
+// as with PyTorch DDP). Rank 0 alone writes the run folder (config, log, grids, checkpoints,
+// evaluations); the others wait for it with ProcessGroup::meet. The run folder and the data must
+// be reachable from every rank (one machine, or a shared filesystem).
 #pragma once
 #include <torch/torch.h>
 
@@ -40,7 +49,11 @@
 #include "training/adamw.h"
 #include "training/bad_steps.h"
 #include "training/ema.h"
+#include "training/gradient_reducer.h"
 #include "training/loss_scaler.h"
+#include "training/process_group.h"
+#include "training/sync_batch_norm.h"
+#include "training/train_step.h"
 #include "training/training_log.h"
 
 namespace ddpm {
@@ -53,6 +66,9 @@ struct TrainProgress {
   double images_per_second = 0;
   double elapsed_seconds = 0;  ///< training time, summed across resumes
   double eta_seconds = 0;
+  /// Data-parallel: the share of step time spent waiting for the gradient all-reduce after
+  /// backward (the communication backward did not hide); 0 in one process.
+  double communication_share = 0;
   /// Validation metric (training.eval_every > 0): its name ("kid", "fd"; empty when off), the
   /// latest value and the best so far with its step (NaN / −1 before the first evaluation), and
   /// the seconds the latest evaluation took.
@@ -74,14 +90,25 @@ struct TrainEvents {
   std::function<void(int64_t step, const std::string& tensor, int64_t consecutive)> on_bad_step;
 };
 
+/// How this trainer shares the work: alone (no group), or as one rank of a c10d job.
+struct DataParallel {
+  std::shared_ptr<ProcessGroup> group;  ///< null: one process
+  BucketOptions buckets;                ///< gradient all-reduce buckets and overlap
+  /// BatchNorm with the whole global batch's statistics (training/sync_batch_norm.h); off:
+  /// each rank normalizes with its own slice, as PyTorch DDP does by default.
+  bool sync_batch_norm = false;
+};
+
 class Trainer {
  public:
   /// Creates the run directory and writes config.json. `codec` maps the images to the model's
   /// space: the data's pixel normalization when absent, or an autoencoder (latent diffusion; the
   /// training images are then encoded once, see prepare_latents). The decoded shape must match
   /// the data's images.
+  /// With `parallel.group`, this is one rank of a data-parallel job (see the head of this file);
+  /// training.batch_size must then be a multiple of the world size.
   Trainer(RunConfig config, Dataset data, std::filesystem::path run_dir,
-          std::optional<Codec> codec = std::nullopt);
+          std::optional<Codec> codec = std::nullopt, DataParallel parallel = {});
 
   /// Latent runs: encodes the training images through the codec's autoencoder, or reads them
   /// from RUN/latents.safetensors when that cache holds this autoencoder's latents of this data
@@ -103,6 +130,10 @@ class Trainer {
   UNet& model() { return model_; }
   EMA& ema() { return *ema_; }
   const std::filesystem::path& run_dir() const { return run_dir_; }
+  int rank() const { return group_ ? group_->rank() : 0; }
+  int world_size() const { return group_ ? group_->size() : 1; }
+  /// Seconds the last step waited for gradient communication (0 in one process).
+  double last_communication_seconds() const { return reducer_ ? reducer_->last_wait_seconds() : 0; }
 
   /// Copies the weights of training.init (load_model; ema or raw per training.init_weights) into
   /// the model and the EMA. Throws std::invalid_argument when that model's architecture differs
@@ -130,7 +161,17 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   LossScaler loss_scaler_{false};  ///< enabled for training.precision fp16
   std::unique_ptr<BatchLoader> loader_;
-  torch::Generator generator_;  ///< t, ε and flips
+  /// One generator per source of randomness, each drawn for the global batch.
+  torch::Generator noise_generator_;     ///< t and ε
+  torch::Generator augment_generator_;   ///< horizontal flips
+  torch::Generator labels_generator_;    ///< label dropout
+  std::shared_ptr<ProcessGroup> group_;  ///< data-parallel job, or null
+  std::unique_ptr<BucketedAllReduce> reducer_;
+  std::unique_ptr<SyncBatchNorm> sync_batch_norm_;
+  std::unique_ptr<TrainStep> train_step_;
+  /// Rank 0 does the work of the run folder; every rank then meets (no-op in one process).
+  void meet(const std::string& tag);
+  bool writes_files() const { return rank() == 0; }
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
   bool started_ = false;  ///< the weights are settled: training.init loaded, or resumed

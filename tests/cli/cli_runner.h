@@ -68,17 +68,21 @@ inline CliResult run_ddpm(const std::vector<std::string>& args, const std::strin
   return result;
 }
 
-/// Starts `ddpm args...` in the background with its output discarded; returns its pid.
-inline pid_t spawn_ddpm(const std::vector<std::string>& args) {
+/// Starts `ddpm args...` in the background, its output (stdout and stderr) in `log` or
+/// discarded, with `env` ("NAME=value") added to its environment; returns its pid.
+inline pid_t spawn_ddpm(const std::vector<std::string>& args, const std::string& log = "",
+                        const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv_storage{ddpm_binary()};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<std::string> env_storage = env;
   const pid_t pid = fork();
   if (pid == 0) {
-    FILE* null = std::fopen("/dev/null", "w");
-    if (null) {
-      dup2(fileno(null), STDOUT_FILENO);
-      dup2(fileno(null), STDERR_FILENO);
+    FILE* out = std::fopen(log.empty() ? "/dev/null" : log.c_str(), "w");
+    if (out) {
+      dup2(fileno(out), STDOUT_FILENO);
+      dup2(fileno(out), STDERR_FILENO);
     }
-    std::vector<std::string> argv_storage{ddpm_binary()};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    for (auto& e : env_storage) putenv(e.data());
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -86,6 +90,16 @@ inline pid_t spawn_ddpm(const std::vector<std::string>& args) {
     _exit(127);
   }
   return pid;
+}
+
+/// Waits up to 30 s until RUN/log.csv has a row for `step` (training is under way); false if not.
+inline bool wait_for_log_row(const std::filesystem::path& run, int64_t step) {
+  const std::string row = "\n" + std::to_string(step) + ",";
+  for (int i = 0; i < 1500; ++i) {
+    if (contains(read_bytes(run / "log.csv"), row)) return true;
+    usleep(20000);
+  }
+  return false;
 }
 
 /// Waits for `pid`; returns its exit code, or 128 + signal when a signal ended it.

@@ -60,12 +60,8 @@ std::vector<std::string> train_args(const std::string& images, const std::string
           "--config", config,   "--out", run.string()};
 }
 
-/// Waits until log.csv has a row for step `step` (training is under way).
 void wait_for_step(const fs::path& run, int64_t step) {
-  const std::string row = "\n" + std::to_string(step) + ",";
-  for (int i = 0; i < 600 && !contains(read_bytes(run / "log.csv"), row); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(contains(read_bytes(run / "log.csv"), row)) << "training never reached " << step;
+  ASSERT_TRUE(test::wait_for_log_row(run, step)) << "training never reached " << step;
 }
 
 int64_t latest_step(const fs::path& run) {

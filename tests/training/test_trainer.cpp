@@ -78,8 +78,11 @@ TEST(Trainer, WritesTheRunDirectoryLayout) {
 
   auto ckpt = read_checkpoint(dir.path / "checkpoints/latest");
   EXPECT_EQ(ckpt.state.at("step"), 4);
-  EXPECT_TRUE(ckpt.state.contains("generator"));
+  // One generator per source of randomness (issue 16), and the world size that wrote it.
+  for (const char* source : {"noise", "augment", "labels"})
+    EXPECT_TRUE(ckpt.state.at("generators").contains(source)) << source;
   EXPECT_TRUE(ckpt.state.contains("global_generator"));
+  EXPECT_EQ(ckpt.state.at("world_size"), 1);
   auto config =
       run_config_from_json(nlohmann::json::parse(std::ifstream(dir.path / "config.json")));
   EXPECT_EQ(config.model.block_out_channels, (std::vector<int64_t>{8, 16}));
