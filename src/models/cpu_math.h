@@ -19,8 +19,12 @@
 namespace ddpm::cpu {
 
 __attribute__((always_inline)) inline float fast_exp(float x) {
+  const float in = x;
   // Outside [−87.3, 88.3] e^x leaves the normal floats; clamping keeps 2^n in [2^−126, 2^127].
   x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  // A NaN passes the clamp; it must not reach int32_t(n) below (converting NaN to an integer is
+  // undefined behaviour, found by UBSan): compute on 0 and give the NaN back at the end.
+  x = x == x ? x : 0.0f;
   // n = round(x / ln 2) by the 1.5·2^23 trick (round to nearest even, vectorises without SSE4.1).
   constexpr float kRound = 12582912.0f;
   const float n = (x * 1.44269504088896341f + kRound) - kRound;
@@ -34,8 +38,9 @@ __attribute__((always_inline)) inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) << 23;  // 2^n
-  return p * __builtin_bit_cast(float, bits);
+  const int32_t bits = (int32_t(n) + 127) << 23;  // 2^n, n in [−126, 127]
+  const float e = p * __builtin_bit_cast(float, bits);
+  return in == in ? e : in;
 }
 
 /// σ(x) = 1 / (1 + e^−x)

@@ -325,6 +325,10 @@ TEST(Cli, CheckpointSurvivesSigkillAtAnyMoment) {
       args.insert(args.end(), {"--data", images, "--image-size", "16", "--config", config});
     }
     const pid_t pid = test::spawn_ddpm(args);
+    // Kill at a random moment of training, counted from when it starts (log.csv is opened), so
+    // that a slow start (LibTorch's load under the sanitizers takes seconds) is not all it sees.
+    for (int i = 0; i < 3000 && !fs::exists(run / "log.csv"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     ::kill(pid, SIGKILL);
     EXPECT_EQ(test::wait_for(pid), 128 + SIGKILL);
