@@ -151,7 +151,11 @@ Run add_eval_conditional(CLI::App& app) {
     write_file_atomic(fs::path(f.out) / "eval-conditional.json", out.dump(2) + "\n");
     write_png(fs::path(f.out) / "eval-conditional.png",
               conditional_plot(rows, fmt::format("{} per class, {}", f.per_class,
-                                                 describe_sampler(sampling.sampler))));
+                                                 describe_sampler(sampling.sampler))),
+              png_parameters({{"command", "eval-conditional"},
+                              {"model", f.model},
+                              {"sampler", sampler_config_to_json(sampling.sampler)},
+                              {"per_class", f.per_class}}));
     fmt::print("{:>8} {:>10} {:>10} {:>10}\n", "w", "accuracy", "fd", "seconds");
     for (const auto& r : rows)
       fmt::print("{:>8g} {:>9.1f}% {:>10.3f} {:>10.1f}\n", r.scale, 100 * r.accuracy, r.fd,

@@ -75,7 +75,11 @@ Run add_plot(CLI::App& app) {
     options.height = f.height;
     auto image = render_loss_plot(curves, options);
     if (out.has_parent_path()) fs::create_directories(out.parent_path());
-    write_png(out, image);
+    write_png(out, image,
+              png_parameters({{"command", "plot"},
+                              {"runs", f.runs},
+                              {"smoothing", f.smoothing},
+                              {"log_y", f.log_y}}));
     fs::path csv = out;
     csv.replace_extension(".csv");
     write_file_atomic(csv, loss_curves_csv(curves));

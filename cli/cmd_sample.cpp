@@ -1,6 +1,9 @@
 // ddpm sample: draw images from a trained model (ours or a diffusers UNet2DModel) with any sampler
 // and save a grid, one PNG per image, and/or the float samples as a safetensors tensor.
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,8 +12,10 @@
 #include "commands.h"
 #include "data/transforms.h"
 #include "enum_choices.h"
+#include "io/content_hash.h"
 #include "io/grid.h"
 #include "io/image.h"
+#include "io/png_text.h"
 #include "io/safetensors.h"
 #include "model_option.h"
 #include "progress.h"
@@ -18,6 +23,7 @@
 #include "runs/generate.h"
 #include "runs/model_loading.h"
 #include "runs/threads.h"
+#include "sample_parameters.h"
 #include "sampler_flags.h"
 #include "samplers/sampler_registry.h"
 
@@ -48,7 +54,40 @@ struct SampleFlags {
   bool cuda_graphs = false;
   std::shared_ptr<ClassFlags> classes;
   bool grid_by_class = false;
+  std::string from_png;
 };
+
+/// --from-png's default output: NAME-again.png beside NAME.png.
+fs::path again_path(const fs::path& source) {
+  return fs::path(source).replace_filename(source.stem().string() + "-again.png");
+}
+
+/// Says whether a --from-png re-creation matches its source byte for byte.
+void report_recreation(const fs::path& source, const fs::path& made) {
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  };
+  const bool same = bytes(source) == bytes(made);
+  fmt::print("wrote {}: {} {}\n", made.string(), same ? "byte-identical to" : "NOT identical to",
+             source.string());
+}
+
+/// The "parameters" chunk of a PNG written by ddpm sample.
+SampleParameters read_png_parameters(const fs::path& png) {
+  for (const auto& [keyword, text] : read_png_text_file(png))
+    if (keyword == "parameters") {
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(text);
+      } catch (const nlohmann::json::exception&) {
+        throw std::invalid_argument(png.string() + ": its parameters chunk is not JSON");
+      }
+      return sample_parameters_from_json(j, png.string());
+    }
+  throw std::invalid_argument(png.string() +
+                              " has no \"parameters\" chunk: it was not written by ddpm sample");
+}
 
 }  // namespace
 
@@ -56,7 +95,7 @@ Run add_sample(CLI::App& app) {
   auto flags = std::make_shared<SampleFlags>();
   auto& f = *flags;
   auto* cmd = app.add_subcommand("sample", "Draw images from a trained model with any sampler");
-  cmd->add_option("--model", f.model, kModelHelp)->required();
+  cmd->add_option("--model", f.model, kModelHelp);
   f.sampler = add_sampler_flags(
       *cmd, "the run's; a diffusers folder's scheduler_config.json class and settings");
   // Bounded above too: CLI11 saturates an out-of-range integer to INT64_MAX instead of refusing it.
@@ -95,27 +134,63 @@ Run add_sample(CLI::App& app) {
                 "each (default 8)")
       ->group("Classes")
       ->excludes(out_dir);
+  cmd->add_option("--from-png", f.from_png,
+                  "Re-create this PNG (a grid or one image ddpm sample wrote) from the parameters "
+                  "inside it: same model (its weights hash is checked), sampler, seed, classes and "
+                  "threads; writes --out (default: NAME-again.png) and says whether it is "
+                  "byte-identical")
+      ->check(CLI::ExistingFile)
+      ->excludes("--model")
+      ->excludes(out_dir);
 
   return [flags]() -> int {
     auto& f = *flags;
-    configure_cpu_threads(f.threads);
+    std::optional<SampleParameters> source;  // --from-png: the request comes from the PNG
+    if (!f.from_png.empty()) source = read_png_parameters(f.from_png);
+    if (!source && f.model.empty()) throw std::invalid_argument("--model is required");
+    SampleParameters p;
+    p.model = source ? source->model : f.model;
+    p.weights = source ? source->weights
+                       : f.weights;  // "": the default (ema; a diffusers folder's one set)
+    p.threads = configure_cpu_threads(source ? source->threads : f.threads);
     const auto device = parse_device(f.device);
-    auto loaded = load_model_option(f.model, f.weights, device);
+    auto loaded = load_model_option(p.model, p.weights, device);
+    p.weights_hash = file_fnv1a_hex(loaded.weights_file);
+    if (source && source->weights_hash != p.weights_hash)
+      throw std::invalid_argument(fmt::format(
+          "{} was made with weights {} (FNV-1a {}), but {} now holds {}: not the same model",
+          f.from_png, source->model, source->weights_hash, loaded.weights_file.string(),
+          p.weights_hash));
     apply_class_flags(*f.classes, loaded);
     SamplingConfig sampling = loaded.config.sampling;
-    sampling.sampler =
-        resolve_sampler(sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps);
-    if (!f.precision.empty()) sampling.precision = parse_enum<Precision>(f.precision);
+    if (source) {
+      sampling.sampler = apply_sampler_overrides(sampling.sampler, source->sampler);
+      sampling.precision = parse_enum<Precision>(source->precision);
+      sampling.guidance_scale = source->guidance_scale;
+      loaded.config.classes.null_class = source->null_class;
+    } else {
+      sampling.sampler =
+          resolve_sampler(sampling.sampler, *f.sampler, loaded.schedule.num_train_timesteps);
+      if (!f.precision.empty()) sampling.precision = parse_enum<Precision>(f.precision);
+    }
     if (f.cuda_graphs) sampling.cuda_graphs = true;
     const int64_t evaluations = network_evaluations(sampling.sampler, loaded.schedule);
 
     GenerateRequest request;
-    request.count = f.n;
-    request.batch_size = f.batch_size;
-    request.seed = f.seed;
-    if (!f.init_noise.empty()) {
-      request.x_T = read_initial_noise(f.init_noise, loaded.config.model);
-      if (f.n_option->count() > 0 && f.n != request.x_T.size(0))
+    request.count = source ? source->count : f.n;
+    request.batch_size = source ? source->batch_size : f.batch_size;
+    request.seed = source ? source->seed : f.seed;
+    const std::string init_noise = source ? source->init_noise : f.init_noise;
+    if (!init_noise.empty()) {
+      p.init_noise = init_noise;
+      p.init_noise_hash = file_fnv1a_hex(init_noise);
+      if (source && source->init_noise_hash != p.init_noise_hash)
+        throw std::invalid_argument(
+            fmt::format("{} was made from --init-noise {} (FNV-1a {}), "
+                        "which now holds other bytes ({})",
+                        f.from_png, init_noise, source->init_noise_hash, p.init_noise_hash));
+      request.x_T = read_initial_noise(init_noise, loaded.config.model);
+      if (!source && f.n_option->count() > 0 && f.n != request.x_T.size(0))
         throw std::invalid_argument(fmt::format("--n {} but --init-noise {} holds {} images", f.n,
                                                 f.init_noise, request.x_T.size(0)));
       request.count = request.x_T.size(0);
@@ -124,7 +199,14 @@ Run add_sample(CLI::App& app) {
     const auto& classes = loaded.config.classes;
     std::vector<std::string> row_names;  // --grid-by-class
     int64_t per_class = 0;
-    if (f.grid_by_class) {
+    if (source) {
+      per_class = source->per_class;
+      if (!source->class_labels.empty())
+        request.class_labels = torch::tensor(source->class_labels, torch::kLong);
+      if (per_class > 0)
+        for (int64_t k = 0; k < classes.num_classes; ++k)
+          row_names.push_back(class_name(classes, k));
+    } else if (f.grid_by_class) {
       if (loaded.config.model.num_class_embeds == 0)
         throw std::invalid_argument(
             "--grid-by-class: this model is not class-conditional (num_class_embeds is 0)");
@@ -142,9 +224,35 @@ Run add_sample(CLI::App& app) {
       request.class_labels =
           expand_class_labels(labels, count_given || labels.size(0) == 1 ? request.count : 0);
       request.count = request.class_labels.size(0);
+    } else if (loaded.config.model.num_class_embeds > 0) {
+      request.class_labels = default_class_labels(request.count, classes.num_classes);
+    }
+    // What the PNGs record (the request as resolved).
+    p.sampler = sampler_config_to_json(sampling.sampler);
+    p.precision = to_string(sampling.precision);
+    p.guidance_scale = sampling.guidance_scale;
+    p.null_class = classes.null_class;
+    p.seed = request.seed;
+    p.count = request.count;
+    p.batch_size = request.batch_size;
+    p.per_class = per_class;
+    if (request.class_labels.defined())
+      for (int64_t i = 0; i < request.class_labels.size(0); ++i)
+        p.class_labels.push_back(request.class_labels[i].item<int64_t>());
+    // One image of a folder: draw only its batch, as it was drawn (images depend on their own
+    // seed, and on the batch they were computed in only through the network's arithmetic).
+    int64_t first = 0;
+    if (source && source->index) {
+      first = *source->index / request.batch_size * request.batch_size;
+      const int64_t n = std::min(request.batch_size, request.count - first);
+      request.seed = source->seed + uint64_t(first);
+      if (request.class_labels.defined())
+        request.class_labels = request.class_labels.narrow(0, first, n);
+      if (request.x_T.defined()) request.x_T = request.x_T.narrow(0, first, n);
+      request.count = n;
     }
 
-    fmt::print("model: {} on {}\n", describe(loaded, f.weights), device.str());
+    fmt::print("model: {} on {}\n", describe(loaded, p.weights), device.str());
     if (loaded.codec.is_latent())
       fmt::print("latent model: sampling {} decoded by {}\n", loaded.codec.describe(),
                  loaded.autoencoder_dir.string());
@@ -153,7 +261,8 @@ Run add_sample(CLI::App& app) {
                sampling.cuda_graphs ? " from a CUDA graph" : "");
     if (loaded.config.model.num_class_embeds > 0)
       fmt::print("classes: {}; guidance scale {:g}{}\n",
-                 request.class_labels.defined() ? "as requested" : "every class in turn",
+                 f.classes->labels.empty() && per_class == 0 && !source ? "every class in turn"
+                                                                        : "as requested",
                  sampling.guidance_scale,
                  sampling.guidance_scale != 1.0 && sampling.guidance_scale != 0.0
                      ? " (two network evaluations per step: conditional and null, batched)"
@@ -183,25 +292,39 @@ Run add_sample(CLI::App& app) {
           "wrote {}x_0 [{}] to {}\n",
           codec.is_latent() ? fmt::format("latents [{}], ", fmt::join(samples.sizes(), ", ")) : "",
           fmt::join(x_0.sizes(), ", "), f.save_tensor);
-      if (f.out.empty() && f.out_dir.empty()) return 0;
+      if (f.out.empty() && f.out_dir.empty() && !source) return 0;
     }
     auto images = codec.to_uint8(samples);
-    if (!f.out_dir.empty()) {
+    auto text = [&](std::optional<int64_t> index) {
+      SampleParameters q = p;
+      q.index = index;
+      return PngText{{"parameters", to_json(q).dump(-1, ' ', /*ensure_ascii=*/true)}};
+    };
+    if (source && source->index) {
+      const fs::path path = f.out.empty() ? again_path(f.from_png) : fs::path(f.out);
+      write_png(path, images[*source->index - first], text(source->index));
+      report_recreation(f.from_png, path);
+    } else if (!f.out_dir.empty()) {
       fs::create_directories(f.out_dir);
       for (int64_t i = 0; i < images.size(0); ++i)
-        write_png(fs::path(f.out_dir) / fmt::format("{:05d}.png", i), images[i]);
+        write_png(fs::path(f.out_dir) / fmt::format("{:05d}.png", i), images[i], text(i));
       fmt::print("wrote {} images to {}\n", images.size(0), f.out_dir);
     } else {
-      const fs::path path = f.out.empty() ? fs::path("samples.png") : fs::path(f.out);
+      const fs::path path = !f.out.empty() ? fs::path(f.out)
+                            : source       ? again_path(f.from_png)
+                                           : fs::path("samples.png");
       GridOptions grid;
       grid.columns = int64_t(std::ceil(std::sqrt(double(images.size(0)))));
       if (!row_names.empty()) {
         grid.columns = per_class;
-        write_png(path, make_labelled_grid(images, row_names, grid));
+        write_png(path, make_labelled_grid(images, row_names, grid), text(std::nullopt));
       } else {
-        write_png(path, make_grid(images, grid));
+        write_png(path, make_grid(images, grid), text(std::nullopt));
       }
-      fmt::print("wrote a grid of {} images to {}\n", images.size(0), path.string());
+      if (source)
+        report_recreation(f.from_png, path);
+      else
+        fmt::print("wrote a grid of {} images to {}\n", images.size(0), path.string());
     }
     return 0;
   };

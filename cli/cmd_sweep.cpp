@@ -158,8 +158,13 @@ Run add_sweep(CLI::App& app) {
         metric == SweepMetric::kid ? "KID" : (inception ? "FID" : "FD (Fashion-MNIST classifier)");
     write_sweep_csv(fs::path(f.out) / "sweep.csv", rows);
     write_png(fs::path(f.out) / "sweep.png",
-              render_plot(sweep_plot(
-                  rows, metric, fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))));
+              render_plot(sweep_plot(rows, metric,
+                                     fmt::format("{} of {} samples vs {}", metric_name, f.n, ref))),
+              png_parameters({{"command", "sweep"},
+                              {"model", f.model},
+                              {"metric", f.metric},
+                              {"n", f.n},
+                              {"reference", ref}}));
     nlohmann::json table = nlohmann::json::array();
     for (const auto& r : rows)
       table.push_back({{"sampler", sampler_config_to_json(r.setting)},

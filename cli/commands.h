@@ -34,5 +34,7 @@ Run add_train_classifier(CLI::App& app);
 Run add_nll(CLI::App& app);
 Run add_sweep(CLI::App& app);
 Run add_eval_conditional(CLI::App& app);
+// Watching and comparing runs (issue 18).
+Run add_info(CLI::App& app);
 
 }  // namespace ddpm::cli

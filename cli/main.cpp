@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "core/version.h"
 #include "invocation.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +19,8 @@ int main(int argc, char** argv) {
       "Start with:  ddpm train --out runs/fmnist   then   ddpm sample --model runs/fmnist"};
   ddpm::cli::set_invocation(argc, argv);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "ddpm 0.1.0 (LibTorch " TORCH_VERSION ")");
+  app.set_version_flag("--version",
+                       std::string("ddpm ") + ddpm::kVersion + " (LibTorch " TORCH_VERSION ")");
   std::map<std::string, ddpm::cli::Run> runs;
   runs["train"] = ddpm::cli::add_train(app);
   runs["train-autoencoder"] = ddpm::cli::add_train_autoencoder(app);
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   runs["nll"] = ddpm::cli::add_nll(app);
   runs["sweep"] = ddpm::cli::add_sweep(app);
   runs["eval-conditional"] = ddpm::cli::add_eval_conditional(app);
+  runs["info"] = ddpm::cli::add_info(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -355,20 +355,20 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
       .contiguous();
 }
 
-std::string encode_png(const torch::Tensor& image) {
+std::string encode_png(const torch::Tensor& image, const PngText& text) {
   const torch::Tensor hwc = to_hwc(image);  // [H, W, C]
   const int height = int(hwc.size(0)), width = int(hwc.size(1)), comp = int(hwc.size(2));
   std::string png;
   if (!stbi_write_png_to_func(append, &png, width, height, comp, hwc.data_ptr(), width * comp))
     throw std::runtime_error("encode_png: stb_image_write failed for a " + c10::str(image.sizes()) +
                              " image");
-  return png;
+  return text.empty() ? png : add_png_text(png, text);
 }
 
-void write_png(const std::filesystem::path& path, const torch::Tensor& image) {
+void write_png(const std::filesystem::path& path, const torch::Tensor& image, const PngText& text) {
   std::string png;
   try {
-    png = encode_png(image);
+    png = encode_png(image, text);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(path.string() + ": " + e.what());
   }

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "io/png_text.h"
+
 namespace ddpm {
 
 /// Images larger than this many pixels (8192 × 8192, 64 Mpx: 192 MiB as RGB) are refused from
@@ -22,10 +24,12 @@ torch::Tensor read_image(const std::filesystem::path& path, int channels = 0);
 torch::Tensor decode_image(const std::string& bytes, const std::string& name, int channels = 0,
                            int64_t max_pixels = kMaxImagePixels);
 
-/// Writes a uint8 [C, H, W] (C = 1 or 3) tensor as PNG, atomically.
-void write_png(const std::filesystem::path& path, const torch::Tensor& image);
+/// Writes a uint8 [C, H, W] (C = 1 or 3) tensor as PNG, atomically, with `text` as tEXt chunks
+/// (io/png_text.h; ddpm's writers put a "parameters" chunk saying how the image was made).
+void write_png(const std::filesystem::path& path, const torch::Tensor& image,
+               const PngText& text = {});
 
-/// PNG bytes of a uint8 [C, H, W] image (for embedding or tests).
-std::string encode_png(const torch::Tensor& image);
+/// PNG bytes of a uint8 [C, H, W] image (for embedding or tests), with `text` as tEXt chunks.
+std::string encode_png(const torch::Tensor& image, const PngText& text = {});
 
 }  // namespace ddpm

@@ -140,7 +140,11 @@ fs::path AutoencoderTrainer::save_reconstruction_grid() {
   GridOptions grid;
   grid.columns = n;
   const auto path = run_dir_ / "samples" / fmt::format("step_{:06d}.png", step_);
-  write_png(path, make_grid(torch::cat({originals, rec}), grid));
+  write_png(path, make_grid(torch::cat({originals, rec}), grid),
+            png_parameters({{"command", "train-autoencoder"},
+                            {"model", run_dir_.string()},
+                            {"step", step_},
+                            {"figure", "held-out images (top) and their reconstructions"}}));
   return path;
 }
 

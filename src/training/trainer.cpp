@@ -287,11 +287,23 @@ fs::path Trainer::save_sample_grid() {
   auto samples = generate(ema_->model(), schedule_, config_.prediction_type, sampling, request);
   auto images = codec_.to_uint8(samples);
   auto path = run_dir_ / "samples" / fmt::format("step_{:06d}.png", step_);
+  nlohmann::json parameters{{"command", "train"},
+                            {"model", run_dir_.string()},
+                            {"weights", "ema"},
+                            {"step", step_},
+                            {"sampler", sampler_config_to_json(sampling.sampler)},
+                            {"guidance_scale", sampling.guidance_scale},
+                            {"seed", request.seed},
+                            {"count", request.count}};
+  if (request.class_labels.defined())
+    parameters["class_labels"] =
+        std::vector<int64_t>(request.class_labels.data_ptr<int64_t>(),
+                             request.class_labels.data_ptr<int64_t>() + request.count);
   if (!row_names.empty()) {
-    write_png(path, make_labelled_grid(images, row_names, grid));
+    write_png(path, make_labelled_grid(images, row_names, grid), png_parameters(parameters));
     return path;
   }
-  write_png(path, make_grid(images, grid));
+  write_png(path, make_grid(images, grid), png_parameters(parameters));
   return path;
 }
 

@@ -1,0 +1,84 @@
+#include "sample_parameters.h"
+
+#include <stdexcept>
+
+#include "core/version.h"
+
+namespace ddpm::cli {
+
+nlohmann::json to_json(const SampleParameters& p) {
+  nlohmann::json j{{"ddpm", kVersion},
+                   {"command", "sample"},
+                   {"model", p.model},
+                   {"weights", p.weights},
+                   {"weights_hash", p.weights_hash},
+                   {"sampler", p.sampler},
+                   {"precision", p.precision},
+                   {"guidance_scale", p.guidance_scale},
+                   {"null_class", p.null_class},
+                   {"seed", p.seed},
+                   {"count", p.count},
+                   {"batch_size", p.batch_size},
+                   {"class_labels", p.class_labels},
+                   {"per_class", p.per_class},
+                   {"threads", p.threads}};
+  if (!p.init_noise.empty()) {
+    j["init_noise"] = p.init_noise;
+    j["init_noise_hash"] = p.init_noise_hash;
+  }
+  if (p.index) {
+    j["index"] = *p.index;
+    if (!p.class_labels.empty()) j["class_label"] = p.class_labels.at(size_t(*p.index));
+  }
+  return j;
+}
+
+SampleParameters sample_parameters_from_json(const nlohmann::json& j, const std::string& origin) {
+  if (!j.is_object())
+    throw std::invalid_argument(origin + ": the parameters are not a JSON object");
+  if (j.value("command", std::string()) != "sample")
+    throw std::invalid_argument(origin + ": made by `ddpm " + j.value("command", std::string("?")) +
+                                "`; only images of ddpm sample can be re-created");
+  SampleParameters p;
+  auto get = [&](const char* key, auto& field) {
+    if (!j.contains(key))
+      throw std::invalid_argument(origin + ": the parameters lack \"" + key + "\"");
+    try {
+      j.at(key).get_to(field);
+    } catch (const nlohmann::json::exception&) {
+      throw std::invalid_argument(origin + ": parameters \"" + key +
+                                  "\" has the wrong type: " + j.at(key).dump());
+    }
+  };
+  get("model", p.model);
+  get("weights", p.weights);
+  get("weights_hash", p.weights_hash);
+  get("sampler", p.sampler);
+  get("precision", p.precision);
+  get("guidance_scale", p.guidance_scale);
+  get("null_class", p.null_class);
+  get("seed", p.seed);
+  get("count", p.count);
+  get("batch_size", p.batch_size);
+  get("class_labels", p.class_labels);
+  get("per_class", p.per_class);
+  get("threads", p.threads);
+  if (j.contains("init_noise")) {
+    get("init_noise", p.init_noise);
+    get("init_noise_hash", p.init_noise_hash);
+  }
+  if (j.contains("index")) {
+    int64_t index = 0;
+    get("index", index);
+    p.index = index;
+  }
+  if (p.count < 1 || p.batch_size < 1 || p.threads < 0 ||
+      (p.index && (*p.index < 0 || *p.index >= p.count)) ||
+      (!p.class_labels.empty() && int64_t(p.class_labels.size()) != p.count))
+    throw std::invalid_argument(origin +
+                                ": inconsistent parameters (count, batch_size, index, "
+                                "class_labels or threads out of range)");
+  return p;
+}
+
+}  // namespace ddpm::cli
