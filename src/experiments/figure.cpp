@@ -58,10 +58,13 @@ fs::path figure_json_path(const fs::path& png) {
 void write_figure(const fs::path& png, const torch::Tensor& image, const nlohmann::json& numbers) {
   if (png.has_parent_path()) fs::create_directories(png.parent_path());
   // The parameters chunk: the figure's settings (its numbers without the long arrays).
-  nlohmann::json parameters{{"command", "figure"}, {"figure", png.stem().string()}};
+  // (Never the file's own name or path: the same request writes the same bytes anywhere.)
+  nlohmann::json parameters{{"command", "figure"}};
   if (numbers.is_object())
     for (const auto& [key, value] : numbers.items())
-      if (!value.is_array() && value.dump().size() < 2000) parameters[key] = value;
+      if (!value.is_array() && value.dump().size() < 2000 && key != "figure" && key != "out" &&
+          key.find("seconds") == std::string::npos)
+        parameters[key] = value;
   write_png(png, image, png_parameters(parameters));
   write_file_atomic(figure_json_path(png), numbers.dump(2) + "\n");
 }
