@@ -236,20 +236,20 @@ Run add_sample(CLI::App& app) {
     p.count = request.count;
     p.batch_size = request.batch_size;
     p.per_class = per_class;
-    if (request.class_labels.defined())
-      for (int64_t i = 0; i < request.class_labels.size(0); ++i)
-        p.class_labels.push_back(request.class_labels[i].item<int64_t>());
+    if (request.class_labels.defined()) {  // a --from-png image: already its batch's labels
+      const auto labels = request.class_labels.contiguous();
+      p.class_labels.assign(labels.data_ptr<int64_t>(),
+                            labels.data_ptr<int64_t>() + labels.numel());
+    }
     // One image of a folder: draw only its batch, as it was drawn (images depend on their own
     // seed, and on the batch they were computed in only through the network's arithmetic).
     int64_t first = 0;
     if (source && source->index) {
-      first = *source->index / request.batch_size * request.batch_size;
-      const int64_t n = std::min(request.batch_size, request.count - first);
+      const auto batch = batch_of(*source->index, request.batch_size, request.count);
+      first = batch.first;
       request.seed = source->seed + uint64_t(first);
-      if (request.class_labels.defined())
-        request.class_labels = request.class_labels.narrow(0, first, n);
-      if (request.x_T.defined()) request.x_T = request.x_T.narrow(0, first, n);
-      request.count = n;
+      if (request.x_T.defined()) request.x_T = request.x_T.narrow(0, first, batch.size);
+      request.count = batch.size;
     }
 
     fmt::print("model: {} on {}\n", describe(loaded, p.weights), device.str());
@@ -295,19 +295,31 @@ Run add_sample(CLI::App& app) {
       if (f.out.empty() && f.out_dir.empty() && !source) return 0;
     }
     auto images = codec.to_uint8(samples);
-    auto text = [&](std::optional<int64_t> index) {
-      SampleParameters q = p;
+    // A grid records every label; one image only its batch's (what re-drawing it needs).
+    SampleParameters unlabelled = p;  // copied per PNG: without the request's label list
+    unlabelled.class_labels.clear();
+    auto text = [&](std::optional<int64_t> index, std::vector<int64_t> labels) {
+      SampleParameters q = unlabelled;
       q.index = index;
+      q.class_labels = std::move(labels);
       return PngText{{"parameters", to_json(q).dump(-1, ' ', /*ensure_ascii=*/true)}};
     };
     if (source && source->index) {
       const fs::path path = f.out.empty() ? again_path(f.from_png) : fs::path(f.out);
-      write_png(path, images[*source->index - first], text(source->index));
+      write_png(path, images[*source->index - first], text(source->index, p.class_labels));
       report_recreation(f.from_png, path);
     } else if (!f.out_dir.empty()) {
       fs::create_directories(f.out_dir);
-      for (int64_t i = 0; i < images.size(0); ++i)
-        write_png(fs::path(f.out_dir) / fmt::format("{:05d}.png", i), images[i], text(i));
+      for (int64_t i = 0; i < images.size(0); ++i) {
+        std::vector<int64_t> labels;
+        if (!p.class_labels.empty()) {
+          const auto batch = batch_of(i, p.batch_size, p.count);
+          labels.assign(p.class_labels.begin() + batch.first,
+                        p.class_labels.begin() + batch.first + batch.size);
+        }
+        write_png(fs::path(f.out_dir) / fmt::format("{:05d}.png", i), images[i],
+                  text(i, std::move(labels)));
+      }
       fmt::print("wrote {} images to {}\n", images.size(0), f.out_dir);
     } else {
       const fs::path path = !f.out.empty() ? fs::path(f.out)
@@ -317,9 +329,10 @@ Run add_sample(CLI::App& app) {
       grid.columns = int64_t(std::ceil(std::sqrt(double(images.size(0)))));
       if (!row_names.empty()) {
         grid.columns = per_class;
-        write_png(path, make_labelled_grid(images, row_names, grid), text(std::nullopt));
+        write_png(path, make_labelled_grid(images, row_names, grid),
+                  text(std::nullopt, p.class_labels));
       } else {
-        write_png(path, make_grid(images, grid), text(std::nullopt));
+        write_png(path, make_grid(images, grid), text(std::nullopt, p.class_labels));
       }
       if (source)
         report_recreation(f.from_png, path);

@@ -1,10 +1,16 @@
 #include "sample_parameters.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/version.h"
 
 namespace ddpm::cli {
+
+DrawnBatch batch_of(int64_t index, int64_t batch_size, int64_t count) {
+  const int64_t first = index / batch_size * batch_size;
+  return {first, std::min(batch_size, count - first)};
+}
 
 nlohmann::json to_json(const SampleParameters& p) {
   nlohmann::json j{{"ddpm", kVersion},
@@ -28,7 +34,9 @@ nlohmann::json to_json(const SampleParameters& p) {
   }
   if (p.index) {
     j["index"] = *p.index;
-    if (!p.class_labels.empty()) j["class_label"] = p.class_labels.at(size_t(*p.index));
+    if (!p.class_labels.empty())
+      j["class_label"] =
+          p.class_labels.at(size_t(*p.index - batch_of(*p.index, p.batch_size, p.count).first));
   }
   return j;
 }
@@ -72,9 +80,12 @@ SampleParameters sample_parameters_from_json(const nlohmann::json& j, const std:
     get("index", index);
     p.index = index;
   }
-  if (p.count < 1 || p.batch_size < 1 || p.threads < 0 ||
-      (p.index && (*p.index < 0 || *p.index >= p.count)) ||
-      (!p.class_labels.empty() && int64_t(p.class_labels.size()) != p.count))
+  const bool index_ok = !p.index || (*p.index >= 0 && *p.index < p.count);
+  const int64_t labelled = p.index && index_ok && p.batch_size >= 1
+                               ? batch_of(*p.index, p.batch_size, p.count).size
+                               : p.count;
+  if (p.count < 1 || p.batch_size < 1 || p.threads < 0 || !index_ok ||
+      (!p.class_labels.empty() && int64_t(p.class_labels.size()) != labelled))
     throw std::invalid_argument(origin +
                                 ": inconsistent parameters (count, batch_size, index, "
                                 "class_labels or threads out of range)");

@@ -25,13 +25,23 @@ struct SampleParameters {
   uint64_t seed = 0;
   int64_t count = 0;
   int64_t batch_size = 0;
-  std::vector<int64_t> class_labels;  ///< one per image; empty for unconditional models
-  int64_t per_class = 0;              ///< --grid-by-class: columns per class row
-  int64_t threads = 0;                ///< CPU threads in effect (the bits depend on them)
-  std::string init_noise;             ///< --init-noise file, and FNV-1a of its bytes
+  /// One per image of the request (a grid), or of the image's batch (a PNG of one image: what
+  /// re-drawing that batch needs, not the whole request's); empty for unconditional models.
+  std::vector<int64_t> class_labels;
+  int64_t per_class = 0;   ///< --grid-by-class: columns per class row
+  int64_t threads = 0;     ///< CPU threads in effect (the bits depend on them)
+  std::string init_noise;  ///< --init-noise file, and FNV-1a of its bytes
   std::string init_noise_hash;
   std::optional<int64_t> index;  ///< one image of --out-dir; absent: the grid of all
 };
+
+/// The batch image `index` was drawn in: its first image and its size (generate draws
+/// `batch_size` images at a time out of `count`).
+struct DrawnBatch {
+  int64_t first = 0;
+  int64_t size = 0;
+};
+DrawnBatch batch_of(int64_t index, int64_t batch_size, int64_t count);
 
 /// {"ddpm": version, "command": "sample", ...} (the image's class label too, when it has one).
 nlohmann::json to_json(const SampleParameters& p);
