@@ -1,6 +1,6 @@
 // ddpm sweep --model PATH --steps 10,20,50,100 --eta 0,0.5,1 [--samplers SPEC...] [--ddpm-1000]:
 // sample quality per sampler setting against network calls (the DDIM paper's Table 1 pattern,
-// any sampler) as DIR/sweep.csv, sweep.png and sweep.json.
+// any sampler) as DIR/sweep.csv, sweep.png, sweep.json and the page DIR/index.html.
 #include <chrono>
 #include <filesystem>
 
@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "enum_choices.h"
 #include "eval/sampler_sweep.h"
+#include "eval/sweep_page.h"
 #include "eval_flags.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
@@ -54,7 +55,8 @@ Run add_sweep(CLI::App& app) {
   cmd->footer(
       "Each setting draws --n samples from the same x_T (--seed) and compares their features with "
       "--ref (default fashion-mnist:test for Fashion-MNIST models). Writes DIR/sweep.csv, "
-      "DIR/sweep.png and DIR/sweep.json (the protocol). See docs/evaluation.md.");
+      "DIR/sweep.png, DIR/sweep.json (the protocol) and DIR/index.html (the charts and the table, "
+      "offline). See docs/evaluation.md.");
   cmd->add_option("--model", f.model, kModelHelp)->required();
   f.steps_option =
       cmd->add_option("--steps", f.steps, "DDIM step counts, comma-separated (10,20,50,100)")
@@ -191,13 +193,16 @@ Run add_sweep(CLI::App& app) {
         {"seconds",
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
     write_file_atomic(fs::path(f.out) / "sweep.json", out.dump(2) + "\n");
+    write_report_page(
+        f.out, sweep_report_page(rows, fmt::format("{} of {} samples vs {}", metric_name, f.n, ref),
+                                 inception ? "FID" : "FD"));
     fmt::print("{:<28} {:>6} {:>12} {:>12} {:>10} {:>10}\n", "sampler", "calls", "fd", "kid",
                "seconds", "s/image");
     for (const auto& r : rows)
       fmt::print("{:<28} {:>6} {:>12.4f} {:>12.5f} {:>10.1f} {:>10.4f}\n", sweep_label(r.setting),
                  r.network_evaluations, r.fd, r.kid.mean, r.sample_seconds,
                  r.sample_seconds / double(r.images));
-    fmt::print("wrote {}/sweep.csv, sweep.png and sweep.json\n", f.out);
+    fmt::print("wrote {0}/sweep.csv, sweep.png, sweep.json and the page {0}/index.html\n", f.out);
     return 0;
   };
 }

@@ -36,5 +36,6 @@ Run add_sweep(CLI::App& app);
 Run add_eval_conditional(CLI::App& app);
 // Watching and comparing runs (issue 18).
 Run add_info(CLI::App& app);
+Run add_serve(CLI::App& app);
 
 }  // namespace ddpm::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   runs["sweep"] = ddpm::cli::add_sweep(app);
   runs["eval-conditional"] = ddpm::cli::add_eval_conditional(app);
   runs["info"] = ddpm::cli::add_info(app);
+  runs["serve"] = ddpm::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,9 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libstb-dev libpng-dev libjpeg-dev zlib1g-dev
   libyaml-dev             # ermongroup/ddim's config.yml (src/io/yaml.cpp)
+  libcairo2-dev fonts-dejavu-core   # PNG plots with real text (src/io/plot.cpp)
+  libcpp-httplib-dev libjs-chart.js # `ddpm serve`: HTTP server and the page's charts (src/dashboard/)
+  chromium                # the dashboard's browser test (tests/dashboard/), run when installed
   libgtest-dev
   clang-format            # make format-check (.clang-format; Debian 12: clang-format 14)
   clang libclang-rt-dev   # make fuzz: libFuzzer and the sanitizer runtimes for clang

@@ -5,35 +5,13 @@
 #include <fmt/format.h>
 
 #include "io/atomic_file.h"
+#include "training/loss_curves.h"
+#include "web/report_page.h"
 
 namespace ddpm {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  return out;
-}
 
 namespace {
 
@@ -66,26 +44,27 @@ std::string img(const fs::path& dir, const std::string& path, const std::string&
 
 }  // namespace
 
-std::string study_index_html(const StudyResult& r) {
+namespace {
+
+// The variants' loss curves as the page's chart: raw (faint) and smoothed, one colour per variant.
+ChartSpec loss_chart(const StudyResult& r) {
+  ChartSpec chart{"loss", "training loss", "step", "loss", false, {}};
+  for (size_t i = 0; i < r.variants.size(); ++i) {
+    const auto& v = r.variants[i];
+    try {
+      const auto curve = read_loss_curve(r.dir / v.name, v.name, r.config.smoothing);
+      chart.series.push_back({v.name + " (raw)", curve.steps, curve.loss, int(i), true, false});
+      chart.series.push_back({v.name, curve.steps, curve.smoothed, int(i), false, true});
+    } catch (const std::runtime_error&) {  // no log yet: the table says so
+    }
+  }
+  return chart;
+}
+
+std::string study_body_html(const StudyResult& r) {
   const auto& c = r.config;
   const int64_t zoom = zoom_for(r.image_size);
   std::string h;
-  h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  h += "<title>ddpm study: " + html_escape(fmt::format("{}", fmt::join(c.variants, ", "))) +
-       "</title>\n";
-  h += R"(<style>
-body { font-family: sans-serif; margin: 2em; color: #222; max-width: 100%; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 6px; vertical-align: top; text-align: left; }
-th { background: #f4f4f4; }
-img { image-rendering: pixelated; image-rendering: crisp-edges; display: block; }
-.loss img { image-rendering: auto; max-width: 100%; height: auto; }
-.note { color: #555; font-size: 90%; }
-code { background: #f4f4f4; padding: 0 3px; }
-</style>
-</head>
-<body>
-)";
   h += "<h1>Study: " + html_escape(fmt::format("{}", fmt::join(c.variants, ", "))) + "</h1>\n";
   h += fmt::format(
       "<p>Data <code>{}</code> ({} training / {} validation images, {}×{}×{}), seed {}, "
@@ -107,11 +86,11 @@ code { background: #f4f4f4; padding: 0 3px; }
             : img(r.dir, v.latest_training_grid, v.name + " training grid", 1));
   }
   h += "</table>\n";
-  h += "<h2>Loss</h2>\n<div class=\"loss\">" +
-       img(r.dir, "loss.png", "training loss of every variant", 1) + "</div>\n";
+  h += "<h2>Loss</h2>\n<div class=\"chart\" data-chart=\"loss\"></div>\n";
   h += fmt::format(
       "<p class=\"note\">Raw loss (faint) and TensorBoard's debiased exponential smoothing with "
-      "weight {} (solid). Numbers: <a href=\"loss.csv\">loss.csv</a>.</p>\n",
+      "weight {} (solid). Numbers: <a href=\"loss.csv\">loss.csv</a>; the same as a picture: "
+      "<a href=\"loss.png\">loss.png</a>.</p>\n",
       c.smoothing);
 
   h += "<h2>Samples: EMA against raw weights</h2>\n";
@@ -133,9 +112,20 @@ code { background: #f4f4f4; padding: 0 3px; }
     h += "</table>\n";
   }
   h += "<p class=\"note\">Written by <code>ddpm study</code>; the numbers behind each picture are "
-       "in the .json file beside it and in <a href=\"study.json\">study.json</a>.</p>\n";
-  h += "</body>\n</html>\n";
+       "in the .json file beside it and in <a href=\"study.json\">study.json</a>. "
+       "<code>ddpm serve DIR</code> shows the variants' runs live.</p>\n";
   return h;
+}
+
+ReportPage study_page(const StudyResult& r) {
+  const std::string variants = fmt::format("{}", fmt::join(r.config.variants, ", "));
+  return {"ddpm study: " + variants, study_body_html(r), {loss_chart(r)}};
+}
+
+}  // namespace
+
+std::string study_index_html(const StudyResult& r) {
+  return report_page_html(study_page(r));
 }
 
 json study_json(const StudyResult& r) {
@@ -175,7 +165,7 @@ json study_json(const StudyResult& r) {
 
 void write_study_report(const fs::path& dir, const StudyResult& result) {
   fs::create_directories(dir);
-  write_file_atomic(dir / "index.html", study_index_html(result));
+  write_report_page(dir, study_page(result));
   write_file_atomic(dir / "study.json", study_json(result).dump(2) + "\n");
 }
 

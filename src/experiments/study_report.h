@@ -1,7 +1,7 @@
-// The study's page: DIR/index.html, one self-contained HTML file (inline CSS, no scripts, no
-// network) whose images are the PNGs inside DIR, referenced by relative paths, so that the folder
-// alone renders in any browser and can be copied or zipped as is. DIR/study.json carries the same
-// numbers for programs.
+// The study's page: DIR/index.html, a report page of the dashboard's page code (web/report_page.h:
+// its loss chart drawn by Chart.js from DIR/assets/, no network) whose images are the PNGs inside
+// DIR, referenced by relative paths, so that the folder alone renders in any browser and can be
+// copied or zipped as is. DIR/study.json carries the same numbers for programs.
 //
 //   write_study_report("study/", result);   // study/index.html + study/study.json
 #pragma once
@@ -20,10 +20,7 @@ std::string study_index_html(const StudyResult& result);
 /// Settings, per-variant numbers and figure paths.
 nlohmann::json study_json(const StudyResult& result);
 
-/// Writes DIR/index.html and DIR/study.json atomically.
+/// Writes DIR/index.html, DIR/assets/ and DIR/study.json atomically.
 void write_study_report(const std::filesystem::path& dir, const StudyResult& result);
-
-/// Text with &, <, >, " and ' escaped for HTML.
-std::string html_escape(const std::string& text);
 
 }  // namespace ddpm

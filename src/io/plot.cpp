@@ -1,112 +1,64 @@
-// Line plots on a float RGB canvas. Layout: title on top, y label (vertical) and tick labels on
-// the left, tick labels and x label below, legend in the top-right corner of the plot area.
+// Line plots drawn with Cairo (Debian's libcairo2-dev) on an image surface: anti-aliased strokes,
+// real text (DejaVu Sans through fontconfig). Layout: title on top, y label (vertical) and tick
+// labels on the left, tick labels and x label below, legend in the top-right corner of the plot
+// area.
 #include "io/plot.h"
+
+#include <cairo.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include <fmt/format.h>
-
-#include "io/text.h"
 
 namespace ddpm {
 
 namespace {
 
-struct Canvas {
-  int64_t width, height;
-  std::vector<float> rgb;  // [height][width][3] in [0, 1]
-
-  Canvas(int64_t w, int64_t h) : width(w), height(h), rgb(size_t(w * h * 3), 1.0f) {}
-
-  /// Blends `color` over pixel (x, y) with weight a ∈ [0, 1].
-  void blend(int64_t x, int64_t y, const Rgb& color, double a) {
-    if (x < 0 || y < 0 || x >= width || y >= height || a <= 0) return;
-    a = std::min(a, 1.0);
-    float* p = &rgb[size_t((y * width + x) * 3)];
-    for (int c = 0; c < 3; ++c) p[c] = float(p[c] * (1 - a) + color[c] / 255.0 * a);
-  }
-
-  void fill_rect(int64_t x0, int64_t y0, int64_t x1, int64_t y1, const Rgb& color, double a = 1) {
-    for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, height); ++y)
-      for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x1, width); ++x)
-        blend(x, y, color, a);
-  }
-
-  torch::Tensor to_uint8() const {
-    auto out = torch::empty({3, height, width}, torch::kUInt8);
-    auto* o = out.data_ptr<uint8_t>();
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t i = 0; i < width * height; ++i)
-        o[c * width * height + i] =
-            uint8_t(std::lround(std::clamp(rgb[size_t(i * 3 + c)], 0.0f, 1.0f) * 255.0f));
-    return out;
-  }
-};
+void set_color(cairo_t* cr, const Rgb& c, double alpha = 1.0) {
+  cairo_set_source_rgba(cr, c[0] / 255.0, c[1] / 255.0, c[2] / 255.0, alpha);
+}
 
 const Rgb kBlack{0, 0, 0};
 const Rgb kAxis{80, 80, 80};
 const Rgb kGrid{225, 225, 225};
 const Rgb kWhite{255, 255, 255};
 
-// Text runs left to right from (x, y), its top-left corner, or bottom to top from (x, y) as its
-// bottom-left corner when `vertical` (io/text.h).
-void draw_text(Canvas& canvas, const std::string& text, int64_t x, int64_t y, int64_t scale,
-               const Rgb& color, bool vertical = false) {
-  for (const auto& r : text_rectangles(text, scale)) {
-    if (!vertical)
-      canvas.fill_rect(x + r.x0, y + r.y0, x + r.x1, y + r.y1, color);
-    else  // rotated 90° counter-clockwise: text space (u, w) → canvas (x + w, y − u)
-      canvas.fill_rect(x + r.y0, y - r.x1, x + r.y1, y - r.x0, color);
-  }
-}
+/// Text on one Cairo context, in pixels: its advance width, and drawing with the baseline placed
+/// so that `top` is the top of the line box.
+struct Text {
+  cairo_t* cr;
+  double ascent = 0, line = 0;
 
-/// Anti-aliased strokes of one series: coverage max-combined over segments, then one blend, so
-/// that joints and overlapping segments are not darkened twice.
-void draw_polyline(Canvas& canvas, const std::vector<std::pair<double, double>>& points,
-                   const std::vector<bool>& breaks, const Rgb& color, double opacity, double width,
-                   int64_t clip_x0, int64_t clip_y0, int64_t clip_x1, int64_t clip_y1) {
-  std::vector<float> coverage(size_t(canvas.width * canvas.height), 0.0f);
-  const double half = width / 2;
-  auto stamp_segment = [&](double ax, double ay, double bx, double by, double radius) {
-    const int64_t x0 =
-        std::max<int64_t>(clip_x0, int64_t(std::floor(std::min(ax, bx) - radius - 1)));
-    const int64_t x1 =
-        std::min<int64_t>(clip_x1, int64_t(std::ceil(std::max(ax, bx) + radius + 1)));
-    const int64_t y0 =
-        std::max<int64_t>(clip_y0, int64_t(std::floor(std::min(ay, by) - radius - 1)));
-    const int64_t y1 =
-        std::min<int64_t>(clip_y1, int64_t(std::ceil(std::max(ay, by) + radius + 1)));
-    const double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = x0; x < x1; ++x) {
-        const double px = x + 0.5, py = y + 0.5;  // pixel centre
-        double s = len2 > 0 ? ((px - ax) * dx + (py - ay) * dy) / len2 : 0.0;
-        s = std::clamp(s, 0.0, 1.0);
-        const double d = std::hypot(px - (ax + s * dx), py - (ay + s * dy));
-        const double c = std::clamp(radius + 0.5 - d, 0.0, 1.0);
-        float& cell = coverage[size_t(y * canvas.width + x)];
-        cell = std::max(cell, float(c));
-      }
-  };
-  for (size_t i = 0; i < points.size(); ++i) {
-    if (breaks[i]) continue;
-    const bool prev = i > 0 && !breaks[i - 1];
-    const bool next = i + 1 < points.size() && !breaks[i + 1];
-    if (next)
-      stamp_segment(points[i].first, points[i].second, points[i + 1].first, points[i + 1].second,
-                    half);
-    else if (!prev)  // an isolated point: a dot
-      stamp_segment(points[i].first, points[i].second, points[i].first, points[i].second,
-                    std::max(half, 2.0));
+  explicit Text(cairo_t* context, double size) : cr(context) {
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+    cairo_font_extents_t f;
+    cairo_font_extents(cr, &f);
+    ascent = f.ascent;
+    line = f.ascent + f.descent;
   }
-  for (int64_t y = clip_y0; y < clip_y1; ++y)
-    for (int64_t x = clip_x0; x < clip_x1; ++x) {
-      const float c = coverage[size_t(y * canvas.width + x)];
-      if (c > 0) canvas.blend(x, y, color, opacity * c);
-    }
-}
+  double width(const std::string& text) const {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, text.c_str(), &e);
+    return e.x_advance;
+  }
+  void draw(const std::string& text, double x, double top, const Rgb& color) const {
+    set_color(cr, color);
+    cairo_move_to(cr, x, top + ascent);
+    cairo_show_text(cr, text.c_str());
+  }
+  /// Bottom to top, centred on (x + line/2, cy).
+  void draw_vertical(const std::string& text, double x, double cy, const Rgb& color) const {
+    cairo_save(cr);
+    cairo_translate(cr, x, cy + width(text) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    draw(text, 0, 0, color);
+    cairo_restore(cr);
+  }
+};
 
 std::string tick_label(double v, double step) {
   if (v == 0) return "0";
@@ -218,98 +170,160 @@ torch::Tensor render_plot(const Plot& plot) {
       y_labels.push_back(tick_label(v, y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : v));
   }
 
+  // Cairo surface and text of the plot's size; text_scale 2 is a 13-pixel font.
+  std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> surface(
+      cairo_image_surface_create(CAIRO_FORMAT_RGB24, int(plot.width), int(plot.height)),
+      cairo_surface_destroy);
+  if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
+    throw std::runtime_error(
+        fmt::format("render_plot: cannot make a {}x{} image: {}", plot.width, plot.height,
+                    cairo_status_to_string(cairo_surface_status(surface.get()))));
+  std::unique_ptr<cairo_t, decltype(&cairo_destroy)> context(cairo_create(surface.get()),
+                                                             cairo_destroy);
+  cairo_t* cr = context.get();
+  set_color(cr, kWhite);
+  cairo_paint(cr);
+  const double s = double(plot.text_scale);
+  const Text text(cr, 6.5 * s);
+
   // Margins from the text that has to fit.
-  const int64_t s = plot.text_scale, pad = 4 * s, tick = 5;
-  const int64_t line = measure_text("Ag", s).height;
-  int64_t y_label_width = 0;
-  for (const auto& l : y_labels) y_label_width = std::max(y_label_width, measure_text(l, s).width);
-  const int64_t left = pad + (plot.y_label.empty() ? 0 : line + pad) + y_label_width + tick + pad;
-  const int64_t top = plot.title.empty() ? 2 * pad : line + 3 * pad;
-  const int64_t bottom = tick + pad + line + (plot.x_label.empty() ? pad : pad + line + pad);
-  const int64_t right =
+  const double pad = 4 * s, tick = 5, line = text.line;
+  double y_label_width = 0;
+  for (const auto& l : y_labels) y_label_width = std::max(y_label_width, text.width(l));
+  const double left = pad + (plot.y_label.empty() ? 0 : line + pad) + y_label_width + tick + pad;
+  const double top = plot.title.empty() ? 2 * pad : line + 3 * pad;
+  const double bottom = tick + pad + line + (plot.x_label.empty() ? pad : pad + line + pad);
+  const double right =
       6 * s +
-      measure_text(tick_label(x_ticks.back(), x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1), s)
-              .width /
-          2;
-  const int64_t x0 = left, y0 = top, x1 = plot.width - right, y1 = plot.height - bottom;
+      text.width(tick_label(x_ticks.back(), x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1)) / 2;
+  const double x0 = std::round(left), y0 = std::round(top),
+               x1 = std::round(double(plot.width) - right),
+               y1 = std::round(double(plot.height) - bottom);
   if (x1 - x0 < 50 || y1 - y0 < 50)
     throw std::invalid_argument(
         fmt::format("render_plot: {}x{} pixels leave no room for the plot area at text_scale {}",
                     plot.width, plot.height, plot.text_scale));
-  auto px = [&](double x) { return x0 + (x - xr.lo) / (xr.hi - xr.lo) * double(x1 - x0); };
-  auto py = [&](double y) { return y1 - (y - yr.lo) / (yr.hi - yr.lo) * double(y1 - y0); };
+  auto px = [&](double x) { return x0 + (x - xr.lo) / (xr.hi - xr.lo) * (x1 - x0); };
+  auto py = [&](double y) { return y1 - (y - yr.lo) / (yr.hi - yr.lo) * (y1 - y0); };
+  // A crisp one-pixel line between pixel centres.
+  auto hairline = [&](double ax, double ay, double bx, double by, const Rgb& color) {
+    set_color(cr, color);
+    cairo_set_line_width(cr, 1);
+    cairo_move_to(cr, ax, ay);
+    cairo_line_to(cr, bx, by);
+    cairo_stroke(cr);
+  };
 
-  Canvas canvas(plot.width, plot.height);
-  // Grid lines and ticks.
-  for (size_t i = 0; i < x_ticks.size(); ++i) {
-    const auto x = int64_t(std::lround(px(x_ticks[i])));
-    canvas.fill_rect(x, y0, x + 1, y1, kGrid);
-    canvas.fill_rect(x, y1, x + 1, y1 + tick, kAxis);
-    const auto label = tick_label(x_ticks[i], x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1);
-    draw_text(canvas, label, x - measure_text(label, s).width / 2, y1 + tick + pad / 2, s, kBlack);
+  // Grid lines, ticks and their labels.
+  for (double value : x_ticks) {
+    const double x = std::round(px(value)) + 0.5;
+    hairline(x, y0, x, y1, kGrid);
+    hairline(x, y1, x, y1 + tick, kAxis);
+    const auto label = tick_label(value, x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1);
+    text.draw(label, x - text.width(label) / 2, y1 + tick + pad / 2, kBlack);
   }
   for (size_t i = 0; i < y_ticks.size(); ++i) {
-    const auto y = int64_t(std::lround(py(y_ticks[i])));
-    canvas.fill_rect(x0, y, x1, y + 1, kGrid);
-    canvas.fill_rect(x0 - tick, y, x0, y + 1, kAxis);
-    draw_text(canvas, y_labels[i], x0 - tick - pad / 2 - measure_text(y_labels[i], s).width,
-              y - line / 2 + s, s, kBlack);
+    const double y = std::round(py(y_ticks[i])) + 0.5;
+    hairline(x0, y, x1, y, kGrid);
+    hairline(x0 - tick, y, x0, y, kAxis);
+    text.draw(y_labels[i], x0 - tick - pad / 2 - text.width(y_labels[i]), y - line / 2, kBlack);
   }
   // Frame.
-  canvas.fill_rect(x0, y0, x1, y0 + 1, kAxis);
-  canvas.fill_rect(x0, y1, x1 + 1, y1 + 1, kAxis);
-  canvas.fill_rect(x0, y0, x0 + 1, y1, kAxis);
-  canvas.fill_rect(x1, y0, x1 + 1, y1, kAxis);
+  set_color(cr, kAxis);
+  cairo_set_line_width(cr, 1);
+  cairo_rectangle(cr, x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0);
+  cairo_stroke(cr);
   // Title and labels.
   if (!plot.title.empty())
-    draw_text(canvas, plot.title, (x0 + x1) / 2 - measure_text(plot.title, s).width / 2, pad, s,
-              kBlack);
+    text.draw(plot.title, (x0 + x1) / 2 - text.width(plot.title) / 2, pad, kBlack);
   if (!plot.x_label.empty())
-    draw_text(canvas, plot.x_label, (x0 + x1) / 2 - measure_text(plot.x_label, s).width / 2,
-              plot.height - pad - line, s, kBlack);
-  if (!plot.y_label.empty())
-    draw_text(canvas, plot.y_label, pad, (y0 + y1) / 2 + measure_text(plot.y_label, s).width / 2, s,
-              kBlack, /*vertical=*/true);
+    text.draw(plot.x_label, (x0 + x1) / 2 - text.width(plot.x_label) / 2,
+              double(plot.height) - pad - line, kBlack);
+  if (!plot.y_label.empty()) text.draw_vertical(plot.y_label, pad, (y0 + y1) / 2, kBlack);
 
-  // Series, in order (later ones on top).
+  // Series, in order (later ones on top), clipped to the plot area; non-finite points break the
+  // line, an isolated point is a dot.
+  cairo_save(cr);
+  cairo_rectangle(cr, x0 + 1, y0 + 1, x1 - x0 - 1, y1 - y0 - 1);
+  cairo_clip(cr);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
   for (const auto& series : plot.series) {
-    std::vector<std::pair<double, double>> points;
-    std::vector<bool> breaks;
-    for (size_t i = 0; i < series.x.size(); ++i) {
-      const bool ok = std::isfinite(series.x[i]) && std::isfinite(series.y[i]);
-      const double y = ok ? (plot.log_y ? std::log10(series.y[i]) : series.y[i]) : 0.0;
-      points.emplace_back(ok ? px(series.x[i]) : 0.0, ok ? py(y) : 0.0);
-      breaks.push_back(!ok);
+    set_color(cr, series.color, std::clamp(series.opacity, 0.0, 1.0));
+    cairo_set_line_width(cr, series.width);
+    const size_t n = series.x.size();
+    auto ok = [&](size_t i) {
+      return i < n && std::isfinite(series.x[i]) && std::isfinite(series.y[i]);
+    };
+    auto at = [&](size_t i) {
+      return std::pair{px(series.x[i]), py(plot.log_y ? std::log10(series.y[i]) : series.y[i])};
+    };
+    for (size_t i = 0; i < n; ++i) {
+      if (!ok(i)) continue;
+      const auto [x, y] = at(i);
+      if (i == 0 || !ok(i - 1)) {
+        if (!ok(i + 1)) {  // an isolated point
+          cairo_new_sub_path(cr);
+          cairo_arc(cr, x, y, std::max(series.width / 2, 2.0), 0, 2 * M_PI);
+          cairo_fill(cr);
+          continue;
+        }
+        cairo_move_to(cr, x, y);
+      } else {
+        cairo_line_to(cr, x, y);
+      }
     }
-    draw_polyline(canvas, points, breaks, series.color, std::clamp(series.opacity, 0.0, 1.0),
-                  series.width, x0 + 1, y0 + 1, x1, y1);
+    cairo_stroke(cr);  // one path per series: overlapping segments are not darkened twice
   }
+  cairo_restore(cr);
 
   // Legend: a sample stroke and the name per entry, in a white box at the top right.
   std::vector<const PlotSeries*> entries;
   for (const auto& series : plot.series)
     if (series.in_legend) entries.push_back(&series);
   if (!entries.empty()) {
-    const int64_t swatch = 12 * s, gap = 3 * s;
-    int64_t text_width = 0;
-    for (const auto* e : entries) text_width = std::max(text_width, measure_text(e->name, s).width);
-    const int64_t box_w = gap + swatch + gap + text_width + gap;
-    const int64_t row = line + gap;
-    const int64_t box_h = gap + int64_t(entries.size()) * row;
-    const int64_t bx1 = x1 - 2 * gap, bx0 = bx1 - box_w, by0 = y0 + 2 * gap, by1 = by0 + box_h;
-    canvas.fill_rect(bx0, by0, bx1, by1, kWhite, 0.85);
-    canvas.fill_rect(bx0, by0, bx1, by0 + 1, kAxis);
-    canvas.fill_rect(bx0, by1, bx1, by1 + 1, kAxis);
-    canvas.fill_rect(bx0, by0, bx0 + 1, by1, kAxis);
-    canvas.fill_rect(bx1, by0, bx1 + 1, by1 + 1, kAxis);
+    const double swatch = 12 * s, gap = 3 * s;
+    double text_width = 0;
+    for (const auto* e : entries) text_width = std::max(text_width, text.width(e->name));
+    const double box_w = std::round(gap + swatch + gap + text_width + gap);
+    const double row = line + gap;
+    const double box_h = std::round(gap + double(entries.size()) * row);
+    const double bx1 = x1 - 2 * gap, bx0 = bx1 - box_w, by0 = y0 + 2 * gap;
+    set_color(cr, kWhite, 0.85);
+    cairo_rectangle(cr, bx0, by0, box_w, box_h);
+    cairo_fill(cr);
+    set_color(cr, kAxis);
+    cairo_rectangle(cr, bx0 + 0.5, by0 + 0.5, box_w, box_h);
+    cairo_stroke(cr);
     for (size_t i = 0; i < entries.size(); ++i) {
-      const int64_t ty = by0 + gap + int64_t(i) * row;
-      const int64_t mid = ty + line / 2 - s;
-      canvas.fill_rect(bx0 + gap, mid - s, bx0 + gap + swatch, mid + s, entries[i]->color);
-      draw_text(canvas, entries[i]->name, bx0 + 2 * gap + swatch, ty, s, kBlack);
+      const double ty = by0 + gap + double(i) * row;
+      const double mid = ty + line / 2;
+      set_color(cr, entries[i]->color);
+      cairo_set_line_width(cr, 2 * s);
+      cairo_move_to(cr, bx0 + gap, mid);
+      cairo_line_to(cr, bx0 + gap + swatch, mid);
+      cairo_stroke(cr);
+      text.draw(entries[i]->name, bx0 + 2 * gap + swatch, ty, kBlack);
     }
   }
-  return canvas.to_uint8();
+
+  // xRGB words (native byte order) → uint8 [3, height, width].
+  cairo_surface_flush(surface.get());
+  const unsigned char* data = cairo_image_surface_get_data(surface.get());
+  const int stride = cairo_image_surface_get_stride(surface.get());
+  auto out = torch::empty({3, plot.height, plot.width}, torch::kUInt8);
+  auto* o = out.data_ptr<uint8_t>();
+  const int64_t plane = plot.width * plot.height;
+  for (int64_t y = 0; y < plot.height; ++y) {
+    const auto* row = reinterpret_cast<const uint32_t*>(data + y * stride);
+    for (int64_t x = 0; x < plot.width; ++x) {
+      const uint32_t v = row[x];
+      o[y * plot.width + x] = uint8_t(v >> 16);
+      o[plane + y * plot.width + x] = uint8_t(v >> 8);
+      o[2 * plane + y * plot.width + x] = uint8_t(v);
+    }
+  }
+  return out;
 }
 
 }  // namespace ddpm

@@ -1,7 +1,8 @@
 // Line plots rasterised to an RGB image (for PNG), with axes, ticks, grid lines, a legend, a
-// title and axis labels: the loss curves of `ddpm plot` and of the study page. Text is drawn with
-// stb_easy_font (Debian's libstb-dev), lines as anti-aliased strokes (coverage by the distance
-// to each segment), so the image is the same on every machine.
+// title and axis labels: the loss curves of `ddpm plot` and `ddpm study`, the sweep and
+// conditional-evaluation figures. Drawn by Cairo (Debian's libcairo2-dev): anti-aliased strokes
+// and real text (DejaVu Sans, fonts-dejavu-core). The web pages draw the same descriptions with
+// Chart.js (web/report_page.h: chart_of_plot).
 //
 //   Plot p;
 //   p.title = "loss";  p.x_label = "step";  p.y_label = "loss";
@@ -39,7 +40,7 @@ struct Plot {
   int64_t height = 540;
   /// Logarithmic y axis (every y must then be > 0): losses fall over decades.
   bool log_y = false;
-  /// Integer scale of the 5×7-pixel font; 2 reads well at 960 px.
+  /// Text size: a 6.5 × text_scale pixel font; 2 reads well at 960 px.
   int64_t text_scale = 2;
 };
 

@@ -180,6 +180,12 @@ TEST_F(CliEval, SweepWritesATableAPlotAndTheProtocol) {
   auto j = json::parse(std::ifstream(dir / "sweep.json"));
   EXPECT_EQ(j["rows"].size(), 4u);
   EXPECT_EQ(j["protocol"]["samples_per_setting"], 8);
+  // The page: both charts described for the dashboard's page code, whose files are beside it.
+  const auto page = test::read_bytes(dir / "index.html");
+  EXPECT_TRUE(contains(page, R"(data-chart="fd")") && contains(page, R"(data-chart="kid")"));
+  EXPECT_TRUE(contains(page, "ddim eta=1")) << "the table";
+  for (const char* asset : {"chart.min.js", "charts.js", "report.js", "page.css"})
+    EXPECT_TRUE(fs::is_regular_file(dir / "assets" / asset)) << asset;
   // Same seed, same table.
   ok({"sweep", "--model", run_.string(), "--steps", "2,3", "--eta", "0,1", "--n", "8", "--ref",
       b_.string(), "--kid-subsets", "2", "--kid-subset-size", "4", "--out",

@@ -1,5 +1,5 @@
-// render_plot: size, determinism, where the series' colours land, legend text, log axes, and the
-// errors; nice_ticks values.
+// render_plot (Cairo): size, determinism, where the series' colours land, legend text, log axes,
+// and the errors; nice_ticks values.
 #include "io/plot.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,12 @@ namespace {
 int64_t count_color(const torch::Tensor& image, const Rgb& c) {
   auto m = (image[0] == c[0]) & (image[1] == c[1]) & (image[2] == c[2]);
   return m.sum().item<int64_t>();
+}
+
+/// Grey pixels darker than mid-grey: text and its anti-aliased edges.
+int64_t count_dark_grey(const torch::Tensor& image) {
+  auto grey = (image[0] == image[1]) & (image[1] == image[2]) & (image[0] < 128);
+  return grey.sum().item<int64_t>();
 }
 
 Plot two_lines() {
@@ -54,8 +60,12 @@ TEST(Plot, DrawsEachSeriesWhereItsDataIs) {
             red.slice(1, 0, w / 3).sum().item<int64_t>());
   EXPECT_GT(blue.slice(1, 0, w / 3).sum().item<int64_t>(),
             blue.slice(1, 2 * w / 3, w).sum().item<int64_t>());
-  // Text (title, labels, ticks, legend) is black.
-  EXPECT_GT(count_color(image, {0, 0, 0}), 500);
+  // Text (title, labels, ticks, legend) is black, anti-aliased: dark grey pixels, and more of
+  // them for a longer title.
+  EXPECT_GT(count_dark_grey(image), 500);
+  auto longer = two_lines();
+  longer.title = "training loss of every variant, raw and smoothed";
+  EXPECT_GT(count_dark_grey(render_plot(longer)), count_dark_grey(image) + 300);
 }
 
 TEST(Plot, FaintSeriesBlendAndLogAxesWork) {
