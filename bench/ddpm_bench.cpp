@@ -48,6 +48,7 @@
 #include "core/timesteps.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
+#include "models/conv3x3.h"
 #include "models/cuda_graph_denoiser.h"
 #include "models/denoiser.h"
 #include "models/precision.h"
@@ -99,6 +100,7 @@ struct Flags {
   std::string precision = "fp32";  // autocast, both sides
   bool cuda_graphs = false;        // ours: sampling from a CUDA graph
   bool peer_compile = false;       // the peer: torch.compile'd network
+  std::string conv = "onednn";     // ours: the 3x3 convolutions (models/conv3x3.h)
 };
 
 // Batches that keep a full run at a few minutes on 2 cores: ddpm-cifar10 (35.7M parameters)
@@ -427,6 +429,9 @@ void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, do
 void print_profiles(const std::vector<PresetResult>& results, int64_t top) {
   const double peak = ddpm::bench::measure_sgemm_gflops();
   fmt::print("\nsgemm peak (1024x1024x1024, torch::mm, these threads): {:.1f} GFLOP/s\n", peak);
+  fmt::print(
+      "convolution GFLOP/s are effective: direct-convolution FLOPs / time (Winograd does "
+      "the same work with fewer multiplications, so it can pass the sgemm line)\n");
   for (const auto& r : results) {
     if (r.train_profile)
       print_profile(fmt::format("{} train step, batch {}", r.preset, r.ours_train.batch),
@@ -451,9 +456,10 @@ int run(const Flags& f) {
              threads, cpu_model(), load_average());
   fmt::print("DDIM {} steps; median of {} repeats after {} warm-up; peer: {}\n", f.sample_steps,
              f.repeats, f.warmup, f.no_peer ? "none" : f.peer);
-  fmt::print("device {}, precision {}{}{}\n", f.device, f.precision,
+  fmt::print("device {}, precision {}{}{}; ours: 3x3 convolutions {}\n", f.device, f.precision,
              f.cuda_graphs ? ", ours sampling from CUDA graphs" : "",
-             f.peer_compile ? ", peer torch.compile'd" : "");
+             f.peer_compile ? ", peer torch.compile'd" : "", f.conv);
+  ddpm::set_conv3x3_policy(ddpm::parse_enum<ddpm::Conv3x3Policy>(f.conv));
 
   std::vector<PresetResult> results;
   for (const auto& preset : f.presets) {
@@ -526,6 +532,17 @@ int run(const Flags& f) {
     ddpm::write_file_atomic(f.json_path, out.dump(2) + "\n");
     fmt::print("wrote {}\n", f.json_path);
   }
+  if (const auto timings = ddpm::conv3x3_measurements(); !timings.empty()) {
+    // The autotune's table: every 3x3 layer shape it measured, and what it kept.
+    const auto choices = ddpm::conv3x3_choices();
+    fmt::print("\n3x3 convolutions, autotuned (median ms; +grad: forward + backward):\n");
+    fmt::print("{:<26} {:>9} {:>9} {:>9} {:>8}  {}\n", "N x C->K x H x W", "oneDNN", "F(2x2)",
+               "F(4x4)", "best/1DNN", "kept");
+    for (const auto& [key, t] : timings)
+      fmt::print("{:<26} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.2f}x  {}\n", key, 1e3 * t.onednn,
+                 1e3 * t.winograd2, 1e3 * t.winograd4,
+                 t.onednn / std::min(t.winograd2, t.winograd4), ddpm::to_string(choices.at(key)));
+  }
   if (!same_network) {
     fmt::print(stderr, "error: the peer's forward pass differs from ours by more than {:g}\n",
                kMaxForwardDiff);
@@ -573,6 +590,10 @@ int main(int argc, char** argv) {
                "Ours: sample with the network replayed from a CUDA graph");
   app.add_flag("--peer-compile", f.peer_compile,
                "The peer: run the network through torch.compile (PyTorch 2; on the GPU machine)");
+  app.add_option("--conv", f.conv,
+                 "Ours: 3x3 convolutions by oneDNN, Winograd F(2x2,3x3) or F(4x4,3x3), or auto "
+                 "(measured per layer shape; prints the table)")
+      ->check(CLI::IsMember({"onednn", "auto", "winograd2", "winograd4"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

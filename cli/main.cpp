@@ -6,10 +6,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "commands.h"
 #include "core/version.h"
 #include "invocation.h"
+#include "models/conv3x3.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -60,6 +62,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    // DDPM_CONV=auto|onednn|winograd2|winograd4: how the 3x3 convolutions run (models/conv3x3.h).
+    if (const char* conv = std::getenv("DDPM_CONV"); conv && *conv)
+      ddpm::set_conv3x3_policy(ddpm::parse_enum<ddpm::Conv3x3Policy>(conv));
     for (auto* sub : app.get_subcommands()) return runs.at(sub->get_name())();
   } catch (const std::exception& e) {
     std::string message = e.what();

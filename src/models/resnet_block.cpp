@@ -1,5 +1,7 @@
 #include "models/resnet_block.h"
 
+#include "models/conv3x3.h"
+
 namespace ddpm {
 
 namespace {
@@ -43,12 +45,12 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
   const auto& o = options_;
   torch::Tensor h;
   if (o.style == UNetLayout::keras) {
-    h = torch::silu(conv1(norm1_(x)));  // [B, out, H, W]  (Conv2D(activation=swish))
+    h = torch::silu(conv3x3(conv1, norm1_(x)));  // [B, out, H, W]  (Conv2D(activation=swish))
     h = add_time(h, temb);
-    h = conv2(dropout(h));  // [B, out, H, W]
+    h = conv3x3(conv2, dropout(h));  // [B, out, H, W]
     return h + (conv_shortcut.is_empty() ? x : conv_shortcut(x));
   }
-  h = conv1(norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
+  h = conv3x3(conv1, norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
   if (o.time_scale_shift == ResnetTimeScaleShift::scale_shift && !time_emb_proj.is_empty()) {
     TORCH_CHECK(temb.defined(), "ResnetBlock2D (scale_shift) received no time embedding");
     auto t = time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [B, 2·out, 1, 1]
@@ -63,7 +65,7 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     }
     h = norm2_.forward(h, t, /*silu=*/true);  // silu(norm2(h + t))  [B, out, H, W]
   }
-  h = conv2(dropout(h));                                            // [B, out, H, W]
+  h = conv3x3(conv2, dropout(h));                                   // [B, out, H, W]
   auto shortcut = conv_shortcut.is_empty() ? x : conv_shortcut(x);  // [B, out, H, W]
   auto out = shortcut + h;
   return o.output_scale_factor == 1.0 ? out : out / o.output_scale_factor;

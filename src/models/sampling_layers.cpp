@@ -1,5 +1,7 @@
 #include "models/sampling_layers.h"
 
+#include "models/conv3x3.h"
+
 namespace ddpm {
 
 namespace F = torch::nn::functional;
@@ -36,7 +38,7 @@ torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x) {
                                  .align_corners(false));  // [B, C, 2H, 2W]
   auto h = F::interpolate(
       x, F::InterpolateFuncOptions().scale_factor(factor).mode(torch::kNearest));  // [B, C, 2H, 2W]
-  return conv(h);
+  return conv3x3(conv, h);
 }
 
 }  // namespace ddpm

@@ -1,5 +1,7 @@
 #include "models/unet.h"
 
+#include "models/conv3x3.h"
+
 #include <fmt/format.h>
 
 namespace ddpm {
@@ -178,7 +180,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_i
   }
 
   auto h = c.center_input_sample ? 2 * x - 1 : x;  // [B, in, H, W]
-  h = conv_in(h);                                  // [B, boc[0], H, W]
+  h = conv3x3(conv_in, h);                         // [B, boc[0], H, W]
   if (c.injection == Injection::input_only)        // Keras: UpSampling2D(nearest) + Concatenate
     h = torch::cat({h, emb.view({B, dim, 1, 1}).expand({B, dim, H, W})}, 1);  // [B, boc[0]+D, H, W]
 
@@ -188,7 +190,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& c_i
   h = mid_block(h, temb);                                  // [B, boc[-1], H/f, W/f]
   for (auto& up : up_list_) h = up(h, temb, skips);        // back up to [B, boc[0], H, W]
   if (conv_norm_out_.defined()) h = conv_norm_out_.forward(h, {}, /*silu=*/true);
-  return conv_out(h);  // [B, out, H, W]
+  return conv3x3(conv_out, h);  // [B, out, H, W]
 }
 
 }  // namespace ddpm

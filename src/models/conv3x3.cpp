@@ -1,0 +1,282 @@
+#include "models/conv3x3.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "models/kernels/winograd_conv_kernel.h"
+
+namespace ddpm {
+
+template <>
+const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>() {
+  static const EnumTable<Conv3x3Algorithm> table{"3x3 convolution algorithm",
+                                                 {{Conv3x3Algorithm::onednn, "onednn"},
+                                                  {Conv3x3Algorithm::winograd2, "winograd2"},
+                                                  {Conv3x3Algorithm::winograd4, "winograd4"}}};
+  return table;
+}
+
+template <>
+const EnumTable<Conv3x3Policy>& enum_table<Conv3x3Policy>() {
+  static const EnumTable<Conv3x3Policy> table{"3x3 convolution policy",
+                                              {{Conv3x3Policy::automatic, "auto"},
+                                               {Conv3x3Policy::onednn, "onednn"},
+                                               {Conv3x3Policy::winograd2, "winograd2"},
+                                               {Conv3x3Policy::winograd4, "winograd4"}}};
+  return table;
+}
+
+namespace {
+
+std::atomic<Conv3x3Policy> g_policy{Conv3x3Policy::onednn};
+std::mutex g_mutex;
+std::map<std::string, Conv3x3Algorithm> g_choices;  // under g_mutex
+std::map<std::string, Conv3x3Timing> g_timings;     // under g_mutex
+
+kernels::WinogradTile tile_of(Conv3x3Algorithm a) {
+  return a == Conv3x3Algorithm::winograd2 ? kernels::WinogradTile::F2x2
+                                          : kernels::WinogradTile::F4x4;
+}
+
+// Transformed weights of sampling's parameters, reused until the parameter changes. Bounded: a
+// program that makes many models (the tests) starts over when it fills.
+struct CachedWeights {
+  const void* data;
+  uint32_t version;
+  Conv3x3Algorithm algorithm;
+  torch::Tensor u;
+};
+std::map<const c10::TensorImpl*, CachedWeights> g_weights;  // under g_mutex
+constexpr size_t kMaxCachedWeights = 1024;
+
+torch::Tensor transform_weights(const torch::Tensor& w, Conv3x3Algorithm a) {
+  const int64_t K = w.size(0), C = w.size(1);
+  auto u = torch::empty({kernels::winograd_weight_floats(tile_of(a), C, K)}, torch::kFloat);
+  kernels::winograd_transform_weights(tile_of(a), w.data_ptr<float>(), C, K, u.data_ptr<float>());
+  return u;
+}
+
+/// U for `w`: from the cache when `w` is an ordinary tensor that has not changed since.
+torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a, bool cacheable) {
+  if (!cacheable || w.is_inference()) return transform_weights(w, a);
+  const auto* impl = w.unsafeGetTensorImpl();
+  const uint32_t version = w._version();
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_weights.find(impl);
+    if (it != g_weights.end() && it->second.data == w.data_ptr() && it->second.version == version &&
+        it->second.algorithm == a)
+      return it->second.u;
+  }
+  auto u = transform_weights(w, a);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_weights.size() >= kMaxCachedWeights) g_weights.clear();
+  g_weights[impl] = {w.data_ptr(), version, a, u};
+  return u;
+}
+
+torch::Tensor forward_kernel(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& b,
+                             int64_t out_channels, Conv3x3Algorithm a) {
+  const kernels::Conv3x3Shape s{x.size(0), x.size(1), out_channels, x.size(2), x.size(3)};
+  auto y = torch::empty({s.batch, s.out_channels, s.height, s.width}, x.options());
+  kernels::winograd_conv3x3_forward(tile_of(a), s, x.data_ptr<float>(), u.data_ptr<float>(),
+                                    b.defined() ? b.data_ptr<float>() : nullptr,
+                                    y.data_ptr<float>());
+  return y;
+}
+
+struct WinogradConvFunction : torch::autograd::Function<WinogradConvFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& w, const torch::Tensor& b, int64_t algorithm,
+                               bool cacheable) {
+    // Recorded with its shapes: the profile counts its direct-convolution FLOPs (bench/).
+    RECORD_FUNCTION("ddpm::winograd_conv3x3", std::vector<c10::IValue>{x, w});
+    const auto a = Conv3x3Algorithm(algorithm);
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["algorithm"] = algorithm;
+    ctx->saved_data["has_bias"] = b.numel() > 0;
+    return forward_kernel(x, weights_for_forward(w, a, cacheable), b.numel() ? b : torch::Tensor(),
+                          w.size(0), a);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    const auto a = Conv3x3Algorithm(ctx->saved_data["algorithm"].toInt());
+    const auto dy = grads[0].contiguous();
+    RECORD_FUNCTION("ddpm::winograd_conv3x3_backward", std::vector<c10::IValue>{dy, x, w});
+    const int64_t K = w.size(0), C = w.size(1);
+    torch::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) {  // dx = conv(dy, w flipped, in/out swapped)
+      auto u = torch::empty({kernels::winograd_weight_floats(tile_of(a), K, C)}, torch::kFloat);
+      kernels::winograd_transform_weights_for_input_grad(tile_of(a), w.data_ptr<float>(), C, K,
+                                                         u.data_ptr<float>());
+      dx = forward_kernel(dy, u, torch::Tensor(), C, a);
+    }
+    if (ctx->needs_input_grad(1)) {
+      dw = torch::empty_like(w);
+      kernels::winograd_conv3x3_weight_grad(tile_of(a), {x.size(0), C, K, x.size(2), x.size(3)},
+                                            x.data_ptr<float>(), dy.data_ptr<float>(),
+                                            dw.data_ptr<float>());
+    }
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) db = dy.sum({0, 2, 3});
+    return {dx, dw, db, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+bool eligible(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  const auto& o = conv->options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() == 4 &&
+         conv->weight.scalar_type() == torch::kFloat && (*o.kernel_size())[0] == 3 &&
+         (*o.kernel_size())[1] == 3 && (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
+         (**padding)[0] == 1 && (**padding)[1] == 1 && (*o.dilation())[0] == 1 &&
+         (*o.dilation())[1] == 1 && o.groups() == 1 &&
+         c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
+}
+
+torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (a == Conv3x3Algorithm::onednn) return conv->forward(x);
+  return winograd_conv3x3(x, conv->weight, conv->bias, a);
+}
+
+/// Median seconds of `f` over 3 runs after one warm-up.
+template <typename F>
+double median_seconds(F&& f) {
+  f();
+  std::vector<double> t;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[1];
+}
+
+// Below 32 channels the transforms cost more than the multiplications they save (measured:
+// 32 channels at 32×32 is 0.75–0.9× oneDNN), so those layers are not measured.
+constexpr int64_t kMinChannels = 32;
+// Winograd is kept only when it is at least this much faster, so that timing noise does not
+// flip a layer that is a tie.
+constexpr double kMargin = 0.9;
+
+Conv3x3Algorithm measure(torch::nn::Conv2d& conv, const torch::Tensor& x, bool grad,
+                         const std::string& key) {
+  const auto out_channels = conv->weight.size(0);
+  if (x.size(1) < kMinChannels || out_channels < kMinChannels) return Conv3x3Algorithm::onednn;
+  auto time = [&](Conv3x3Algorithm a) {
+    if (!grad) {
+      torch::NoGradGuard no_grad;
+      return median_seconds([&] { run(a, conv, x); });
+    }
+    auto input = x.detach().requires_grad_(x.requires_grad());
+    auto dy = torch::ones({x.size(0), out_channels, x.size(2), x.size(3)}, x.options());
+    return median_seconds([&] {
+      auto y = run(a, conv, input);
+      y.backward(dy);
+    });
+  };
+  // The parameters' .grad must come out as it went in.
+  std::vector<torch::Tensor> grads;
+  for (auto& p : conv->parameters())
+    grads.push_back(p.grad().defined() ? p.grad().clone() : p.grad());
+  const double onednn = time(Conv3x3Algorithm::onednn);
+  const double w2 = time(Conv3x3Algorithm::winograd2);
+  const double w4 = time(Conv3x3Algorithm::winograd4);
+  size_t i = 0;
+  for (auto& p : conv->parameters()) p.mutable_grad() = grads[i++];
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_timings[key] = {onednn, w2, w4};
+  }
+  const auto best = w4 <= w2 ? Conv3x3Algorithm::winograd4 : Conv3x3Algorithm::winograd2;
+  return std::min(w2, w4) < kMargin * onednn ? best : Conv3x3Algorithm::onednn;
+}
+
+std::string shape_key(const torch::Tensor& x, int64_t out_channels, bool grad) {
+  return fmt::format("{}x{}->{}x{}x{}{}", x.size(0), x.size(1), out_channels, x.size(2), x.size(3),
+                     grad ? "+grad" : "");
+}
+
+}  // namespace
+
+void set_conv3x3_policy(Conv3x3Policy policy) {
+  g_policy = policy;
+}
+Conv3x3Policy conv3x3_policy() {
+  return g_policy;
+}
+
+std::map<std::string, Conv3x3Algorithm> conv3x3_choices() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_choices;
+}
+
+void pin_conv3x3_choices(const std::map<std::string, Conv3x3Algorithm>& choices) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (const auto& [key, a] : choices) g_choices[key] = a;
+}
+
+std::map<std::string, Conv3x3Timing> conv3x3_measurements() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_timings;
+}
+
+void reset_conv3x3_choices() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_choices.clear();
+  g_timings.clear();
+  g_weights.clear();
+}
+
+torch::Tensor winograd_conv3x3(const torch::Tensor& x, const torch::Tensor& w,
+                               const torch::Tensor& b, Conv3x3Algorithm algorithm) {
+  TORCH_CHECK(algorithm != Conv3x3Algorithm::onednn, "winograd_conv3x3: pick a Winograd tile");
+  TORCH_CHECK(
+      x.dim() == 4 && w.dim() == 4 && w.size(2) == 3 && w.size(3) == 3 && x.size(1) == w.size(1),
+      "winograd_conv3x3: expected x [N, C, H, W] and w [K, C, 3, 3], got ", x.sizes(), " and ",
+      w.sizes());
+  const bool cacheable = !(torch::GradMode::is_enabled() && w.requires_grad());
+  // Autograd functions take defined tensors only: no bias is an empty one.
+  return WinogradConvFunction::apply(x.contiguous(), w.contiguous(),
+                                     b.defined() ? b.contiguous() : torch::empty({0}, w.options()),
+                                     int64_t(algorithm), cacheable);
+}
+
+torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (!eligible(conv, x)) return conv->forward(x);
+  switch (g_policy.load()) {
+    case Conv3x3Policy::onednn:
+      return conv->forward(x);
+    case Conv3x3Policy::winograd2:
+      return run(Conv3x3Algorithm::winograd2, conv, x);
+    case Conv3x3Policy::winograd4:
+      return run(Conv3x3Algorithm::winograd4, conv, x);
+    case Conv3x3Policy::automatic:
+      break;
+  }
+  const bool grad =
+      torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad());
+  const auto key = shape_key(x, conv->weight.size(0), grad);
+  std::optional<Conv3x3Algorithm> decided;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);  // not held while running: the cache takes it
+    if (auto it = g_choices.find(key); it != g_choices.end()) decided = it->second;
+  }
+  if (!decided) {
+    const auto measured = measure(conv, x, grad, key);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    decided = g_choices.emplace(key, measured).first->second;  // another thread's decision stands
+  }
+  return run(*decided, conv, x);
+}
+
+}  // namespace ddpm

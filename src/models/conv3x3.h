@@ -1,0 +1,63 @@
+// The 3×3, stride-1, padding-1 convolutions that dominate every UNet (67–79 % of a step in the
+// profile), computed either by LibTorch (oneDNN's direct convolution) or by the Winograd kernels
+// of models/kernels/winograd_conv_kernel.h, F(2×2, 3×3) or F(4×4, 3×3), forward and both
+// backward passes (an autograd function).
+//
+// Which one runs is decided per layer shape (batch, channels in/out, height, width, and whether
+// gradients are needed) by measuring each once in the process (the autotune) and keeping the
+// fastest, Winograd only when it wins by a margin, so that no layer gets slower; or fixed by
+// the policy. The default policy is oneDNN: until the choices are recorded in checkpoints, a
+// resumed or data-parallel run must not change algorithm behind its back (their equality
+// contracts hold to 1e-6, and F(4×4) differs from oneDNN by ~1e-5); `DDPM_CONV=auto` opts in. The
+// chosen algorithms can be read and pinned (conv3x3_choices), so that a sample made with them is
+// re-created bit for bit. Sampling reuses the transformed weights of a parameter until it changes
+// (its version counter moves, or its storage).
+//
+//   ResnetBlock: h = conv3x3(conv1, x);   // instead of conv1(x)
+//   set_conv3x3_policy(Conv3x3Policy::onednn);   // the reference path
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+#include "core/enum_table.h"
+
+namespace ddpm {
+
+enum class Conv3x3Algorithm { onednn, winograd2, winograd4 };
+template <>
+const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>();
+
+/// automatic: measure per shape (default); the others fix the algorithm for every 3×3 layer.
+enum class Conv3x3Policy { automatic, onednn, winograd2, winograd4 };
+template <>
+const EnumTable<Conv3x3Policy>& enum_table<Conv3x3Policy>();
+
+void set_conv3x3_policy(Conv3x3Policy policy);
+Conv3x3Policy conv3x3_policy();
+
+/// The decisions made so far, "N×C→K×H×W[+grad]" → algorithm, and pinning them (taken as made;
+/// shapes not listed are measured as usual).
+std::map<std::string, Conv3x3Algorithm> conv3x3_choices();
+void pin_conv3x3_choices(const std::map<std::string, Conv3x3Algorithm>& choices);
+/// The autotune's measurements so far: shape key → median seconds of oneDNN, F(2×2), F(4×4)
+/// (forward, or forward + backward for "+grad" shapes). Shapes below 32 channels are not measured.
+struct Conv3x3Timing {
+  double onednn, winograd2, winograd4;
+};
+std::map<std::string, Conv3x3Timing> conv3x3_measurements();
+
+/// Forgets the measurements (tests, benchmarks).
+void reset_conv3x3_choices();
+
+/// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
+/// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.
+torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x);
+
+/// The Winograd convolution itself (x [N, C, H, W], w [K, C, 3, 3], b [K] or undefined), with
+/// autograd: dx by the same kernel on the flipped weights, dw in the Winograd domain.
+torch::Tensor winograd_conv3x3(const torch::Tensor& x, const torch::Tensor& w,
+                               const torch::Tensor& b, Conv3x3Algorithm algorithm);
+
+}  // namespace ddpm

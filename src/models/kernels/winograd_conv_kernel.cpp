@@ -1,0 +1,761 @@
+#include "models/kernels/winograd_conv_kernel.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "models/cpu_math.h"
+
+// Layouts (T = (m+2)² frequency points ξ, C in-channels, K out-channels, C8 and K8 rounded up to
+// multiples of 8, tb tiles per block):
+//
+//   forward   U  [ξ][panel][C][w]      per ξ the C×K8 matrix, cut into column panels of w = 8, 16
+//                                      or 24 out-channels (one to three 8-float vectors), each
+//                                      panel stored in-channel-major, so that one GEMM micro-tile
+//                                      (4 tiles × w channels) streams through a contiguous panel
+//                                      that stays in L1 while the block's tiles go by;
+//             V  [ξ][tb][C8]           the block's input transform (the broadcast operand);
+//             M  [ξ][tb][K8]           V·U, tile-major: the output transform reads 8 channels.
+//   weight    V  [ξ][tb][C8]           as in the forward (the vector operand here);
+//   gradient  D  [ξ][K8/8][tb][8]      A·dY·Aᵀ, 8 out-channels side by side (broadcast operands);
+//             dU [ξ][K8][C8]           Σ over the tiles of D ⊗ V, one copy per thread, summed and
+//                                      mapped back by Gᵀ·dU·G at the end.
+//
+// The GEMMs are register-blocked outer products: 4 broadcast scalars × up to 3 vectors of 8
+// floats, 12 accumulators, one FMA per accumulator per step of the reduction (the AVX2 version
+// keeps them in 12 of the 16 ymm registers; the baseline version goes 8 columns at a time on SSE
+// registers). The transforms work on 8 channels at once: a tile's rows are read from 8 channel
+// planes and transposed in registers (8×8), so that every vector holds one value of 8 channels.
+// Blocks of tiles are the unit of work of the OpenMP threads; a block's V and M (a few hundred
+// KiB for 64–128 channels) stay in L2 between the transforms and the GEMMs, and U streams
+// through once per block.
+
+namespace ddpm::kernels {
+
+namespace {
+
+#define DDPM_WINO_INLINE __attribute__((always_inline)) inline
+
+// The 32-byte vectors below only ever cross always-inlined helpers, never a real call, so GCC's
+// note that their by-value ABI differs without AVX does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+using v8 = float __attribute__((vector_size(32)));
+using v4 = float __attribute__((vector_size(16)));
+
+/// Unaligned loads and stores of GCC vectors (memcpy through a local, which GCC turns into one
+/// vmovups and keeps the vector in a register).
+template <class Vec>
+DDPM_WINO_INLINE Vec loadv(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class Vec>
+DDPM_WINO_INLINE void storev(float* p, const Vec& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+DDPM_WINO_INLINE v8 load8(const float* p) {
+  return loadv<v8>(p);
+}
+DDPM_WINO_INLINE void store8(float* p, const v8& v) {
+  storev(p, v);
+}
+
+int64_t round_up(int64_t v, int64_t to) {
+  return (v + to - 1) / to * to;
+}
+
+// ---- The transforms of Lavin & Gray (section 4.1 for F(2×2, 3×3), 4.2 for F(4×4, 3×3)) ----------
+//
+// Each 1-D transform maps a column of values; the 2-D one applies it down the columns, then along
+// the rows (X ↦ P X Pᵀ).
+
+template <int M>
+struct Wino;
+
+/// F(2×2, 3×3):  Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+///               Aᵀ = [1 1 1 0; 0 1 −1 −1].
+template <>
+struct Wino<2> {
+  static constexpr int m = 2, n = 4;
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  /// r = Bᵀ d
+  DDPM_WINO_INLINE static void input(const v8* d, v8* r) {
+    r[0] = d[0] - d[2];
+    r[1] = d[1] + d[2];
+    r[2] = d[2] - d[1];
+    r[3] = d[1] - d[3];
+  }
+  /// o = Aᵀ s
+  DDPM_WINO_INLINE static void output(const v8* s, v8* o) {
+    o[0] = s[0] + s[1] + s[2];
+    o[1] = s[1] - s[2] - s[3];
+  }
+  /// s = A o (the adjoint of output, for the weight gradient)
+  DDPM_WINO_INLINE static void output_adjoint(const v8* o, v8* s) {
+    s[0] = o[0];
+    s[1] = o[0] + o[1];
+    s[2] = o[0] - o[1];
+    s[3] = -o[1];
+  }
+};
+
+/// F(4×4, 3×3) on the points 0, ±1, ±2, ∞:
+///   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
+///   G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
+///   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+template <>
+struct Wino<4> {
+  static constexpr int m = 4, n = 6;
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+  DDPM_WINO_INLINE static void input(const v8* d, v8* r) {
+    const v8 d42 = d[4] - d[2], d31 = d[3] - d[1];
+    r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    r[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
+    r[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+    r[3] = d42 + 2.0f * d31;
+    r[4] = d42 - 2.0f * d31;
+    r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  }
+  DDPM_WINO_INLINE static void output(const v8* s, v8* o) {
+    const v8 a = s[1] + s[2], b = s[1] - s[2], c = s[3] + s[4], e = s[3] - s[4];
+    o[0] = s[0] + a + c;
+    o[1] = b + 2.0f * e;
+    o[2] = a + 4.0f * c;
+    o[3] = b + 8.0f * e + s[5];
+  }
+  DDPM_WINO_INLINE static void output_adjoint(const v8* o, v8* s) {
+    const v8 ev = o[0] + o[2], od = o[1] + o[3];
+    const v8 ev4 = o[0] + 4.0f * o[2], od2 = 2.0f * o[1] + 8.0f * o[3];
+    s[0] = o[0];
+    s[1] = ev + od;
+    s[2] = ev - od;
+    s[3] = ev4 + od2;
+    s[4] = ev4 - od2;
+    s[5] = o[3];
+  }
+};
+
+/// r (n×n) = Bᵀ d B
+template <int M>
+DDPM_WINO_INLINE void input_2d(const v8* d, v8* r) {
+  constexpr int n = M + 2;
+  v8 t[n * n], col[n], res[n];
+  for (int j = 0; j < n; ++j) {
+    for (int a = 0; a < n; ++a) col[a] = d[a * n + j];
+    Wino<M>::input(col, res);
+    for (int i = 0; i < n; ++i) t[i * n + j] = res[i];
+  }
+  for (int i = 0; i < n; ++i) Wino<M>::input(&t[i * n], &r[i * n]);
+}
+
+/// o (m×m) = Aᵀ s A
+template <int M>
+DDPM_WINO_INLINE void output_2d(const v8* s, v8* o) {
+  constexpr int n = M + 2;
+  v8 t[M * n], col[n], res[M];
+  for (int j = 0; j < n; ++j) {
+    for (int a = 0; a < n; ++a) col[a] = s[a * n + j];
+    Wino<M>::output(col, res);
+    for (int i = 0; i < M; ++i) t[i * n + j] = res[i];
+  }
+  for (int i = 0; i < M; ++i) Wino<M>::output(&t[i * n], &o[i * M]);
+}
+
+/// s (n×n) = A o Aᵀ
+template <int M>
+DDPM_WINO_INLINE void output_adjoint_2d(const v8* o, v8* s) {
+  constexpr int n = M + 2;
+  v8 t[n * M], col[M], res[n];
+  for (int j = 0; j < M; ++j) {
+    for (int a = 0; a < M; ++a) col[a] = o[a * M + j];
+    Wino<M>::output_adjoint(col, res);
+    for (int i = 0; i < n; ++i) t[i * M + j] = res[i];
+  }
+  for (int i = 0; i < n; ++i) Wino<M>::output_adjoint(&t[i * M], &s[i * n]);
+}
+
+// ---- Tiles
+// ----------------------------------------------------------------------------------------
+
+/// The tiles of an image are numbered row-major, the images one after the other.
+struct TileGrid {
+  int64_t H, W, th, tw;
+  int64_t per_image() const { return th * tw; }
+};
+
+struct TilePos {
+  int64_t image, y, x;  // output origin (y, x) = (ty·m, tx·m)
+};
+
+DDPM_WINO_INLINE TilePos tile_pos(const TileGrid& g, int64_t t, int m) {
+  const int64_t img = t / g.per_image(), r = t - img * g.per_image();
+  const int64_t ty = r / g.tw;
+  return {img, ty * m, (r - ty * g.tw) * m};
+}
+
+using i8 = int __attribute__((vector_size(32)));
+
+/// r[l][j] ↦ r[j][l] (8×8), by the usual unpack / shuffle / 128-bit permute steps (GCC lowers each
+/// constant shuffle to one AVX instruction).
+DDPM_WINO_INLINE void transpose8(v8* r) {
+  v8 t[8], u[8];
+  for (int q = 0; q < 4; ++q) {
+    t[2 * q] = __builtin_shuffle(r[2 * q], r[2 * q + 1], i8{0, 8, 1, 9, 4, 12, 5, 13});
+    t[2 * q + 1] = __builtin_shuffle(r[2 * q], r[2 * q + 1], i8{2, 10, 3, 11, 6, 14, 7, 15});
+  }
+  for (int q = 0; q < 2; ++q)
+    for (int h = 0; h < 2; ++h) {
+      const v8 a = t[4 * q + h], b = t[4 * q + h + 2];
+      u[4 * q + 2 * h] = __builtin_shuffle(a, b, i8{0, 1, 8, 9, 4, 5, 12, 13});
+      u[4 * q + 2 * h + 1] = __builtin_shuffle(a, b, i8{2, 3, 10, 11, 6, 7, 14, 15});
+    }
+  for (int q = 0; q < 4; ++q) {
+    r[q] = __builtin_shuffle(u[q], u[q + 4], i8{0, 1, 2, 3, 8, 9, 10, 11});
+    r[q + 4] = __builtin_shuffle(u[q], u[q + 4], i8{4, 5, 6, 7, 12, 13, 14, 15});
+  }
+}
+
+/// d[i·s + j] (i, j < s), lane l = the s×s window at (y0, x0) of plane l (`planes` + l·HW) for the
+/// first `lanes` lanes, zero outside the image and in the other lanes: each row of the window is
+/// read as 8 floats from each plane and the 8×8 block transposed. Near the image's edge the rows'
+/// in-image parts are first copied into a zero-padded block.
+template <int s>
+DDPM_WINO_INLINE void gather_window(const float* planes, int lanes, const TileGrid& g, int64_t y0,
+                                    int64_t x0, v8* d) {
+  const int64_t H = g.H, W = g.W, HW = H * W;
+  constexpr int kRead = s <= 4 ? 4 : 8;  // floats read per row and plane
+  if (lanes == 8 && y0 >= 0 && x0 >= 0 && y0 + s <= H && x0 + s <= W &&
+      (y0 + s - 1) * W + x0 + kRead <= HW) {
+    // (Columns s..kRead−1 may run into the next row: read, transposed, and dropped.)
+    const float* p = planes + y0 * W + x0;
+    if constexpr (s <= 4) {
+      // Two rows of 4 per plane in one vector: one transpose per pair of rows.
+      for (int i = 0; i < s; i += 2) {
+        v8 r[8];
+        for (int l = 0; l < 8; ++l) {
+          const v4 lo = loadv<v4>(p + l * HW + i * W);
+          const v4 hi = i + 1 < s ? loadv<v4>(p + l * HW + (i + 1) * W) : v4{};
+          r[l] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+        }
+        transpose8(r);
+        for (int j = 0; j < s; ++j) d[i * s + j] = r[j];
+        if (i + 1 < s)
+          for (int j = 0; j < s; ++j) d[(i + 1) * s + j] = r[4 + j];
+      }
+      return;
+    }
+    for (int i = 0; i < s; ++i) {
+      v8 r[8];
+      for (int l = 0; l < 8; ++l) r[l] = load8(p + l * HW + i * W);
+      transpose8(r);
+      for (int j = 0; j < s; ++j) d[i * s + j] = r[j];
+    }
+    return;
+  }
+  alignas(32) float buf[8][s][8] = {};
+  const int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + s, W);
+  for (int l = 0; l < lanes; ++l)
+    for (int i = 0; i < s; ++i) {
+      const int64_t y = y0 + i;
+      if (y < 0 || y >= H) continue;
+      const float* src = planes + l * HW + y * W;
+      for (int64_t x = xa; x < xb; ++x) buf[l][i][x - x0] = src[x];
+    }
+  for (int i = 0; i < s; ++i) {
+    v8 r[8];
+    for (int l = 0; l < 8; ++l) r[l] = load8(buf[l][i]);
+    transpose8(r);
+    for (int j = 0; j < s; ++j) d[i * s + j] = r[j];
+  }
+}
+
+/// Input transform of one tile for 8 channels: v[ξ·ld] = (Bᵀ d B)[ξ], lane l for channel c8 + l.
+template <int M>
+DDPM_WINO_INLINE void input_tile(const float* x, int64_t C, int64_t c8, const TileGrid& g,
+                                 const TilePos& pos, float* v, int64_t ld) {
+  constexpr int n = M + 2, T = n * n;
+  v8 d[T], r[T];
+  gather_window<n>(x + (pos.image * C + c8) * g.H * g.W, int(std::min<int64_t>(8, C - c8)), g,
+                   pos.y - 1, pos.x - 1, d);
+  input_2d<M>(d, r);
+  for (int xi = 0; xi < T; ++xi) store8(v + xi * ld, r[xi]);
+}
+
+// ---- GEMM micro-kernels ------------------------------------------------------------------------
+
+/// out[r][0 .. L·NV) (+)= Σ_k a[k·sa + r·sr] · b[k·ldb + 0 .. L·NV) for r < 4, L the lanes of Vec:
+/// 4 broadcast rows × NV vectors, kept in 4·NV accumulators. With `accumulate` the accumulators
+/// start from out; only the first `rows` rows are stored.
+template <class Vec, int NV, bool accumulate>
+DDPM_WINO_INLINE void micro(const float* a, int64_t sa, int64_t sr, const float* b, int64_t ldb,
+                            int64_t k, float* out, int64_t ldo, int rows) {
+  constexpr int L = sizeof(Vec) / sizeof(float);
+  Vec acc[4][NV];
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < NV; ++j) acc[r][j] = accumulate ? loadv<Vec>(out + r * ldo + L * j) : Vec{};
+  const float *a0 = a, *a1 = a + sr, *a2 = a + 2 * sr, *a3 = a + 3 * sr;
+  for (int64_t q = 0; q < k; ++q) {
+    Vec bv[NV];
+    for (int j = 0; j < NV; ++j) bv[j] = loadv<Vec>(b + q * ldb + L * j);
+    // Scalar × vector: GCC broadcasts the scalar straight from memory (vbroadcastss), where a
+    // vector built from it lane by lane would cost inserts.
+    const float av[4] = {a0[q * sa], a1[q * sa], a2[q * sa], a3[q * sa]};
+    for (int r = 0; r < 4; ++r)
+      for (int j = 0; j < NV; ++j) acc[r][j] += av[r] * bv[j];
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < NV; ++j) storev(out + r * ldo + L * j, acc[r][j]);
+}
+
+/// The micro-kernel for a panel of nv·8 columns. With AVX2 (`wide`): 8-float vectors, up to 12
+/// ymm accumulators. Without: SSE vectors, one 8-column strip at a time (8 accumulators of the 16
+/// xmm registers; 12 × 2 would spill).
+template <bool accumulate, bool wide>
+DDPM_WINO_INLINE void micro_any(int nv, const float* a, int64_t sa, int64_t sr, const float* b,
+                                int64_t ldb, int64_t k, float* out, int64_t ldo, int rows) {
+  if (!wide) {
+    for (int j = 0; j < nv; ++j)
+      micro<v4, 2, accumulate>(a, sa, sr, b + 8 * j, ldb, k, out + 8 * j, ldo, rows);
+    return;
+  }
+  switch (nv) {
+    case 3:
+      micro<v8, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+    case 2:
+      micro<v8, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+    default:
+      micro<v8, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+  }
+}
+
+/// Column panels of a matrix whose row is `cols` floats (a multiple of 8): widths of 3 vectors, and
+/// 2 where 3 does not divide (1 only for a single vector), e.g. 64 = 24 + 24 + 16, 32 = 16 + 16.
+struct Panels {
+  std::vector<int64_t> start;  // first column
+  std::vector<int> vecs;       // width / 8
+  int count() const { return int(vecs.size()); }
+  int64_t end(int p) const { return start[p] + 8 * vecs[p]; }
+};
+
+Panels make_panels(int64_t cols) {
+  const int64_t q = cols / 8;
+  int64_t threes = q / 3, twos = 0;
+  if (q == 1) {
+    threes = 0;
+  } else if (q % 3 == 1) {
+    threes -= 1;
+    twos = 2;
+  } else if (q % 3 == 2) {
+    twos = 1;
+  }
+  Panels p;
+  int64_t c = 0;
+  auto add = [&](int v) {
+    p.start.push_back(c);
+    p.vecs.push_back(v);
+    c += 8 * v;
+  };
+  for (int64_t i = 0; i < threes; ++i) add(3);
+  for (int64_t i = 0; i < twos; ++i) add(2);
+  if (q == 1) add(1);
+  return p;
+}
+
+// ---- Forward ---------------------------------------------------------------------------------
+
+struct Forward {
+  const float* x;
+  const float* u;
+  const float* bias;  // K8 floats (zero padded)
+  float* y;
+  int64_t C, C8, K, K8;
+  TileGrid grid;
+  int64_t tiles, tb;  // tiles in all, per block
+  int64_t k_chunks;   // work items per block (each a range of panels)
+  const Panels* panels;
+};
+
+/// Work item `item`: block item / k_chunks of tiles, panels of chunk item % k_chunks: input
+/// transform into v, one GEMM per ξ into mo, output transform into y.
+template <int M, bool wide>
+DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, float* mo) {
+  constexpr int n = M + 2, T = n * n;
+  const int64_t block = item / f.k_chunks, chunk = item % f.k_chunks;
+  const int np = f.panels->count();
+  const int p0 = int(np * chunk / f.k_chunks), p1 = int(np * (chunk + 1) / f.k_chunks);
+  const int64_t t0 = block * f.tb, nt = std::min(f.tb, f.tiles - t0);
+  const int64_t C = f.C, C8 = f.C8, K8 = f.K8, tb = f.tb;
+
+  // V[ξ] (tiles × C8).
+  for (int64_t t = 0; t < nt; ++t) {
+    const TilePos pos = tile_pos(f.grid, t0 + t, M);
+    for (int64_t c8 = 0; c8 < C8; c8 += 8)
+      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, tb * C8);
+  }
+
+  // M[ξ] = V[ξ] · U[ξ], panel by panel (the panel stays in L1 while the tiles stream by).
+  for (int xi = 0; xi < T; ++xi) {
+    for (int p = p0; p < p1; ++p) {
+      const int64_t k0 = f.panels->start[p];
+      const float* up = f.u + xi * C * K8 + C * k0;
+      for (int64_t t = 0; t < nt; t += 4) {
+        const int rows = int(std::min<int64_t>(4, nt - t));
+        micro_any<false, wide>(f.panels->vecs[p], v + (xi * tb + t) * C8, 1, C8, up,
+                               8 * f.panels->vecs[p], C, mo + (xi * tb + t) * K8 + k0, K8, rows);
+      }
+    }
+  }
+
+  // Output transform, 8 channels per vector, + bias, cut at the image's edge.
+  const int64_t kb = f.panels->start[p0], ke = f.panels->end(p1 - 1);
+  const int64_t H = f.grid.H, W = f.grid.W;
+  for (int64_t t = 0; t < nt; ++t) {
+    const TilePos pos = tile_pos(f.grid, t0 + t, M);
+    const int mi = int(std::min<int64_t>(M, H - pos.y)), mj = int(std::min<int64_t>(M, W - pos.x));
+    for (int64_t k8 = kb; k8 < ke; k8 += 8) {
+      v8 s[T], o[M * M];
+      for (int xi = 0; xi < T; ++xi) s[xi] = load8(mo + (xi * tb + t) * K8 + k8);
+      output_2d<M>(s, o);
+      const v8 b = load8(f.bias + k8);
+      const int lanes = int(std::min<int64_t>(8, f.K - k8));
+      float* yp = f.y + ((pos.image * f.K + k8) * H + pos.y) * W + pos.x;
+      if (lanes == 8 && mi == M && mj == M) {
+        // Whole tile, 8 channels: transpose 8 of its (row-major) values at a time, 8 / M rows,
+        // to 8 channels' rows of M floats.
+        for (int e0 = 0; e0 < M * M; e0 += 8) {
+          v8 r[8];
+          for (int q = 0; q < 8; ++q) r[q] = e0 + q < M * M ? o[e0 + q] + b : v8{};
+          transpose8(r);
+          for (int l = 0; l < 8; ++l)
+            for (int q = 0; q < 8 && e0 + q < M * M; q += M)
+              std::memcpy(yp + l * H * W + ((e0 + q) / M) * W, reinterpret_cast<float*>(&r[l]) + q,
+                          M * sizeof(float));
+        }
+        continue;
+      }
+      alignas(32) float ob[M * M * 8];
+      for (int e = 0; e < M * M; ++e) store8(ob + e * 8, o[e] + b);
+      for (int l = 0; l < lanes; ++l)
+        for (int i = 0; i < mi; ++i)
+          for (int j = 0; j < mj; ++j) yp[l * H * W + i * W + j] = ob[(i * M + j) * 8 + l];
+    }
+  }
+}
+
+// The work functions twice: for AVX2 + FMA (8-float vectors throughout) and for baseline x86-64
+// (the same code on SSE, with the narrower GEMM micro-kernel), picked once by the CPU.
+
+bool have_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+using ForwardItem = void (*)(const Forward&, int64_t, float*, float*);
+
+template <int M>
+__attribute__((target("avx2,fma"))) void forward_item_avx2(const Forward& f, int64_t item, float* v,
+                                                           float* mo) {
+  forward_item<M, true>(f, item, v, mo);
+}
+template <int M>
+void forward_item_base(const Forward& f, int64_t item, float* v, float* mo) {
+  forward_item<M, false>(f, item, v, mo);
+}
+
+/// Per-thread scratch that only grows (the forward runs many times with the same shapes).
+float* scratch(std::vector<float>& buf, int64_t floats) {
+  if (int64_t(buf.size()) < floats) buf.assign(size_t(floats), 0.0f);
+  return buf.data();
+}
+
+template <int M>
+void forward(const Conv3x3Shape& s, const float* x, const float* u, const float* bias, float* y) {
+  constexpr int T = (M + 2) * (M + 2);
+  const int64_t C = s.in_channels, C8 = round_up(C, 8), K = s.out_channels, K8 = round_up(K, 8);
+  const TileGrid grid{s.height, s.width, (s.height + M - 1) / M, (s.width + M - 1) / M};
+  const int64_t tiles = s.batch * grid.per_image();
+  if (tiles == 0 || K == 0) return;
+  const Panels panels = make_panels(K8);
+  std::vector<float> b(size_t(K8), 0.0f);
+  if (bias) std::copy(bias, bias + K, b.begin());
+
+  // Tiles per block: enough blocks for every thread, at most kMaxTiles (the block's V and M then
+  // stay within a few hundred KiB of L2 for 64–128 channels; U streams once per block).
+  const int threads = omp_get_max_threads();
+  constexpr int64_t max_tiles = 64;
+  const int64_t tb =
+      std::clamp<int64_t>(round_up((tiles + threads - 1) / threads, 8), 8, max_tiles);
+  const int64_t blocks = (tiles + tb - 1) / tb;
+  // Too few blocks for the threads: split the out-channel panels too (each item redoes the input
+  // transform of its block, cheap next to its share of the GEMM).
+  const int64_t k_chunks =
+      blocks >= threads ? 1 : std::min<int64_t>(panels.count(), (threads + blocks - 1) / blocks);
+  const Forward f{x, u, b.data(), y, C, C8, K, K8, grid, tiles, tb, k_chunks, &panels};
+  const int64_t items = blocks * k_chunks;
+  const ForwardItem run = have_avx2_fma() ? forward_item_avx2<M> : forward_item_base<M>;
+  const int64_t in_floats = T * tb * C8, out_floats = T * tb * K8;
+
+#pragma omp parallel if (items > 1)
+  {
+    static thread_local std::vector<float> vbuf, mbuf;
+    float* v = scratch(vbuf, in_floats);
+    float* mo = scratch(mbuf, out_floats);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < items; ++i) {
+      run(f, i, v, mo);
+    }
+  }
+}
+
+// ---- Weights ---------------------------------------------------------------------------------
+
+/// U for filters g(o, i) = w + o·so + i·si (3×3 at unit column stride, row stride 3 or −3 for
+/// flipped), C = in, K = out of the convolution the result is for.
+template <int M, class Filter>
+void transform_weights(int64_t C, int64_t K, Filter filter, float* u) {
+  constexpr int n = M + 2, T = n * n;
+  const int64_t K8 = round_up(K, 8);
+  const Panels panels = make_panels(K8);
+  std::fill(u, u + T * C * K8, 0.0f);
+  const auto& G = Wino<M>::G;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    int p = 0;
+    while (panels.end(p) <= k) ++p;
+    const int64_t k0 = panels.start[p], w = 8 * panels.vecs[p];
+    for (int64_t c = 0; c < C; ++c) {
+      double g[3][3], t[n][3];
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) g[a][b] = filter(k, c, a, b);
+      for (int i = 0; i < n; ++i)
+        for (int b = 0; b < 3; ++b)
+          t[i][b] = G[i][0] * g[0][b] + G[i][1] * g[1][b] + G[i][2] * g[2][b];
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+          const double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+          u[(i * n + j) * C * K8 + C * k0 + c * w + (k - k0)] = float(v);
+        }
+    }
+  }
+}
+// ---- Weight gradient
+// -------------------------------------------------------------------------------
+
+struct WeightGrad {
+  const float* x;
+  const float* dy;
+  int64_t C, K, C8, K8;
+  TileGrid grid;
+  int64_t tiles, tb;
+  const Panels* panels;  // over C8
+};
+
+/// Block `block` of tiles: V [ξ][tb][C8] and D = A·dY·Aᵀ [ξ][K8/8][tb][8] into v, d, then
+/// du[ξ] (K8 × C8) += D[ξ] (K8 × tiles) · V[ξ] (tiles × C8).
+template <int M, bool wide>
+DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, float* v, float* d,
+                                        float* du) {
+  constexpr int n = M + 2, T = n * n;
+  const int64_t t0 = block * f.tb, nt = std::min(f.tb, f.tiles - t0), tb = f.tb;
+  const int64_t C = f.C, K = f.K, C8 = f.C8, K8 = f.K8, H = f.grid.H, W = f.grid.W;
+
+  for (int64_t t = 0; t < nt; ++t) {
+    const TilePos pos = tile_pos(f.grid, t0 + t, M);
+    for (int64_t c8 = 0; c8 < C8; c8 += 8)
+      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, tb * C8);
+    // dY's tile (outputs beyond the image's edge count as zero), 8 out-channels per vector.
+    for (int64_t k8 = 0; k8 < K8; k8 += 8) {
+      v8 o[M * M], e[T];
+      gather_window<M>(f.dy + (pos.image * K + k8) * H * W, int(std::min<int64_t>(8, K - k8)),
+                       f.grid, pos.y, pos.x, o);
+      output_adjoint_2d<M>(o, e);
+      for (int xi = 0; xi < T; ++xi) store8(d + ((xi * (K8 / 8) + k8 / 8) * tb + t) * 8, e[xi]);
+    }
+  }
+
+  for (int xi = 0; xi < T; ++xi) {
+    for (int p = 0; p < f.panels->count(); ++p) {
+      const int64_t c0 = f.panels->start[p];
+      for (int64_t kg = 0; kg < K8 / 4; ++kg) {
+        const float* dp = d + (xi * (K8 / 8) + kg / 2) * tb * 8 + (kg % 2) * 4;
+        micro_any<true, wide>(f.panels->vecs[p], dp, 8, 1, v + xi * tb * C8 + c0, C8, nt,
+                              du + (xi * K8 + kg * 4) * C8 + c0, C8, 4);
+      }
+    }
+  }
+}
+
+using WeightGradBlock = void (*)(const WeightGrad&, int64_t, float*, float*, float*);
+
+template <int M>
+__attribute__((target("avx2,fma"))) void weight_grad_block_avx2(const WeightGrad& f, int64_t block,
+                                                                float* v, float* d, float* du) {
+  weight_grad_block<M, true>(f, block, v, d, du);
+}
+template <int M>
+void weight_grad_block_base(const WeightGrad& f, int64_t block, float* v, float* d, float* du) {
+  weight_grad_block<M, false>(f, block, v, d, du);
+}
+
+/// dw[k] (C × 3 × 3) = Gᵀ·dU[·][k][c]·G for one out-channel, dU summed over the `parts` per-thread
+/// copies (stride part_floats): separable, vectorised over the in-channels.
+template <int M>
+DDPM_WINO_INLINE void weight_grad_epilogue(const float* du, int parts, int64_t part_floats,
+                                           int64_t k, int64_t C, int64_t K8, int64_t C8, float* row,
+                                           float* tmp, float* out, float* dw) {
+  constexpr int n = M + 2;
+  const auto& G = Wino<M>::G;
+  std::fill(out, out + 9 * C8, 0.0f);
+  for (int i = 0; i < n; ++i) {
+    std::fill(tmp, tmp + 3 * C8, 0.0f);
+    for (int j = 0; j < n; ++j) {
+      const float* src = du + ((i * n + j) * K8 + k) * C8;
+      for (int64_t c = 0; c < C8; ++c) row[c] = src[c];
+      for (int p = 1; p < parts; ++p)
+        for (int64_t c = 0; c < C8; ++c) row[c] += src[p * part_floats + c];
+      for (int b = 0; b < 3; ++b) {
+        const float g = float(G[j][b]);
+        if (g == 0) continue;
+        for (int64_t c = 0; c < C8; ++c) tmp[b * C8 + c] += g * row[c];
+      }
+    }
+    for (int a = 0; a < 3; ++a) {
+      const float g = float(G[i][a]);
+      if (g == 0) continue;
+      for (int b = 0; b < 3; ++b)
+        for (int64_t c = 0; c < C8; ++c) out[(a * 3 + b) * C8 + c] += g * tmp[b * C8 + c];
+    }
+  }
+  for (int64_t c = 0; c < C; ++c)
+    for (int ab = 0; ab < 9; ++ab) dw[(k * C + c) * 9 + ab] = out[ab * C8 + c];
+}
+
+DDPM_CPU_CLONES
+void weight_grad_epilogue_f2(const float* du, int parts, int64_t part_floats, int64_t k, int64_t C,
+                             int64_t K8, int64_t C8, float* row, float* tmp, float* out,
+                             float* dw) {
+  weight_grad_epilogue<2>(du, parts, part_floats, k, C, K8, C8, row, tmp, out, dw);
+}
+DDPM_CPU_CLONES
+void weight_grad_epilogue_f4(const float* du, int parts, int64_t part_floats, int64_t k, int64_t C,
+                             int64_t K8, int64_t C8, float* row, float* tmp, float* out,
+                             float* dw) {
+  weight_grad_epilogue<4>(du, parts, part_floats, k, C, K8, C8, row, tmp, out, dw);
+}
+
+template <int M>
+void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* dw) {
+  constexpr int n = M + 2, T = n * n;
+  const int64_t C = s.in_channels, K = s.out_channels;
+  const int64_t C8 = round_up(C, 8), K8 = round_up(K, 8);
+  const TileGrid grid{s.height, s.width, (s.height + M - 1) / M, (s.width + M - 1) / M};
+  const int64_t tiles = s.batch * grid.per_image();
+  if (C == 0 || K == 0) return;
+  if (tiles == 0) {
+    std::fill(dw, dw + K * C * 9, 0.0f);
+    return;
+  }
+  const Panels panels = make_panels(C8);
+  const int threads = omp_get_max_threads();
+  // Each block reads and writes its thread's dU once per ξ: long blocks amortise that, while the
+  // block's V and D (T·tb·(C8 + K8) floats) are read one ξ at a time.
+  constexpr int64_t max_tiles = 128;
+  const int64_t tb = std::clamp<int64_t>((tiles + threads - 1) / threads, 1, max_tiles);
+  const int64_t blocks = (tiles + tb - 1) / tb;
+  const int parts = int(std::min<int64_t>(threads, blocks));
+  const int64_t du_floats = T * K8 * C8;
+  std::vector<float> du(size_t(parts * du_floats));
+  const WeightGrad f{x, dy, C, K, C8, K8, grid, tiles, tb, &panels};
+  const WeightGradBlock run =
+      have_avx2_fma() ? weight_grad_block_avx2<M> : weight_grad_block_base<M>;
+
+#pragma omp parallel num_threads(parts) if (parts > 1)
+  {
+    static thread_local std::vector<float> vbuf, dbuf;
+    float* v = scratch(vbuf, T * tb * C8);
+    float* d = scratch(dbuf, T * tb * K8);
+    float* mine = du.data() + omp_get_thread_num() * du_floats;
+    std::fill(mine, mine + du_floats, 0.0f);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < blocks; ++b) {
+      run(f, b, v, d, mine);
+    }
+  }
+
+#pragma omp parallel if (K > 1)
+  {
+    std::vector<float> scratch_rows(size_t(13 * C8));
+    float *row = scratch_rows.data(), *tmp = row + C8, *out = tmp + 3 * C8;
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < K; ++k) {
+      if (M == 2)
+        weight_grad_epilogue_f2(du.data(), parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
+      else
+        weight_grad_epilogue_f4(du.data(), parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
+    }
+  }
+}
+
+}  // namespace
+
+int64_t winograd_weight_floats(WinogradTile tile, int64_t in_channels, int64_t out_channels) {
+  const int64_t n = tile == WinogradTile::F2x2 ? 4 : 6;
+  return n * n * in_channels * round_up(out_channels, 8);
+}
+
+void winograd_transform_weights(WinogradTile tile, const float* w, int64_t in_channels,
+                                int64_t out_channels, float* u) {
+  const int64_t C = in_channels;
+  auto filter = [w, C](int64_t k, int64_t c, int a, int b) {
+    return double(w[((k * C + c) * 3 + a) * 3 + b]);
+  };
+  if (tile == WinogradTile::F2x2)
+    transform_weights<2>(in_channels, out_channels, filter, u);
+  else
+    transform_weights<4>(in_channels, out_channels, filter, u);
+}
+
+void winograd_transform_weights_for_input_grad(WinogradTile tile, const float* w,
+                                               int64_t in_channels, int64_t out_channels,
+                                               float* u) {
+  // The input gradient's convolution maps out_channels → in_channels with w'[i,o,a,b] =
+  // w[o,i,2−a,2−b]: its "output channel" k is our in-channel, its "input channel" c our out.
+  const int64_t C = in_channels;
+  auto filter = [w, C](int64_t k, int64_t c, int a, int b) {
+    return double(w[((c * C + k) * 3 + (2 - a)) * 3 + (2 - b)]);
+  };
+  if (tile == WinogradTile::F2x2)
+    transform_weights<2>(out_channels, in_channels, filter, u);
+  else
+    transform_weights<4>(out_channels, in_channels, filter, u);
+}
+
+void winograd_conv3x3_forward(WinogradTile tile, const Conv3x3Shape& s, const float* x,
+                              const float* u, const float* bias, float* y) {
+  if (tile == WinogradTile::F2x2)
+    forward<2>(s, x, u, bias, y);
+  else
+    forward<4>(s, x, u, bias, y);
+}
+
+void winograd_conv3x3_weight_grad(WinogradTile tile, const Conv3x3Shape& s, const float* x,
+                                  const float* dy, float* dw) {
+  if (tile == WinogradTile::F2x2)
+    weight_grad<2>(s, x, dy, dw);
+  else
+    weight_grad<4>(s, x, dy, dw);
+}
+
+}  // namespace ddpm::kernels

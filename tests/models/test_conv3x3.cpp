@@ -1,0 +1,123 @@
+// The Winograd 3×3 convolutions against LibTorch's (oneDNN): forward on random shapes (channels
+// 1–256, sizes 4–64, odd sizes, batch 1 and more), both gradients by comparison with oneDNN's
+// backward, the transformed-weight cache following in-place weight updates, and the policy and
+// autotune (decisions kept per shape, pinned, small layers left to oneDNN).
+#include "models/conv3x3.h"
+
+#include "test_util.h"
+
+namespace ddpm {
+namespace {
+
+struct Shape {
+  int64_t n, c, k, h, w;
+};
+
+// Max |Δ| / max |ref|: F(2×2) rounds like direct convolution, F(4×4)'s larger transform entries
+// (up to 8 and 1/24) cost about one decimal digit.
+double tolerance(Conv3x3Algorithm a) {
+  return a == Conv3x3Algorithm::winograd2 ? 2e-5 : 2e-4;
+}
+
+double relative_gap(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item<double>();
+}
+
+const std::vector<Shape> kShapes = {{1, 1, 8, 4, 4},     {1, 3, 32, 17, 17},   {2, 16, 16, 5, 7},
+                                    {1, 64, 64, 32, 32}, {1, 128, 96, 16, 16}, {1, 256, 256, 8, 8},
+                                    {3, 40, 24, 9, 13},  {1, 32, 64, 64, 64},  {1, 7, 5, 31, 31}};
+
+TEST(Conv3x3, WinogradForwardMatchesLibTorch) {
+  torch::manual_seed(0);
+  for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
+    for (const auto& s : kShapes) {
+      auto x = torch::randn({s.n, s.c, s.h, s.w});
+      auto w = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
+      auto b = torch::randn({s.k});
+      torch::NoGradGuard no_grad;
+      const auto ref = torch::conv2d(x, w, b, 1, 1);
+      const double gap = relative_gap(winograd_conv3x3(x, w, b, a), ref);
+      EXPECT_LT(gap, tolerance(a))
+          << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " " << s.h << "x" << s.w;
+      EXPECT_LT(
+          relative_gap(winograd_conv3x3(x, w, torch::Tensor(), a), torch::conv2d(x, w, {}, 1, 1)),
+          tolerance(a));
+    }
+}
+
+TEST(Conv3x3, WinogradGradientsMatchOneDnnBackward) {
+  torch::manual_seed(1);
+  for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
+    for (const auto& s : kShapes) {
+      auto x0 = torch::randn({s.n, s.c, s.h, s.w});
+      auto w0 = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
+      auto b0 = torch::randn({s.k});
+      auto dy = torch::randn({s.n, s.k, s.h, s.w});
+      auto grads = [&](bool winograd) {
+        auto x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_(),
+             b = b0.clone().requires_grad_();
+        auto y = winograd ? winograd_conv3x3(x, w, b, a) : torch::conv2d(x, w, b, 1, 1);
+        y.backward(dy);
+        return std::vector<torch::Tensor>{x.grad(), w.grad(), b.grad()};
+      };
+      const auto ours = grads(true), ref = grads(false);
+      const char* names[] = {"dx", "dw", "db"};
+      for (int i = 0; i < 3; ++i)
+        EXPECT_LT(relative_gap(ours[size_t(i)], ref[size_t(i)]), tolerance(a))
+            << names[i] << " " << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " "
+            << s.h << "x" << s.w;
+    }
+}
+
+TEST(Conv3x3, CachedWeightsFollowInPlaceUpdates) {
+  torch::manual_seed(2);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(64, 64, 3).padding(1));
+  auto x = torch::randn({1, 64, 12, 12});
+  set_conv3x3_policy(Conv3x3Policy::winograd4);
+  torch::NoGradGuard no_grad;
+  const auto before = conv3x3(conv, x);
+  EXPECT_LT(relative_gap(conv3x3(conv, x), conv->forward(x)), 2e-4);  // from the cache
+  conv->weight.mul_(-0.5);  // an optimizer step or a checkpoint load, in place
+  const auto after = conv3x3(conv, x);
+  EXPECT_LT(relative_gap(after, conv->forward(x)), 2e-4) << "the cache saw the new weights";
+  EXPECT_GT(relative_gap(after, before), 0.5);
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+}
+
+TEST(Conv3x3, AutotuneDecidesOncePerShapeAndCanBePinned) {
+  torch::manual_seed(3);
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::automatic);
+  torch::nn::Conv2d wide(torch::nn::Conv2dOptions(64, 64, 3).padding(1));
+  torch::nn::Conv2d narrow(torch::nn::Conv2dOptions(8, 8, 3).padding(1));
+  torch::nn::Conv2d strided(torch::nn::Conv2dOptions(64, 64, 3).padding(1).stride(2));
+  auto x = torch::randn({2, 64, 16, 16});
+  {
+    torch::NoGradGuard no_grad;
+    const auto y = conv3x3(wide, x);
+    EXPECT_LT(relative_gap(y, wide->forward(x)), 2e-4);
+    EXPECT_TRUE(torch::equal(conv3x3(wide, x), y)) << "decided once, then reused";
+    conv3x3(narrow, torch::randn({2, 8, 16, 16}));
+    EXPECT_EQ(conv3x3(strided, x).sizes(), (std::vector<int64_t>{2, 64, 8, 8}));
+  }
+  auto choices = conv3x3_choices();
+  ASSERT_EQ(choices.size(), 2u) << "the strided layer is not a candidate";
+  EXPECT_EQ(choices.at("2x8->8x16x16"), Conv3x3Algorithm::onednn) << "too few channels";
+  ASSERT_TRUE(conv3x3_measurements().count("2x64->64x16x16"));
+  EXPECT_FALSE(conv3x3_measurements().count("2x8->8x16x16"));
+  // Training shapes are decided separately (forward + backward), and gradients flow.
+  auto xg = x.clone().requires_grad_();
+  conv3x3(wide, xg).sum().backward();
+  EXPECT_TRUE(xg.grad().defined());
+  EXPECT_TRUE(conv3x3_choices().count("2x64->64x16x16+grad"));
+  // Pinned choices are taken as they are.
+  pin_conv3x3_choices({{"2x64->64x16x16", Conv3x3Algorithm::winograd2}});
+  EXPECT_EQ(conv3x3_choices().at("2x64->64x16x16"), Conv3x3Algorithm::winograd2);
+  reset_conv3x3_choices();
+  EXPECT_TRUE(conv3x3_choices().empty());
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+  EXPECT_THROW(parse_enum<Conv3x3Policy>("fast"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ddpm
