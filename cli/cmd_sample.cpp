@@ -18,6 +18,7 @@
 #include "io/png_text.h"
 #include "io/safetensors.h"
 #include "model_option.h"
+#include "models/conv3x3.h"
 #include "progress.h"
 #include "runs/class_labels.h"
 #include "runs/generate.h"
@@ -153,6 +154,13 @@ Run add_sample(CLI::App& app) {
     p.weights = source ? source->weights
                        : f.weights;  // "": the default (ema; a diffusers folder's one set)
     p.threads = configure_cpu_threads(source ? source->threads : f.threads);
+    if (source && !source->conv3x3.is_null()) {  // the convolutions exactly as they ran
+      set_conv3x3_policy(parse_enum<Conv3x3Policy>(source->conv3x3["policy"].get<std::string>()));
+      std::map<std::string, Conv3x3Algorithm> pinned;
+      for (const auto& [shape, algorithm] : source->conv3x3["choices"].items())
+        pinned[shape] = parse_enum<Conv3x3Algorithm>(algorithm.get<std::string>());
+      pin_conv3x3_choices(pinned);
+    }
     const auto device = parse_device(f.device);
     auto loaded = load_model_option(p.model, p.weights, device);
     p.weights_hash = file_fnv1a_hex(loaded.weights_file);
@@ -293,6 +301,12 @@ Run add_sample(CLI::App& app) {
           codec.is_latent() ? fmt::format("latents [{}], ", fmt::join(samples.sizes(), ", ")) : "",
           fmt::join(x_0.sizes(), ", "), f.save_tensor);
       if (f.out.empty() && f.out_dir.empty() && !source) return 0;
+    }
+    if (conv3x3_policy() != Conv3x3Policy::onednn) {  // DDPM_CONV: what ran, for --from-png
+      nlohmann::json choices = nlohmann::json::object();
+      for (const auto& [shape, algorithm] : conv3x3_choices())
+        choices[shape] = to_string(algorithm);
+      p.conv3x3 = {{"policy", to_string(conv3x3_policy())}, {"choices", choices}};
     }
     auto images = codec.to_uint8(samples);
     // A grid records every label; one image only its batch's (what re-drawing it needs).

@@ -32,6 +32,7 @@ nlohmann::json to_json(const SampleParameters& p) {
     j["init_noise"] = p.init_noise;
     j["init_noise_hash"] = p.init_noise_hash;
   }
+  if (!p.conv3x3.is_null()) j["conv3x3"] = p.conv3x3;
   if (p.index) {
     j["index"] = *p.index;
     if (!p.class_labels.empty())
@@ -74,6 +75,19 @@ SampleParameters sample_parameters_from_json(const nlohmann::json& j, const std:
   if (j.contains("init_noise")) {
     get("init_noise", p.init_noise);
     get("init_noise_hash", p.init_noise_hash);
+  }
+  if (j.contains("conv3x3")) {
+    get("conv3x3", p.conv3x3);
+    const auto& c = p.conv3x3;
+    bool ok = c.is_object() && c.contains("policy") && c["policy"].is_string() &&
+              c.contains("choices") && c["choices"].is_object();
+    if (ok)
+      for (const auto& [key, value] : c["choices"].items()) ok = ok && value.is_string();
+    if (!ok)
+      throw std::invalid_argument(origin +
+                                  ": parameters \"conv3x3\" is not {\"policy\": name, "
+                                  "\"choices\": {shape: algorithm}}: " +
+                                  c.dump());
   }
   if (j.contains("index")) {
     int64_t index = 0;

@@ -33,6 +33,9 @@ struct SampleParameters {
   std::string init_noise;  ///< --init-noise file, and FNV-1a of its bytes
   std::string init_noise_hash;
   std::optional<int64_t> index;  ///< one image of --out-dir; absent: the grid of all
+  /// How the 3×3 convolutions ran when not by oneDNN (DDPM_CONV, models/conv3x3.h): {"policy",
+  /// "choices": {shape: algorithm}}; null (and not written) for oneDNN, the default.
+  nlohmann::json conv3x3;
 };
 
 /// The batch image `index` was drawn in: its first image and its size (generate draws

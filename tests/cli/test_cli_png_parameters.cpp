@@ -90,6 +90,21 @@ TEST(CliPngParameters, SampleWritesThemInfoShowsThemFromPngRecreatesTheBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_bytes(dir.path / "3.png"), read_bytes(one));
 
+  // Winograd convolutions (DDPM_CONV): recorded, and re-created as they ran without the variable
+  // (a oneDNN grid of the same request records nothing: its bytes are the ones above).
+  const fs::path winograd = dir.path / "winograd.png";
+  r = run_ddpm(with({"--out", winograd.string()}), "DDPM_CONV=winograd4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(parameters_of(winograd).at("conv3x3").at("policy"), "winograd4");
+  EXPECT_FALSE(p.contains("conv3x3"));
+  r = run_ddpm({"sample", "--from-png", winograd.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "byte-identical to")) << r.output;
+  EXPECT_EQ(read_bytes(dir.path / "winograd-again.png"), read_bytes(winograd));
+  r = run_ddpm(with({"--out", winograd.string()}), "DDPM_CONV=fastest");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "allowed: auto, onednn, winograd2, winograd4")) << r.output;
+
   // Other weights under the same path: refused, naming both hashes.
   r = run_ddpm({"train", "--out", run.string(), "--resume", "--steps", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
