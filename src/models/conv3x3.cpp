@@ -61,9 +61,19 @@ torch::Tensor transform_weights(const torch::Tensor& w, Conv3x3Algorithm a) {
   return u;
 }
 
+/// A float buffer of at least `floats`, kept per thread and slot and only ever grown: the
+/// transformed weights of training, made anew at every step, would otherwise be fresh pages each
+/// time (tens of MB for the widest layers; page faults cost more than the transform).
+float* scratch(size_t floats, int slot) {
+  static thread_local std::vector<float> buffers[2];
+  auto& buffer = buffers[slot];
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
 /// U for `w`: from the cache when `w` is an ordinary tensor that has not changed since.
-torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a, bool cacheable) {
-  if (!cacheable || w.is_inference()) return transform_weights(w, a);
+torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a) {
+  if (w.is_inference()) return transform_weights(w, a);
   const auto* impl = w.unsafeGetTensorImpl();
   const uint32_t version = w._version();
   {
@@ -80,11 +90,11 @@ torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a, bo
   return u;
 }
 
-torch::Tensor forward_kernel(const torch::Tensor& x, const torch::Tensor& u, const torch::Tensor& b,
+torch::Tensor forward_kernel(const torch::Tensor& x, const float* u, const torch::Tensor& b,
                              int64_t out_channels, Conv3x3Algorithm a) {
   const kernels::Conv3x3Shape s{x.size(0), x.size(1), out_channels, x.size(2), x.size(3)};
   auto y = torch::empty({s.batch, s.out_channels, s.height, s.width}, x.options());
-  kernels::winograd_conv3x3_forward(tile_of(a), s, x.data_ptr<float>(), u.data_ptr<float>(),
+  kernels::winograd_conv3x3_forward(tile_of(a), s, x.data_ptr<float>(), u,
                                     b.defined() ? b.data_ptr<float>() : nullptr,
                                     y.data_ptr<float>());
   return y;
@@ -100,8 +110,14 @@ struct WinogradConvFunction : torch::autograd::Function<WinogradConvFunction> {
     ctx->save_for_backward({x, w});
     ctx->saved_data["algorithm"] = algorithm;
     ctx->saved_data["has_bias"] = b.numel() > 0;
-    return forward_kernel(x, weights_for_forward(w, a, cacheable), b.numel() ? b : torch::Tensor(),
-                          w.size(0), a);
+    const auto bias = b.numel() ? b : torch::Tensor();
+    if (cacheable)
+      return forward_kernel(x, weights_for_forward(w, a).data_ptr<float>(), bias, w.size(0), a);
+    // Training: the weights change every step; transform them into this thread's scratch.
+    const int64_t K = w.size(0), C = w.size(1);
+    float* u = scratch(size_t(kernels::winograd_weight_floats(tile_of(a), C, K)), 0);
+    kernels::winograd_transform_weights(tile_of(a), w.data_ptr<float>(), C, K, u);
+    return forward_kernel(x, u, bias, K, a);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -115,9 +131,8 @@ struct WinogradConvFunction : torch::autograd::Function<WinogradConvFunction> {
     const int64_t K = w.size(0), C = w.size(1);
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) {  // dx = conv(dy, w flipped, in/out swapped)
-      auto u = torch::empty({kernels::winograd_weight_floats(tile_of(a), K, C)}, torch::kFloat);
-      kernels::winograd_transform_weights_for_input_grad(tile_of(a), w.data_ptr<float>(), C, K,
-                                                         u.data_ptr<float>());
+      float* u = scratch(size_t(kernels::winograd_weight_floats(tile_of(a), K, C)), 1);
+      kernels::winograd_transform_weights_for_input_grad(tile_of(a), w.data_ptr<float>(), C, K, u);
       dx = forward_kernel(dy, u, torch::Tensor(), C, a);
     }
     if (ctx->needs_input_grad(1)) {

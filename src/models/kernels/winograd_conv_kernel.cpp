@@ -20,8 +20,9 @@
 //             M  [ξ][tb][K8]           V·U, tile-major: the output transform reads 8 channels.
 //   weight    V  [ξ][tb][C8]           as in the forward (the vector operand here);
 //   gradient  D  [ξ][K8/8][tb][8]      A·dY·Aᵀ, 8 out-channels side by side (broadcast operands);
-//             dU [ξ][K8][C8]           Σ over the tiles of D ⊗ V, one copy per thread, summed and
-//                                      mapped back by Gᵀ·dU·G at the end.
+//             dU [ξ][K8][C8]           Σ over the tiles of D ⊗ V, one copy per thread (many
+//                                      tiles) or one shared by all, threads taking (ξ, out-channel
+//                                      block) pairs (few tiles), mapped back by Gᵀ·dU·G at the end.
 //
 // The GEMMs are register-blocked outer products: 4 broadcast scalars × up to 3 vectors of 8
 // floats, 12 accumulators, one FMA per accumulator per step of the reduction (the AVX2 version
@@ -609,6 +610,84 @@ void weight_grad_block_base(const WeightGrad& f, int64_t block, float* v, float*
   weight_grad_block<M, false>(f, block, v, d, du);
 }
 
+// The scheme for few tiles (small images, many channels): the tiles go in chunks of up to tc, and
+// for each chunk every thread first transforms a share of (tile, 8-channel group) pairs into the
+// chunk's V [ξ][tc][C8] and D [ξ][K8/8][tc][8], then takes (ξ, out-channel block) pairs and adds
+// D[ξ] (block × tiles) · V[ξ] (tiles × C8) into the one shared dU: disjoint writes, the tiles the
+// GEMM's reduction dimension, no per-thread copies and no reduction.
+
+/// Chunk item `item` of the (tile, group) pairs: group g < C8/8 is the input transform of
+/// channels 8g.., the others dY's transform of out-channels 8(g − C8/8)...
+template <int M, bool wide>
+DDPM_WINO_INLINE void weight_grad_transform_item(const WeightGrad& f, int64_t t0, int64_t tc,
+                                                 int64_t item, float* v, float* d) {
+  constexpr int n = M + 2, T = n * n;
+  const int64_t groups = f.C8 / 8 + f.K8 / 8;
+  const int64_t t = item / groups, g = item % groups;
+  const int64_t C = f.C, K = f.K, C8 = f.C8, K8 = f.K8, H = f.grid.H, W = f.grid.W;
+  const TilePos pos = tile_pos(f.grid, t0 + t, M);
+  if (g < C8 / 8) {
+    input_tile<M>(f.x, C, 8 * g, f.grid, pos, v + t * C8 + 8 * g, tc * C8);
+    return;
+  }
+  const int64_t k8 = 8 * (g - C8 / 8);
+  v8 o[M * M], e[T];
+  gather_window<M>(f.dy + (pos.image * K + k8) * H * W, int(std::min<int64_t>(8, K - k8)), f.grid,
+                   pos.y, pos.x, o);
+  output_adjoint_2d<M>(o, e);
+  for (int xi = 0; xi < T; ++xi) store8(d + ((xi * (K8 / 8) + k8 / 8) * tc + t) * 8, e[xi]);
+}
+
+/// GEMM item `item` = (ξ, block of kb out-channels): du[ξ][block] (+)= D[ξ][block] · V[ξ] over the
+/// chunk's nt tiles (tc the chunk's stride), panel by panel of V's columns.
+template <int M, bool wide, bool accumulate>
+DDPM_WINO_INLINE void weight_grad_gemm_item(const WeightGrad& f, int64_t tc, int64_t nt, int64_t kb,
+                                            int64_t item, const float* v, const float* d,
+                                            float* du) {
+  const int64_t C8 = f.C8, K8 = f.K8, kblocks = (K8 + kb - 1) / kb;
+  const int64_t xi = item / kblocks, k0 = (item % kblocks) * kb, k1 = std::min(K8, k0 + kb);
+  for (int p = 0; p < f.panels->count(); ++p) {
+    const int64_t c0 = f.panels->start[p];
+    for (int64_t kg = k0 / 4; kg < k1 / 4; ++kg) {
+      const float* dp = d + (xi * (K8 / 8) + kg / 2) * tc * 8 + (kg % 2) * 4;
+      micro_any<accumulate, wide>(f.panels->vecs[p], dp, 8, 1, v + xi * tc * C8 + c0, C8, nt,
+                                  du + (xi * K8 + kg * 4) * C8 + c0, C8, 4);
+    }
+  }
+}
+
+struct WeightGradShared {
+  void (*transform)(const WeightGrad&, int64_t, int64_t, int64_t, float*, float*);
+  void (*gemm)(const WeightGrad&, int64_t, int64_t, int64_t, int64_t, const float*, const float*,
+               float*);
+  void (*gemm_first)(const WeightGrad&, int64_t, int64_t, int64_t, int64_t, const float*,
+                     const float*, float*);
+};
+
+template <int M>
+__attribute__((target("avx2,fma"))) void weight_grad_transform_avx2(const WeightGrad& f, int64_t t0,
+                                                                    int64_t tc, int64_t item,
+                                                                    float* v, float* d) {
+  weight_grad_transform_item<M, true>(f, t0, tc, item, v, d);
+}
+template <int M>
+void weight_grad_transform_base(const WeightGrad& f, int64_t t0, int64_t tc, int64_t item, float* v,
+                                float* d) {
+  weight_grad_transform_item<M, false>(f, t0, tc, item, v, d);
+}
+template <int M, bool accumulate>
+__attribute__((target("avx2,fma"))) void weight_grad_gemm_avx2(const WeightGrad& f, int64_t tc,
+                                                               int64_t nt, int64_t kb, int64_t item,
+                                                               const float* v, const float* d,
+                                                               float* du) {
+  weight_grad_gemm_item<M, true, accumulate>(f, tc, nt, kb, item, v, d, du);
+}
+template <int M, bool accumulate>
+void weight_grad_gemm_base(const WeightGrad& f, int64_t tc, int64_t nt, int64_t kb, int64_t item,
+                           const float* v, const float* d, float* du) {
+  weight_grad_gemm_item<M, false, accumulate>(f, tc, nt, kb, item, v, d, du);
+}
+
 /// dw[k] (C × 3 × 3) = Gᵀ·dU[·][k][c]·G for one out-channel, dU summed over the `parts` per-thread
 /// copies (stride part_floats): separable, vectorised over the in-channels.
 template <int M>
@@ -669,28 +748,69 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
   }
   const Panels panels = make_panels(C8);
   const int threads = omp_get_max_threads();
-  // Each block reads and writes its thread's dU once per ξ: long blocks amortise that, while the
-  // block's V and D (T·tb·(C8 + K8) floats) are read one ξ at a time.
+  const int64_t du_floats = T * K8 * C8;
   constexpr int64_t max_tiles = 128;
   const int64_t tb = std::clamp<int64_t>((tiles + threads - 1) / threads, 1, max_tiles);
   const int64_t blocks = (tiles + tb - 1) / tb;
-  const int parts = int(std::min<int64_t>(threads, blocks));
-  const int64_t du_floats = T * K8 * C8;
-  std::vector<float> du(size_t(parts * du_floats));
-  const WeightGrad f{x, dy, C, K, C8, K8, grid, tiles, tb, &panels};
-  const WeightGradBlock run =
-      have_avx2_fma() ? weight_grad_block_avx2<M> : weight_grad_block_base<M>;
-
+  // Two schemes. With many tiles per thread, blocks of tiles per thread, each thread summing into
+  // its own copy of dU (the block's V and D stay in L2 between the transforms and the GEMMs; the
+  // copies' clearing and reduction are small next to ≥ 1024 tiles of GEMM). Otherwise (small
+  // images, many channels, where the copies and their reduction dominate) one shared dU, the
+  // threads splitting each chunk of tiles' transforms and then the (ξ, out-channel block) GEMMs.
+  const bool shared = tiles < 1024 * int64_t(threads);
+  const WeightGrad f{x, dy, C, K, C8, K8, grid, tiles, shared ? 0 : tb, &panels};
+  int parts = 1;
+  std::vector<float> du_parts;
+  float* du;
+  if (shared) {
+    // Scratch kept between calls (fresh multi-MiB allocations cost page faults every call); the
+    // first chunk's GEMM stores rather than adds, so neither buffer needs clearing.
+    static thread_local std::vector<float> du_buf, vd_buf;
+    du = scratch(du_buf, du_floats);
+    const bool avx2 = have_avx2_fma();
+    const WeightGradShared w{
+        avx2 ? weight_grad_transform_avx2<M> : weight_grad_transform_base<M>,
+        avx2 ? weight_grad_gemm_avx2<M, true> : weight_grad_gemm_base<M, true>,
+        avx2 ? weight_grad_gemm_avx2<M, false> : weight_grad_gemm_base<M, false>};
+    // Chunks of tiles: the chunk's V and D (T·tc·(C8 + K8) floats) about as large as dU, within
+    // 256K–4M floats: each chunk reads and writes dU once, and its V and D go out to memory and
+    // back unless they stay in cache.
+    const int64_t vd_target = std::clamp<int64_t>(du_floats, int64_t(1) << 18, int64_t(1) << 22);
+    const int64_t tc = std::clamp<int64_t>(vd_target / (T * (C8 + K8)), 64, 1024);
+    const int64_t chunk_tiles = std::min(tiles, tc);
+    float* v = scratch(vd_buf, T * chunk_tiles * (C8 + K8));
+    float* d = v + T * chunk_tiles * C8;
+    constexpr int64_t kb = 32;
+    const int64_t gemm_items = T * ((K8 + kb - 1) / kb);
+    const int64_t groups = C8 / 8 + K8 / 8;
+#pragma omp parallel
+    for (int64_t t0 = 0; t0 < tiles; t0 += chunk_tiles) {
+      const int64_t nt = std::min(chunk_tiles, tiles - t0);
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < nt * groups; ++i) w.transform(f, t0, chunk_tiles, i, v, d);
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < gemm_items; ++i)
+        (t0 == 0 ? w.gemm_first : w.gemm)(f, chunk_tiles, nt, kb, i, v, d, du);
+    }
+  } else {
+    // Each block reads and writes its thread's dU once per ξ: long blocks amortise that, while
+    // the block's V and D (T·tb·(C8 + K8) floats) are read one ξ at a time.
+    parts = int(std::min<int64_t>(threads, blocks));
+    du_parts.resize(size_t(parts * du_floats));
+    du = du_parts.data();
+    const WeightGradBlock run =
+        have_avx2_fma() ? weight_grad_block_avx2<M> : weight_grad_block_base<M>;
 #pragma omp parallel num_threads(parts) if (parts > 1)
-  {
-    static thread_local std::vector<float> vbuf, dbuf;
-    float* v = scratch(vbuf, T * tb * C8);
-    float* d = scratch(dbuf, T * tb * K8);
-    float* mine = du.data() + omp_get_thread_num() * du_floats;
-    std::fill(mine, mine + du_floats, 0.0f);
+    {
+      static thread_local std::vector<float> vbuf, dbuf;
+      float* v = scratch(vbuf, T * tb * C8);
+      float* d = scratch(dbuf, T * tb * K8);
+      float* mine = du + omp_get_thread_num() * du_floats;
+      std::fill(mine, mine + du_floats, 0.0f);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t b = 0; b < blocks; ++b) {
-      run(f, b, v, d, mine);
+      for (int64_t b = 0; b < blocks; ++b) {
+        run(f, b, v, d, mine);
+      }
     }
   }
 
@@ -701,9 +821,9 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < K; ++k) {
       if (M == 2)
-        weight_grad_epilogue_f2(du.data(), parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
+        weight_grad_epilogue_f2(du, parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
       else
-        weight_grad_epilogue_f4(du.data(), parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
+        weight_grad_epilogue_f4(du, parts, du_floats, k, C, K8, C8, row, tmp, out, dw);
     }
   }
 }

@@ -11,9 +11,11 @@
 // Plain C++ without LibTorch: the hot loops are written on GCC vector types and compiled twice,
 // for AVX2 + FMA (target attribute, chosen at run time by __builtin_cpu_supports) and for baseline
 // x86-64 (the same code on SSE, with a narrower GEMM micro-kernel); the small epilogue uses
-// DDPM_CPU_CLONES (models/cpu_math.h). OpenMP threads take blocks of tiles (forward, weight
-// gradient), or blocks of tiles × output channels when the image has too few tiles to keep every
-// thread busy.
+// DDPM_CPU_CLONES (models/cpu_math.h). OpenMP threads take blocks of tiles (forward), or blocks
+// of tiles × output channels when the image has too few tiles to keep every thread busy. The
+// weight gradient on many tiles gives each thread its own blocks of tiles and dU, summed at the
+// end; on few tiles (small images) the threads share one dU and split it by (frequency point,
+// block of output channels), the tiles being the GEMMs' reduction dimension.
 #pragma once
 #include <cstdint>
 
