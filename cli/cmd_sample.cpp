@@ -154,12 +154,9 @@ Run add_sample(CLI::App& app) {
     p.weights = source ? source->weights
                        : f.weights;  // "": the default (ema; a diffusers folder's one set)
     p.threads = configure_cpu_threads(source ? source->threads : f.threads);
-    if (source && !source->conv3x3.is_null()) {  // the convolutions exactly as they ran
-      set_conv3x3_policy(parse_enum<Conv3x3Policy>(source->conv3x3["policy"].get<std::string>()));
-      std::map<std::string, Conv3x3Algorithm> pinned;
-      for (const auto& [shape, algorithm] : source->conv3x3["choices"].items())
-        pinned[shape] = parse_enum<Conv3x3Algorithm>(algorithm.get<std::string>());
-      pin_conv3x3_choices(pinned);
+    if (source && source->conv_policy) {  // the convolutions exactly as they ran
+      set_conv3x3_policy(*source->conv_policy);
+      pin_conv3x3_choices(source->conv_choices);
     }
     const auto device = parse_device(f.device);
     auto loaded = load_model_option(p.model, p.weights, device);
@@ -303,10 +300,8 @@ Run add_sample(CLI::App& app) {
       if (f.out.empty() && f.out_dir.empty() && !source) return 0;
     }
     if (conv3x3_policy() != Conv3x3Policy::onednn) {  // DDPM_CONV: what ran, for --from-png
-      nlohmann::json choices = nlohmann::json::object();
-      for (const auto& [shape, algorithm] : conv3x3_choices())
-        choices[shape] = to_string(algorithm);
-      p.conv3x3 = {{"policy", to_string(conv3x3_policy())}, {"choices", choices}};
+      p.conv_policy = conv3x3_policy();
+      p.conv_choices = conv3x3_choices();
     }
     auto images = codec.to_uint8(samples);
     // A grid records every label; one image only its batch's (what re-drawing it needs).
@@ -316,7 +311,7 @@ Run add_sample(CLI::App& app) {
       SampleParameters q = unlabelled;
       q.index = index;
       q.class_labels = std::move(labels);
-      return PngText{{"parameters", to_json(q).dump(-1, ' ', /*ensure_ascii=*/true)}};
+      return png_parameters(to_json(q));
     };
     if (source && source->index) {
       const fs::path path = f.out.empty() ? again_path(f.from_png) : fs::path(f.out);

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "core/version.h"
-
 namespace ddpm::cli {
 
 DrawnBatch batch_of(int64_t index, int64_t batch_size, int64_t count) {
@@ -13,8 +11,7 @@ DrawnBatch batch_of(int64_t index, int64_t batch_size, int64_t count) {
 }
 
 nlohmann::json to_json(const SampleParameters& p) {
-  nlohmann::json j{{"ddpm", kVersion},
-                   {"command", "sample"},
+  nlohmann::json j{{"command", "sample"},
                    {"model", p.model},
                    {"weights", p.weights},
                    {"weights_hash", p.weights_hash},
@@ -32,7 +29,11 @@ nlohmann::json to_json(const SampleParameters& p) {
     j["init_noise"] = p.init_noise;
     j["init_noise_hash"] = p.init_noise_hash;
   }
-  if (!p.conv3x3.is_null()) j["conv3x3"] = p.conv3x3;
+  if (p.conv_policy) {
+    nlohmann::json choices = nlohmann::json::object();
+    for (const auto& [shape, algorithm] : p.conv_choices) choices[shape] = to_string(algorithm);
+    j["conv3x3"] = {{"policy", to_string(*p.conv_policy)}, {"choices", choices}};
+  }
   if (p.index) {
     j["index"] = *p.index;
     if (!p.class_labels.empty())
@@ -77,17 +78,21 @@ SampleParameters sample_parameters_from_json(const nlohmann::json& j, const std:
     get("init_noise_hash", p.init_noise_hash);
   }
   if (j.contains("conv3x3")) {
-    get("conv3x3", p.conv3x3);
-    const auto& c = p.conv3x3;
-    bool ok = c.is_object() && c.contains("policy") && c["policy"].is_string() &&
-              c.contains("choices") && c["choices"].is_object();
-    if (ok)
-      for (const auto& [key, value] : c["choices"].items()) ok = ok && value.is_string();
-    if (!ok)
+    std::string policy;
+    std::map<std::string, std::string> choices;
+    const auto& c = j.at("conv3x3");
+    try {
+      c.at("policy").get_to(policy);
+      c.at("choices").get_to(choices);
+      p.conv_policy = parse_enum<Conv3x3Policy>(policy);
+      for (const auto& [shape, algorithm] : choices)
+        p.conv_choices[shape] = parse_enum<Conv3x3Algorithm>(algorithm);
+    } catch (const std::exception& e) {
       throw std::invalid_argument(origin +
                                   ": parameters \"conv3x3\" is not {\"policy\": name, "
                                   "\"choices\": {shape: algorithm}}: " +
-                                  c.dump());
+                                  c.dump() + " (" + e.what() + ")");
+    }
   }
   if (j.contains("index")) {
     int64_t index = 0;

@@ -8,9 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "models/conv3x3.h"
 
 namespace ddpm::cli {
 
@@ -33,9 +36,10 @@ struct SampleParameters {
   std::string init_noise;  ///< --init-noise file, and FNV-1a of its bytes
   std::string init_noise_hash;
   std::optional<int64_t> index;  ///< one image of --out-dir; absent: the grid of all
-  /// How the 3×3 convolutions ran when not by oneDNN (DDPM_CONV, models/conv3x3.h): {"policy",
-  /// "choices": {shape: algorithm}}; null (and not written) for oneDNN, the default.
-  nlohmann::json conv3x3;
+  /// How the 3×3 convolutions ran when not by oneDNN (DDPM_CONV, models/conv3x3.h), written as
+  /// "conv3x3": {"policy", "choices": {shape: algorithm}}; absent for oneDNN, the default.
+  std::optional<Conv3x3Policy> conv_policy;
+  std::map<std::string, Conv3x3Algorithm> conv_choices;
 };
 
 /// The batch image `index` was drawn in: its first image and its size (generate draws
@@ -46,7 +50,8 @@ struct DrawnBatch {
 };
 DrawnBatch batch_of(int64_t index, int64_t batch_size, int64_t count);
 
-/// {"ddpm": version, "command": "sample", ...} (the image's class label too, when it has one).
+/// {"command": "sample", ...} (the image's class label too, when it has one); png_parameters
+/// (io/png_text.h) adds the ddpm version as it writes the chunk.
 nlohmann::json to_json(const SampleParameters& p);
 
 /// Reads what to_json wrote; throws std::invalid_argument naming `origin` and the key when

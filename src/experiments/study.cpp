@@ -269,7 +269,8 @@ StudyResult run_study(const StudyConfig& config, const fs::path& dir, const Stud
   }
   LossPlotOptions plot;
   plot.title = fmt::format("training loss (smoothed {}, raw faint)", config.smoothing);
-  write_png(dir / "loss.png", render_loss_plot(curves, plot),
+  result.loss_plot = loss_plot(curves, plot);
+  write_png(dir / "loss.png", render_plot(result.loss_plot),
             png_parameters({{"command", "study"}, {"figure", "loss"}}));
   write_file_atomic(dir / "loss.csv", loss_curves_csv(curves));
   write_study_report(dir, result);

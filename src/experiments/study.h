@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "io/plot.h"
 #include "samplers/denoise_fn.h"
 #include "training/trainer.h"
 
@@ -89,6 +90,8 @@ struct StudyResult {
   int64_t image_size = 0, channels = 0;
   int64_t train_images = 0, validation_images = 0;
   int64_t num_train_timesteps = 0;
+  /// The variants' loss curves as loss.png draws them; the page draws the same as its chart.
+  Plot loss_plot;
   bool interrupted = false;  ///< stopped by *stop; the runs resume on the next call
 };
 

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "io/atomic_file.h"
-#include "training/loss_curves.h"
 #include "web/report_page.h"
 
 namespace ddpm {
@@ -40,25 +39,6 @@ std::string img(const fs::path& dir, const std::string& path, const std::string&
       w > 0 ? fmt::format(R"( width="{}" height="{}")", w * zoom, h * zoom) : std::string();
   return fmt::format(R"(<a href="{0}"><img src="{0}" alt="{1}"{2}></a>)", html_escape(path),
                      html_escape(alt), size);
-}
-
-}  // namespace
-
-namespace {
-
-// The variants' loss curves as the page's chart: raw (faint) and smoothed, one colour per variant.
-ChartSpec loss_chart(const StudyResult& r) {
-  ChartSpec chart{"loss", "training loss", "step", "loss", false, {}};
-  for (size_t i = 0; i < r.variants.size(); ++i) {
-    const auto& v = r.variants[i];
-    try {
-      const auto curve = read_loss_curve(r.dir / v.name, v.name, r.config.smoothing);
-      chart.series.push_back({v.name + " (raw)", curve.steps, curve.loss, int(i), true, false});
-      chart.series.push_back({v.name, curve.steps, curve.smoothed, int(i), false, true});
-    } catch (const std::runtime_error&) {  // no log yet: the table says so
-    }
-  }
-  return chart;
 }
 
 std::string study_body_html(const StudyResult& r) {
@@ -119,7 +99,7 @@ std::string study_body_html(const StudyResult& r) {
 
 ReportPage study_page(const StudyResult& r) {
   const std::string variants = fmt::format("{}", fmt::join(r.config.variants, ", "));
-  return {"ddpm study: " + variants, study_body_html(r), {loss_chart(r)}};
+  return {"ddpm study: " + variants, study_body_html(r), {chart_of_plot("loss", r.loss_plot)}};
 }
 
 }  // namespace

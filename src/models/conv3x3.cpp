@@ -54,10 +54,19 @@ struct CachedWeights {
 std::map<const c10::TensorImpl*, CachedWeights> g_weights;  // under g_mutex
 constexpr size_t kMaxCachedWeights = 1024;
 
+/// Floats of U for w [K, C, 3, 3].
+size_t weight_floats(const torch::Tensor& w, Conv3x3Algorithm a) {
+  return size_t(kernels::winograd_weight_floats(tile_of(a), w.size(1), w.size(0)));
+}
+
+/// U = G w Gᵀ into `u` (weight_floats of them).
+void transform_weights(const torch::Tensor& w, Conv3x3Algorithm a, float* u) {
+  kernels::winograd_transform_weights(tile_of(a), w.data_ptr<float>(), w.size(1), w.size(0), u);
+}
+
 torch::Tensor transform_weights(const torch::Tensor& w, Conv3x3Algorithm a) {
-  const int64_t K = w.size(0), C = w.size(1);
-  auto u = torch::empty({kernels::winograd_weight_floats(tile_of(a), C, K)}, torch::kFloat);
-  kernels::winograd_transform_weights(tile_of(a), w.data_ptr<float>(), C, K, u.data_ptr<float>());
+  auto u = torch::empty({int64_t(weight_floats(w, a))}, torch::kFloat);
+  transform_weights(w, a, u.data_ptr<float>());
   return u;
 }
 
@@ -114,10 +123,9 @@ struct WinogradConvFunction : torch::autograd::Function<WinogradConvFunction> {
     if (cacheable)
       return forward_kernel(x, weights_for_forward(w, a).data_ptr<float>(), bias, w.size(0), a);
     // Training: the weights change every step; transform them into this thread's scratch.
-    const int64_t K = w.size(0), C = w.size(1);
-    float* u = scratch(size_t(kernels::winograd_weight_floats(tile_of(a), C, K)), 0);
-    kernels::winograd_transform_weights(tile_of(a), w.data_ptr<float>(), C, K, u);
-    return forward_kernel(x, u, bias, K, a);
+    float* u = scratch(weight_floats(w, a), 0);
+    transform_weights(w, a, u);
+    return forward_kernel(x, u, bias, w.size(0), a);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,

@@ -28,8 +28,7 @@ LossCurve read_loss_curve(const fs::path& run_or_log, const std::string& name, d
   return curve;
 }
 
-torch::Tensor render_loss_plot(const std::vector<LossCurve>& curves,
-                               const LossPlotOptions& options) {
+Plot loss_plot(const std::vector<LossCurve>& curves, const LossPlotOptions& options) {
   Plot plot;
   plot.title = options.title;
   plot.x_label = "step";
@@ -43,7 +42,12 @@ torch::Tensor render_loss_plot(const std::vector<LossCurve>& curves,
   for (size_t i = 0; i < curves.size(); ++i)
     plot.series.push_back(
         {curves[i].name, curves[i].steps, curves[i].smoothed, palette_color(i), 1.0, 2.0, true});
-  return render_plot(plot);
+  return plot;
+}
+
+torch::Tensor render_loss_plot(const std::vector<LossCurve>& curves,
+                               const LossPlotOptions& options) {
+  return render_plot(loss_plot(curves, options));
 }
 
 std::string loss_curves_csv(const std::vector<LossCurve>& curves) {

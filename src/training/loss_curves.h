@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "io/plot.h"
+
 namespace ddpm {
 
 struct LossCurve {
@@ -33,7 +35,11 @@ struct LossPlotOptions {
 };
 
 /// The curves on one plot, run i in palette colour i: the raw loss at 25 % opacity under the
-/// smoothed one, as TensorBoard draws them. uint8 [3, height, width].
+/// smoothed one, as TensorBoard draws them. The description (a page draws it as a chart:
+/// web/report_page.h chart_of_plot) ...
+Plot loss_plot(const std::vector<LossCurve>& curves, const LossPlotOptions& options);
+
+/// ... and as a picture, uint8 [3, height, width].
 torch::Tensor render_loss_plot(const std::vector<LossCurve>& curves,
                                const LossPlotOptions& options);
 

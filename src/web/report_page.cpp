@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "io/atomic_file.h"
 #include "web/web_assets.h"
 
@@ -39,8 +41,11 @@ ChartSpec chart_of_plot(const std::string& id, const Plot& plot) {
   ChartSpec chart{id, plot.title, plot.x_label, plot.y_label, plot.log_y, {}};
   for (const auto& s : plot.series) {
     ChartSeries series{s.name, s.x, s.y, 0, s.opacity < 0.5, s.in_legend};
-    series.css_color = "rgb(" + std::to_string(s.color[0]) + ", " + std::to_string(s.color[1]) +
-                       ", " + std::to_string(s.color[2]) + ")";
+    // The plot's opacity too: its faint raw curves stay faint on the page.
+    const std::string rgb = std::to_string(s.color[0]) + ", " + std::to_string(s.color[1]) + ", " +
+                            std::to_string(s.color[2]);
+    series.css_color =
+        s.opacity >= 1 ? "rgb(" + rgb + ")" : fmt::format("rgba({}, {:g})", rgb, s.opacity);
     chart.series.push_back(std::move(series));
   }
   return chart;

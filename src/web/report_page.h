@@ -24,7 +24,8 @@ struct ChartSeries {
   int color = 0;       ///< palette index (Tab10)
   bool faint = false;  ///< behind the others at 25 % opacity (a raw curve under its smoothing)
   bool in_legend = true;
-  std::string css_color;  ///< when set, this colour instead of the palette's ("rgb(0, 0, 0)")
+  /// When set, this colour instead of the palette's ("rgb(0, 0, 0)", "rgba(0, 0, 0, 0.25)").
+  std::string css_color;
 };
 
 struct ChartSpec {

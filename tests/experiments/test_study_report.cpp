@@ -24,6 +24,8 @@ TEST(StudyReport, ReferencesEveryFigureByARelativePath) {
         v.figures[w][k.key] = std::string(name) + "/figures/" + w + "_" + k.key + ".png";
     r.variants.push_back(v);
   }
+  r.loss_plot.series.push_back(
+      {"bk-smoothed-curve", {1, 2}, {0.5, 0.4}, {31, 119, 180}, 1, 2, true});
   const auto html = study_index_html(r);
   EXPECT_NE(html.find("photos/&lt;cats &amp; dogs&gt;"), std::string::npos);
   EXPECT_EQ(html.find("/nonexistent"), std::string::npos) << "no absolute paths";
@@ -37,6 +39,7 @@ TEST(StudyReport, ReferencesEveryFigureByARelativePath) {
     EXPECT_TRUE(sources.count(script)) << script;
   EXPECT_NE(html.find(R"(<div class="chart" data-chart="loss">)"), std::string::npos);
   EXPECT_NE(html.find(R"(href="loss.png")"), std::string::npos);
+  EXPECT_NE(html.find("bk-smoothed-curve"), std::string::npos) << "the chart is loss.png's plot";
   for (const auto& v : r.variants)
     for (const auto& [w, figures] : v.figures)
       for (const auto& [key, path] : figures) EXPECT_TRUE(sources.count(path)) << path;

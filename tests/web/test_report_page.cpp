@@ -37,6 +37,7 @@ TEST(ReportPage, APlotsChartKeepsItsSeriesAndColours) {
   EXPECT_EQ(chart.series[0].css_color, "rgb(255, 127, 14)");
   EXPECT_FALSE(chart.series[0].faint);
   EXPECT_TRUE(chart.series[1].faint);
+  EXPECT_EQ(chart.series[1].css_color, "rgba(0, 0, 0, 0.25)") << "faint on the page too";
   EXPECT_FALSE(chart.series[1].in_legend);
 }
 
