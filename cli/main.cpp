@@ -12,6 +12,7 @@
 #include "core/version.h"
 #include "invocation.h"
 #include "models/conv3x3.h"
+#include "runs/conv3x3_tuning_file.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -63,8 +64,15 @@ int main(int argc, char** argv) {
   }
   try {
     // DDPM_CONV=auto|onednn|winograd2|winograd4: how the 3x3 convolutions run (models/conv3x3.h).
-    if (const char* conv = std::getenv("DDPM_CONV"); conv && *conv)
-      ddpm::set_conv3x3_policy(ddpm::parse_enum<ddpm::Conv3x3Policy>(conv));
+    // The program measures per layer shape (auto) unless told otherwise; the library's own
+    // default stays oneDNN, the reference path.
+    // Its decisions are kept per machine in a tuning file (runs/conv3x3_tuning_file.h), so that
+    // every run on this machine decides as the first one measured.
+    const char* conv = std::getenv("DDPM_CONV");
+    ddpm::set_conv3x3_policy(conv && *conv ? ddpm::parse_enum<ddpm::Conv3x3Policy>(conv)
+                                           : ddpm::Conv3x3Policy::automatic);
+    if (const auto tuning = ddpm::default_conv3x3_tuning_file(); !tuning.empty())
+      ddpm::set_conv3x3_tuning_store(std::make_shared<ddpm::Conv3x3TuningFile>(tuning));
     for (auto* sub : app.get_subcommands()) return runs.at(sub->get_name())();
   } catch (const std::exception& e) {
     std::string message = e.what();

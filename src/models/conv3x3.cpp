@@ -37,6 +37,7 @@ std::atomic<Conv3x3Policy> g_policy{Conv3x3Policy::onednn};
 std::mutex g_mutex;
 std::map<std::string, Conv3x3Algorithm> g_choices;  // under g_mutex
 std::map<std::string, Conv3x3Timing> g_timings;     // under g_mutex
+std::shared_ptr<Conv3x3TuningStore> g_store;        // under g_mutex
 
 kernels::WinogradTile tile_of(Conv3x3Algorithm a) {
   return a == Conv3x3Algorithm::winograd2 ? kernels::WinogradTile::F2x2
@@ -49,6 +50,7 @@ struct CachedWeights {
   const void* data;
   uint32_t version;
   Conv3x3Algorithm algorithm;
+  kernels::WinogradIsa isa;  // the layout of u depends on it
   torch::Tensor u;
 };
 std::map<const c10::TensorImpl*, CachedWeights> g_weights;  // under g_mutex
@@ -85,17 +87,18 @@ torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a) {
   if (w.is_inference()) return transform_weights(w, a);
   const auto* impl = w.unsafeGetTensorImpl();
   const uint32_t version = w._version();
+  const auto isa = kernels::winograd_isa();
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     auto it = g_weights.find(impl);
     if (it != g_weights.end() && it->second.data == w.data_ptr() && it->second.version == version &&
-        it->second.algorithm == a)
+        it->second.algorithm == a && it->second.isa == isa)
       return it->second.u;
   }
   auto u = transform_weights(w, a);
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_weights.size() >= kMaxCachedWeights) g_weights.clear();
-  g_weights[impl] = {w.data_ptr(), version, a, u};
+  g_weights[impl] = {w.data_ptr(), version, a, isa, u};
   return u;
 }
 
@@ -253,6 +256,11 @@ std::map<std::string, Conv3x3Timing> conv3x3_measurements() {
   return g_timings;
 }
 
+void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_store = std::move(store);
+}
+
 void reset_conv3x3_choices() {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_choices.clear();
@@ -295,9 +303,16 @@ torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
     if (auto it = g_choices.find(key); it != g_choices.end()) decided = it->second;
   }
   if (!decided) {
-    const auto measured = measure(conv, x, grad, key);
+    std::shared_ptr<Conv3x3TuningStore> store;
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      store = g_store;
+    }
+    std::optional<Conv3x3Algorithm> found = store ? store->find(key) : std::nullopt;
+    const auto chosen = found ? *found : measure(conv, x, grad, key);
+    if (store && !found) store->record(key, chosen);
     std::lock_guard<std::mutex> lock(g_mutex);
-    decided = g_choices.emplace(key, measured).first->second;  // another thread's decision stands
+    decided = g_choices.emplace(key, chosen).first->second;  // another thread's decision stands
   }
   return run(*decided, conv, x);
 }

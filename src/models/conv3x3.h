@@ -4,14 +4,15 @@
 // backward passes (an autograd function).
 //
 // Which one runs is decided per layer shape (batch, channels in/out, height, width, and whether
-// gradients are needed) by measuring each once in the process (the autotune) and keeping the
-// fastest, Winograd only when it wins by a margin, so that no layer gets slower; or fixed by
-// the policy. The default policy is oneDNN: until the choices are recorded in checkpoints, a
-// resumed or data-parallel run must not change algorithm behind its back (their equality
-// contracts hold to 1e-6, and F(4×4) differs from oneDNN by ~1e-5); `DDPM_CONV=auto` opts in. The
-// chosen algorithms can be read and pinned (conv3x3_choices), so that a sample made with them is
-// re-created bit for bit. Sampling reuses the transformed weights of a parameter until it changes
-// (its version counter moves, or its storage).
+// gradients are needed) by measuring each once (the autotune) and keeping the fastest, Winograd
+// only when it wins by a margin, so that no layer gets slower; or fixed by the policy. The
+// decisions can be kept beyond the process (a Conv3x3TuningStore: the ddpm program keeps a
+// tuning file per machine), read and pinned (conv3x3_choices): training checkpoints record them
+// and a resume pins them, sample PNGs record them and `sample --from-png` pins them, so that a
+// resumed run continues as it would have and a sample is re-created bit for bit (F(4×4) differs
+// from oneDNN by ~1e-5). The library's default policy is oneDNN, the reference path; the ddpm
+// program's is automatic (DDPM_CONV). Sampling reuses the transformed weights of a parameter
+// until it changes (its version counter moves, or its storage).
 //
 //   ResnetBlock: h = conv3x3(conv1, x);   // instead of conv1(x)
 //   set_conv3x3_policy(Conv3x3Policy::onednn);   // the reference path
@@ -19,6 +20,8 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "core/enum_table.h"
@@ -29,7 +32,8 @@ enum class Conv3x3Algorithm { onednn, winograd2, winograd4 };
 template <>
 const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>();
 
-/// automatic: measure per shape (default); the others fix the algorithm for every 3×3 layer.
+/// automatic: measure per shape (the ddpm program's default); the others fix the algorithm for
+/// every 3×3 layer (onednn: the library's default).
 enum class Conv3x3Policy { automatic, onednn, winograd2, winograd4 };
 template <>
 const EnumTable<Conv3x3Policy>& enum_table<Conv3x3Policy>();
@@ -50,6 +54,19 @@ std::map<std::string, Conv3x3Timing> conv3x3_measurements();
 
 /// Forgets the measurements (tests, benchmarks).
 void reset_conv3x3_choices();
+
+/// Decisions kept beyond the process (a tuning file, runs/conv3x3_tuning_file.h), so that the
+/// same machine decides a shape the same way every time: under the automatic policy a shape not
+/// yet decided is looked up here before it is measured, and each new measurement is recorded.
+struct Conv3x3TuningStore {
+  virtual ~Conv3x3TuningStore() = default;
+  virtual std::optional<Conv3x3Algorithm> find(const std::string& shape) = 0;
+  virtual void record(const std::string& shape, Conv3x3Algorithm algorithm) = 0;
+};
+/// Installs the store (nullptr: none, the default).
+void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store);
+/// Bumped whenever the kernels change enough that earlier decisions no longer hold.
+inline constexpr int kConv3x3KernelRevision = 2;
 
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.

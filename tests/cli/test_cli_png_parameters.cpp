@@ -69,6 +69,9 @@ TEST(CliPngParameters, SampleWritesThemInfoShowsThemFromPngRecreatesTheBytes) {
   EXPECT_EQ(p.at("weights_hash").get<std::string>().size(), 16u);
   EXPECT_FALSE(p.contains("index"));
   EXPECT_FALSE(contains(p.dump(), grid.string())) << "no output path inside";
+  // The 3×3 convolutions ran autotuned (ddpm's default): the policy and the choices made.
+  EXPECT_EQ(p.at("conv3x3").at("policy"), "auto");
+  EXPECT_TRUE(p.at("conv3x3").at("choices").is_object());
 
   r = run_ddpm({"info", grid.string()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -90,13 +93,16 @@ TEST(CliPngParameters, SampleWritesThemInfoShowsThemFromPngRecreatesTheBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_bytes(dir.path / "3.png"), read_bytes(one));
 
-  // Winograd convolutions (DDPM_CONV): recorded, and re-created as they ran without the variable
-  // (a oneDNN grid of the same request records nothing: its bytes are the ones above).
+  // Winograd convolutions (DDPM_CONV): recorded, and re-created as they ran without the variable;
+  // the reference path (oneDNN throughout) records nothing.
   const fs::path winograd = dir.path / "winograd.png";
   r = run_ddpm(with({"--out", winograd.string()}), "DDPM_CONV=winograd4");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(parameters_of(winograd).at("conv3x3").at("policy"), "winograd4");
-  EXPECT_FALSE(p.contains("conv3x3"));
+  const fs::path onednn = dir.path / "onednn.png";
+  r = run_ddpm(with({"--out", onednn.string()}), "DDPM_CONV=onednn");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(parameters_of(onednn).contains("conv3x3"));
   r = run_ddpm({"sample", "--from-png", winograd.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "byte-identical to")) << r.output;

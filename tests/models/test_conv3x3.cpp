@@ -1,9 +1,11 @@
 // The Winograd 3×3 convolutions against LibTorch's (oneDNN): forward on random shapes (channels
 // 1–256, sizes 4–64, odd sizes, batch 1 and more), both gradients by comparison with oneDNN's
-// backward, the transformed-weight cache following in-place weight updates, and the policy and
-// autotune (decisions kept per shape, pinned, small layers left to oneDNN).
+// backward, each under every instruction set this CPU has (baseline, AVX2, AVX-512), the
+// transformed-weight cache following in-place weight updates, and the policy and autotune
+// (decisions kept per shape, pinned, small layers left to oneDNN).
 #include "models/conv3x3.h"
 
+#include "models/kernels/winograd_conv_kernel.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -27,46 +29,63 @@ const std::vector<Shape> kShapes = {{1, 1, 8, 4, 4},     {1, 3, 32, 17, 17},   {
                                     {1, 64, 64, 32, 32}, {1, 128, 96, 16, 16}, {1, 256, 256, 8, 8},
                                     {3, 40, 24, 9, 13},  {1, 32, 64, 64, 64},  {1, 7, 5, 31, 31}};
 
+/// Every instruction set up to the CPU's best, each set in turn for the body; the best one again
+/// at the end.
+template <class Body>
+void for_each_isa(Body body) {
+  const auto best = kernels::winograd_cpu_isa();
+  for (int i = 0; i <= int(best); ++i) {
+    kernels::set_winograd_isa(kernels::WinogradIsa(i));
+    SCOPED_TRACE("instruction set " + std::to_string(i));
+    body();
+  }
+  kernels::set_winograd_isa(best);
+}
+
 TEST(Conv3x3, WinogradForwardMatchesLibTorch) {
   torch::manual_seed(0);
-  for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
-    for (const auto& s : kShapes) {
-      auto x = torch::randn({s.n, s.c, s.h, s.w});
-      auto w = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
-      auto b = torch::randn({s.k});
-      torch::NoGradGuard no_grad;
-      const auto ref = torch::conv2d(x, w, b, 1, 1);
-      const double gap = relative_gap(winograd_conv3x3(x, w, b, a), ref);
-      EXPECT_LT(gap, tolerance(a))
-          << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " " << s.h << "x" << s.w;
-      EXPECT_LT(
-          relative_gap(winograd_conv3x3(x, w, torch::Tensor(), a), torch::conv2d(x, w, {}, 1, 1)),
-          tolerance(a));
-    }
+  for_each_isa([] {
+    for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
+      for (const auto& s : kShapes) {
+        auto x = torch::randn({s.n, s.c, s.h, s.w});
+        auto w = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
+        auto b = torch::randn({s.k});
+        torch::NoGradGuard no_grad;
+        const auto ref = torch::conv2d(x, w, b, 1, 1);
+        const double gap = relative_gap(winograd_conv3x3(x, w, b, a), ref);
+        EXPECT_LT(gap, tolerance(a))
+            << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " " << s.h << "x" << s.w;
+        EXPECT_LT(
+            relative_gap(winograd_conv3x3(x, w, torch::Tensor(), a), torch::conv2d(x, w, {}, 1, 1)),
+            tolerance(a));
+      }
+  });
 }
 
 TEST(Conv3x3, WinogradGradientsMatchOneDnnBackward) {
   torch::manual_seed(1);
-  for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
-    for (const auto& s : kShapes) {
-      auto x0 = torch::randn({s.n, s.c, s.h, s.w});
-      auto w0 = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
-      auto b0 = torch::randn({s.k});
-      auto dy = torch::randn({s.n, s.k, s.h, s.w});
-      auto grads = [&](bool winograd) {
-        auto x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_(),
-             b = b0.clone().requires_grad_();
-        auto y = winograd ? winograd_conv3x3(x, w, b, a) : torch::conv2d(x, w, b, 1, 1);
-        y.backward(dy);
-        return std::vector<torch::Tensor>{x.grad(), w.grad(), b.grad()};
-      };
-      const auto ours = grads(true), ref = grads(false);
-      const char* names[] = {"dx", "dw", "db"};
-      for (int i = 0; i < 3; ++i)
-        EXPECT_LT(relative_gap(ours[size_t(i)], ref[size_t(i)]), tolerance(a))
-            << names[i] << " " << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " "
-            << s.h << "x" << s.w;
-    }
+  for_each_isa([] {
+    for (const auto a : {Conv3x3Algorithm::winograd2, Conv3x3Algorithm::winograd4})
+      for (const auto& s : kShapes) {
+        auto x0 = torch::randn({s.n, s.c, s.h, s.w});
+        auto w0 = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
+        auto b0 = torch::randn({s.k});
+        auto dy = torch::randn({s.n, s.k, s.h, s.w});
+        auto grads = [&](bool winograd) {
+          auto x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_(),
+               b = b0.clone().requires_grad_();
+          auto y = winograd ? winograd_conv3x3(x, w, b, a) : torch::conv2d(x, w, b, 1, 1);
+          y.backward(dy);
+          return std::vector<torch::Tensor>{x.grad(), w.grad(), b.grad()};
+        };
+        const auto ours = grads(true), ref = grads(false);
+        const char* names[] = {"dx", "dw", "db"};
+        for (int i = 0; i < 3; ++i)
+          EXPECT_LT(relative_gap(ours[size_t(i)], ref[size_t(i)]), tolerance(a))
+              << names[i] << " " << to_string(a) << " " << s.n << "x" << s.c << "->" << s.k << " "
+              << s.h << "x" << s.w;
+      }
+  });
 }
 
 TEST(Conv3x3, CachedWeightsFollowInPlaceUpdates) {
@@ -81,6 +100,14 @@ TEST(Conv3x3, CachedWeightsFollowInPlaceUpdates) {
   const auto after = conv3x3(conv, x);
   EXPECT_LT(relative_gap(after, conv->forward(x)), 2e-4) << "the cache saw the new weights";
   EXPECT_GT(relative_gap(after, before), 0.5);
+  // Another instruction set lays U out otherwise (64 columns: 24 + 24 + 16 in 8s, 32 + 32 in 16s):
+  // the cache must not hand the other layout over.
+  if (kernels::winograd_cpu_isa() != kernels::WinogradIsa::baseline) {
+    kernels::set_winograd_isa(kernels::WinogradIsa::baseline);
+    EXPECT_LT(relative_gap(conv3x3(conv, x), conv->forward(x)), 2e-4) << "baseline layout";
+    kernels::set_winograd_isa(kernels::winograd_cpu_isa());
+    EXPECT_LT(relative_gap(conv3x3(conv, x), conv->forward(x)), 2e-4) << "best layout again";
+  }
   set_conv3x3_policy(Conv3x3Policy::onednn);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "models/conv3x3.h"
 #include "models/state_dict.h"
 #include "runs/checkpoint.h"
 #include "runs/model_loading.h"
@@ -130,6 +131,40 @@ TEST(Trainer, ResumedRunEqualsStraightRun) {
     EXPECT_EQ(log_a[i].step, log_b[i].step);
     EXPECT_NEAR(log_a[i].loss, log_b[i].loss, 1e-6);
   }
+}
+
+// Under the autotuned 3×3 convolutions the checkpoint records the algorithms the run used, and a
+// resume (a new process, which has measured nothing) takes them instead of measuring afresh.
+TEST(Trainer, ResumeTakesTheRecordedConvolutionAlgorithms) {
+  test::TempDir dir;
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::automatic);
+  // The first level's 8→8 convolutions at 16×16, batch 8, training: taken as pinned.
+  const std::string shape = "8x8->8x16x16+grad";
+  pin_conv3x3_choices({{shape, Conv3x3Algorithm::winograd4}});
+  {
+    Trainer trainer(tiny_run(2), synthetic_data(), dir.path);
+    trainer.run();
+  }
+  const auto state = read_checkpoint(dir.path / "checkpoints/latest").state;
+  ASSERT_TRUE(state.contains("conv3x3_choices")) << state.dump();
+  EXPECT_EQ(state.at("conv3x3_choices").at(shape), "winograd4");
+  // Every training shape the process decided is in the checkpoint (the sample grid made after it
+  // adds inference shapes).
+  std::map<std::string, Conv3x3Algorithm> recorded;
+  for (const auto& [key, algorithm] : state.at("conv3x3_choices").items())
+    recorded[key] = parse_enum<Conv3x3Algorithm>(algorithm.get<std::string>());
+  for (const auto& [key, algorithm] : conv3x3_choices())
+    if (key.find("+grad") != std::string::npos) EXPECT_EQ(recorded.count(key), 1u) << key;
+
+  reset_conv3x3_choices();  // as in a new process
+  Trainer resumed(tiny_run(4), synthetic_data(), dir.path);
+  resumed.resume();
+  EXPECT_EQ(conv3x3_choices(), recorded);
+  resumed.run();
+  EXPECT_EQ(conv3x3_choices().at(shape), Conv3x3Algorithm::winograd4);
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+  reset_conv3x3_choices();
 }
 
 TEST(Trainer, RejectsDataOfTheWrongShape) {

@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "models/cpu_math.h"
@@ -39,12 +41,13 @@ namespace {
 
 #define DDPM_WINO_INLINE __attribute__((always_inline)) inline
 
-// The 32-byte vectors below only ever cross always-inlined helpers, never a real call, so GCC's
-// note that their by-value ABI differs without AVX does not apply.
+// The 32- and 64-byte vectors below only ever cross always-inlined helpers, never a real call, so
+// GCC's note that their by-value ABI differs without AVX does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 using v8 = float __attribute__((vector_size(32)));
 using v4 = float __attribute__((vector_size(16)));
+using v16 = float __attribute__((vector_size(64)));
 
 /// Unaligned loads and stores of GCC vectors (memcpy through a local, which GCC turns into one
 /// vmovups and keeps the vector in a register).
@@ -293,56 +296,90 @@ DDPM_WINO_INLINE void input_tile(const float* x, int64_t C, int64_t c8, const Ti
 
 // ---- GEMM micro-kernels ------------------------------------------------------------------------
 
-/// out[r][0 .. L·NV) (+)= Σ_k a[k·sa + r·sr] · b[k·ldb + 0 .. L·NV) for r < 4, L the lanes of Vec:
-/// 4 broadcast rows × NV vectors, kept in 4·NV accumulators. With `accumulate` the accumulators
+/// out[r][0 .. L·NV) (+)= Σ_k a[k·sa + r·sr] · b[k·ldb + 0 .. L·NV) for r < R, L the lanes of Vec:
+/// R broadcast rows × NV vectors, kept in R·NV accumulators. With `accumulate` the accumulators
 /// start from out; only the first `rows` rows are stored.
-template <class Vec, int NV, bool accumulate>
+template <class Vec, int R, int NV, bool accumulate>
 DDPM_WINO_INLINE void micro(const float* a, int64_t sa, int64_t sr, const float* b, int64_t ldb,
                             int64_t k, float* out, int64_t ldo, int rows) {
   constexpr int L = sizeof(Vec) / sizeof(float);
-  Vec acc[4][NV];
-  for (int r = 0; r < 4; ++r)
+  Vec acc[R][NV];
+  for (int r = 0; r < R; ++r)
     for (int j = 0; j < NV; ++j) acc[r][j] = accumulate ? loadv<Vec>(out + r * ldo + L * j) : Vec{};
-  const float *a0 = a, *a1 = a + sr, *a2 = a + 2 * sr, *a3 = a + 3 * sr;
   for (int64_t q = 0; q < k; ++q) {
     Vec bv[NV];
     for (int j = 0; j < NV; ++j) bv[j] = loadv<Vec>(b + q * ldb + L * j);
-    // Scalar × vector: GCC broadcasts the scalar straight from memory (vbroadcastss), where a
-    // vector built from it lane by lane would cost inserts.
-    const float av[4] = {a0[q * sa], a1[q * sa], a2[q * sa], a3[q * sa]};
-    for (int r = 0; r < 4; ++r)
-      for (int j = 0; j < NV; ++j) acc[r][j] += av[r] * bv[j];
+    // Scalar × vector: GCC broadcasts the scalar straight from memory (vbroadcastss, or AVX-512's
+    // embedded {1to16} operand), where a vector built from it lane by lane would cost inserts.
+    for (int r = 0; r < R; ++r) {
+      const float av = a[q * sa + r * sr];
+      for (int j = 0; j < NV; ++j) acc[r][j] += av * bv[j];
+    }
   }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < NV; ++j) storev(out + r * ldo + L * j, acc[r][j]);
 }
 
-/// The micro-kernel for a panel of nv·8 columns. With AVX2 (`wide`): 8-float vectors, up to 12
-/// ymm accumulators. Without: SSE vectors, one 8-column strip at a time (8 accumulators of the 16
-/// xmm registers; 12 × 2 would spill).
-template <bool accumulate, bool wide>
-DDPM_WINO_INLINE void micro_any(int nv, const float* a, int64_t sa, int64_t sr, const float* b,
+/// The instruction sets the hot loops are compiled for, as template arguments: kBase (baseline
+/// x86-64, SSE), kAvx2 (AVX2 + FMA, 16 ymm registers), kAvx512 (AVX-512F/VL, 32 registers of
+/// 16 floats).
+constexpr int kBase = 0, kAvx2 = 1, kAvx512 = 2;
+
+/// Broadcast rows per micro-kernel call: 4 (12 accumulators of 16 registers), 8 with AVX-512 (24
+/// accumulators of 32). The forward's blocks of tiles and the out-channel groups of the weight
+/// gradient are multiples of 8, so either divides them.
+template <int Isa>
+constexpr int kRows = Isa == kAvx512 ? 8 : 4;
+
+/// The micro-kernel for a panel of w8·8 columns (panels from make_panels with the same Isa).
+/// AVX2: 8-float vectors, 4 rows × up to 3 vectors. AVX-512: 8 rows × up to 3 vectors of 16
+/// floats, or of 8 for the one panel of 8 or 24 a row that is an odd multiple of 8 ends with.
+/// Baseline: SSE vectors, one 8-column strip at a time (8 accumulators of the 16 xmm registers;
+/// 12 × 2 would spill).
+template <bool accumulate, int Isa>
+DDPM_WINO_INLINE void micro_any(int w8, const float* a, int64_t sa, int64_t sr, const float* b,
                                 int64_t ldb, int64_t k, float* out, int64_t ldo, int rows) {
-  if (!wide) {
-    for (int j = 0; j < nv; ++j)
-      micro<v4, 2, accumulate>(a, sa, sr, b + 8 * j, ldb, k, out + 8 * j, ldo, rows);
-    return;
-  }
-  switch (nv) {
-    case 3:
-      micro<v8, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-      break;
-    case 2:
-      micro<v8, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-      break;
-    default:
-      micro<v8, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-      break;
+  constexpr int R = kRows<Isa>;
+  if constexpr (Isa == kBase) {
+    for (int j = 0; j < w8; ++j)
+      micro<v4, R, 2, accumulate>(a, sa, sr, b + 8 * j, ldb, k, out + 8 * j, ldo, rows);
+  } else if constexpr (Isa == kAvx2) {
+    switch (w8) {
+      case 3:
+        micro<v8, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      case 2:
+        micro<v8, R, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      default:
+        micro<v8, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+    }
+  } else {
+    switch (w8) {
+      case 6:
+        micro<v16, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      case 4:
+        micro<v16, R, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      case 2:
+        micro<v16, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      case 3:
+        micro<v8, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+      default:
+        micro<v8, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+        break;
+    }
   }
 }
 
-/// Column panels of a matrix whose row is `cols` floats (a multiple of 8): widths of 3 vectors, and
-/// 2 where 3 does not divide (1 only for a single vector), e.g. 64 = 24 + 24 + 16, 32 = 16 + 16.
+/// Column panels of a matrix whose row is `cols` floats (a multiple of 8), in vectors of 8 floats
+/// (AVX2, baseline) or 16 (AVX-512): widths of 3 vectors, and 2 where 3 does not divide (1 only
+/// for a single vector), e.g. 64 = 24 + 24 + 16 in 8s, 64 = 32 + 32 in 16s; with 16s a row of an
+/// odd number of 8s ends with one panel of 8.
 struct Panels {
   std::vector<int64_t> start;  // first column
   std::vector<int> vecs;       // width / 8
@@ -350,8 +387,9 @@ struct Panels {
   int64_t end(int p) const { return start[p] + 8 * vecs[p]; }
 };
 
-Panels make_panels(int64_t cols) {
-  const int64_t q = cols / 8;
+Panels make_panels(int64_t cols, int isa) {
+  const int lanes = isa == kAvx512 ? 16 : 8;
+  const int64_t q = cols / lanes, rest8 = (cols % lanes) / 8;
   int64_t threes = q / 3, twos = 0;
   if (q == 1) {
     threes = 0;
@@ -363,14 +401,16 @@ Panels make_panels(int64_t cols) {
   }
   Panels p;
   int64_t c = 0;
-  auto add = [&](int v) {
+  auto add = [&](int v8s) {
     p.start.push_back(c);
-    p.vecs.push_back(v);
-    c += 8 * v;
+    p.vecs.push_back(v8s);
+    c += 8 * v8s;
   };
-  for (int64_t i = 0; i < threes; ++i) add(3);
-  for (int64_t i = 0; i < twos; ++i) add(2);
-  if (q == 1) add(1);
+  const int per = lanes / 8;  // 8-float units per vector
+  for (int64_t i = 0; i < threes; ++i) add(3 * per);
+  for (int64_t i = 0; i < twos; ++i) add(2 * per);
+  if (q == 1) add(per);
+  if (rest8) add(1);
   return p;
 }
 
@@ -390,7 +430,7 @@ struct Forward {
 
 /// Work item `item`: block item / k_chunks of tiles, panels of chunk item % k_chunks: input
 /// transform into v, one GEMM per ξ into mo, output transform into y.
-template <int M, bool wide>
+template <int M, int Isa>
 DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, float* mo) {
   constexpr int n = M + 2, T = n * n;
   const int64_t block = item / f.k_chunks, chunk = item % f.k_chunks;
@@ -411,10 +451,10 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
     for (int p = p0; p < p1; ++p) {
       const int64_t k0 = f.panels->start[p];
       const float* up = f.u + xi * C * K8 + C * k0;
-      for (int64_t t = 0; t < nt; t += 4) {
-        const int rows = int(std::min<int64_t>(4, nt - t));
-        micro_any<false, wide>(f.panels->vecs[p], v + (xi * tb + t) * C8, 1, C8, up,
-                               8 * f.panels->vecs[p], C, mo + (xi * tb + t) * K8 + k0, K8, rows);
+      for (int64_t t = 0; t < nt; t += kRows<Isa>) {
+        const int rows = int(std::min<int64_t>(kRows<Isa>, nt - t));
+        micro_any<false, Isa>(f.panels->vecs[p], v + (xi * tb + t) * C8, 1, C8, up,
+                              8 * f.panels->vecs[p], C, mo + (xi * tb + t) * K8 + k0, K8, rows);
       }
     }
   }
@@ -455,24 +495,46 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
   }
 }
 
-// The work functions twice: for AVX2 + FMA (8-float vectors throughout) and for baseline x86-64
-// (the same code on SSE, with the narrower GEMM micro-kernel), picked once by the CPU.
+// The work functions three times: for AVX-512 (16-float vectors in the GEMMs, 8 rows), for
+// AVX2 + FMA (8-float vectors throughout) and for baseline x86-64 (the same code on SSE, with the
+// narrower GEMM micro-kernel), picked by the instruction set in force when a call starts.
 
-bool have_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
+#define DDPM_WINO_AVX2 __attribute__((target("avx2,fma")))
+#define DDPM_WINO_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+
+WinogradIsa cpu_isa() {
+  static const WinogradIsa best = [] {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+      return WinogradIsa::baseline;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+      return WinogradIsa::avx512;
+    return WinogradIsa::avx2;
+  }();
+  return best;
+}
+
+std::atomic<WinogradIsa> g_isa{cpu_isa()};
+
+/// The variant of a work function for instruction set `isa` (kBase, kAvx2, kAvx512).
+template <class F>
+F pick(int isa, F base, F avx2, F avx512) {
+  return isa == kAvx512 ? avx512 : isa == kAvx2 ? avx2 : base;
 }
 
 using ForwardItem = void (*)(const Forward&, int64_t, float*, float*);
 
 template <int M>
-__attribute__((target("avx2,fma"))) void forward_item_avx2(const Forward& f, int64_t item, float* v,
-                                                           float* mo) {
-  forward_item<M, true>(f, item, v, mo);
+DDPM_WINO_AVX512 void forward_item_avx512(const Forward& f, int64_t item, float* v, float* mo) {
+  forward_item<M, kAvx512>(f, item, v, mo);
+}
+template <int M>
+DDPM_WINO_AVX2 void forward_item_avx2(const Forward& f, int64_t item, float* v, float* mo) {
+  forward_item<M, kAvx2>(f, item, v, mo);
 }
 template <int M>
 void forward_item_base(const Forward& f, int64_t item, float* v, float* mo) {
-  forward_item<M, false>(f, item, v, mo);
+  forward_item<M, kBase>(f, item, v, mo);
 }
 
 /// Per-thread scratch that only grows (the forward runs many times with the same shapes).
@@ -488,7 +550,8 @@ void forward(const Conv3x3Shape& s, const float* x, const float* u, const float*
   const TileGrid grid{s.height, s.width, (s.height + M - 1) / M, (s.width + M - 1) / M};
   const int64_t tiles = s.batch * grid.per_image();
   if (tiles == 0 || K == 0) return;
-  const Panels panels = make_panels(K8);
+  const int isa = int(g_isa.load());
+  const Panels panels = make_panels(K8, isa);
   std::vector<float> b(size_t(K8), 0.0f);
   if (bias) std::copy(bias, bias + K, b.begin());
 
@@ -505,7 +568,8 @@ void forward(const Conv3x3Shape& s, const float* x, const float* u, const float*
       blocks >= threads ? 1 : std::min<int64_t>(panels.count(), (threads + blocks - 1) / blocks);
   const Forward f{x, u, b.data(), y, C, C8, K, K8, grid, tiles, tb, k_chunks, &panels};
   const int64_t items = blocks * k_chunks;
-  const ForwardItem run = have_avx2_fma() ? forward_item_avx2<M> : forward_item_base<M>;
+  const ForwardItem run =
+      pick<ForwardItem>(isa, forward_item_base<M>, forward_item_avx2<M>, forward_item_avx512<M>);
   const int64_t in_floats = T * tb * C8, out_floats = T * tb * K8;
 
 #pragma omp parallel if (items > 1)
@@ -528,7 +592,7 @@ template <int M, class Filter>
 void transform_weights(int64_t C, int64_t K, Filter filter, float* u) {
   constexpr int n = M + 2, T = n * n;
   const int64_t K8 = round_up(K, 8);
-  const Panels panels = make_panels(K8);
+  const Panels panels = make_panels(K8, int(g_isa.load()));
   std::fill(u, u + T * C * K8, 0.0f);
   const auto& G = Wino<M>::G;
 #pragma omp parallel for schedule(static)
@@ -565,7 +629,7 @@ struct WeightGrad {
 
 /// Block `block` of tiles: V [ξ][tb][C8] and D = A·dY·Aᵀ [ξ][K8/8][tb][8] into v, d, then
 /// du[ξ] (K8 × C8) += D[ξ] (K8 × tiles) · V[ξ] (tiles × C8).
-template <int M, bool wide>
+template <int M, int Isa>
 DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, float* v, float* d,
                                         float* du) {
   constexpr int n = M + 2, T = n * n;
@@ -589,10 +653,10 @@ DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, floa
   for (int xi = 0; xi < T; ++xi) {
     for (int p = 0; p < f.panels->count(); ++p) {
       const int64_t c0 = f.panels->start[p];
-      for (int64_t kg = 0; kg < K8 / 4; ++kg) {
-        const float* dp = d + (xi * (K8 / 8) + kg / 2) * tb * 8 + (kg % 2) * 4;
-        micro_any<true, wide>(f.panels->vecs[p], dp, 8, 1, v + xi * tb * C8 + c0, C8, nt,
-                              du + (xi * K8 + kg * 4) * C8 + c0, C8, 4);
+      for (int64_t k = 0; k < K8; k += kRows<Isa>) {
+        const float* dp = d + (xi * (K8 / 8) + k / 8) * tb * 8 + k % 8;
+        micro_any<true, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * tb * C8 + c0, C8, nt,
+                             du + (xi * K8 + k) * C8 + c0, C8, kRows<Isa>);
       }
     }
   }
@@ -601,13 +665,18 @@ DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, floa
 using WeightGradBlock = void (*)(const WeightGrad&, int64_t, float*, float*, float*);
 
 template <int M>
-__attribute__((target("avx2,fma"))) void weight_grad_block_avx2(const WeightGrad& f, int64_t block,
-                                                                float* v, float* d, float* du) {
-  weight_grad_block<M, true>(f, block, v, d, du);
+DDPM_WINO_AVX512 void weight_grad_block_avx512(const WeightGrad& f, int64_t block, float* v,
+                                               float* d, float* du) {
+  weight_grad_block<M, kAvx512>(f, block, v, d, du);
+}
+template <int M>
+DDPM_WINO_AVX2 void weight_grad_block_avx2(const WeightGrad& f, int64_t block, float* v, float* d,
+                                           float* du) {
+  weight_grad_block<M, kAvx2>(f, block, v, d, du);
 }
 template <int M>
 void weight_grad_block_base(const WeightGrad& f, int64_t block, float* v, float* d, float* du) {
-  weight_grad_block<M, false>(f, block, v, d, du);
+  weight_grad_block<M, kBase>(f, block, v, d, du);
 }
 
 // The scheme for few tiles (small images, many channels): the tiles go in chunks of up to tc, and
@@ -618,7 +687,7 @@ void weight_grad_block_base(const WeightGrad& f, int64_t block, float* v, float*
 
 /// Chunk item `item` of the (tile, group) pairs: group g < C8/8 is the input transform of
 /// channels 8g.., the others dY's transform of out-channels 8(g − C8/8)...
-template <int M, bool wide>
+template <int M>
 DDPM_WINO_INLINE void weight_grad_transform_item(const WeightGrad& f, int64_t t0, int64_t tc,
                                                  int64_t item, float* v, float* d) {
   constexpr int n = M + 2, T = n * n;
@@ -640,7 +709,7 @@ DDPM_WINO_INLINE void weight_grad_transform_item(const WeightGrad& f, int64_t t0
 
 /// GEMM item `item` = (ξ, block of kb out-channels): du[ξ][block] (+)= D[ξ][block] · V[ξ] over the
 /// chunk's nt tiles (tc the chunk's stride), panel by panel of V's columns.
-template <int M, bool wide, bool accumulate>
+template <int M, int Isa, bool accumulate>
 DDPM_WINO_INLINE void weight_grad_gemm_item(const WeightGrad& f, int64_t tc, int64_t nt, int64_t kb,
                                             int64_t item, const float* v, const float* d,
                                             float* du) {
@@ -648,10 +717,10 @@ DDPM_WINO_INLINE void weight_grad_gemm_item(const WeightGrad& f, int64_t tc, int
   const int64_t xi = item / kblocks, k0 = (item % kblocks) * kb, k1 = std::min(K8, k0 + kb);
   for (int p = 0; p < f.panels->count(); ++p) {
     const int64_t c0 = f.panels->start[p];
-    for (int64_t kg = k0 / 4; kg < k1 / 4; ++kg) {
-      const float* dp = d + (xi * (K8 / 8) + kg / 2) * tc * 8 + (kg % 2) * 4;
-      micro_any<accumulate, wide>(f.panels->vecs[p], dp, 8, 1, v + xi * tc * C8 + c0, C8, nt,
-                                  du + (xi * K8 + kg * 4) * C8 + c0, C8, 4);
+    for (int64_t k = k0; k < k1; k += kRows<Isa>) {
+      const float* dp = d + (xi * (K8 / 8) + k / 8) * tc * 8 + k % 8;
+      micro_any<accumulate, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * tc * C8 + c0, C8, nt,
+                                 du + (xi * K8 + k) * C8 + c0, C8, kRows<Isa>);
     }
   }
 }
@@ -665,27 +734,35 @@ struct WeightGradShared {
 };
 
 template <int M>
-__attribute__((target("avx2,fma"))) void weight_grad_transform_avx2(const WeightGrad& f, int64_t t0,
-                                                                    int64_t tc, int64_t item,
-                                                                    float* v, float* d) {
-  weight_grad_transform_item<M, true>(f, t0, tc, item, v, d);
+DDPM_WINO_AVX512 void weight_grad_transform_avx512(const WeightGrad& f, int64_t t0, int64_t tc,
+                                                   int64_t item, float* v, float* d) {
+  weight_grad_transform_item<M>(f, t0, tc, item, v, d);
+}
+template <int M>
+DDPM_WINO_AVX2 void weight_grad_transform_avx2(const WeightGrad& f, int64_t t0, int64_t tc,
+                                               int64_t item, float* v, float* d) {
+  weight_grad_transform_item<M>(f, t0, tc, item, v, d);
 }
 template <int M>
 void weight_grad_transform_base(const WeightGrad& f, int64_t t0, int64_t tc, int64_t item, float* v,
                                 float* d) {
-  weight_grad_transform_item<M, false>(f, t0, tc, item, v, d);
+  weight_grad_transform_item<M>(f, t0, tc, item, v, d);
 }
 template <int M, bool accumulate>
-__attribute__((target("avx2,fma"))) void weight_grad_gemm_avx2(const WeightGrad& f, int64_t tc,
-                                                               int64_t nt, int64_t kb, int64_t item,
-                                                               const float* v, const float* d,
-                                                               float* du) {
-  weight_grad_gemm_item<M, true, accumulate>(f, tc, nt, kb, item, v, d, du);
+DDPM_WINO_AVX512 void weight_grad_gemm_avx512(const WeightGrad& f, int64_t tc, int64_t nt,
+                                              int64_t kb, int64_t item, const float* v,
+                                              const float* d, float* du) {
+  weight_grad_gemm_item<M, kAvx512, accumulate>(f, tc, nt, kb, item, v, d, du);
+}
+template <int M, bool accumulate>
+DDPM_WINO_AVX2 void weight_grad_gemm_avx2(const WeightGrad& f, int64_t tc, int64_t nt, int64_t kb,
+                                          int64_t item, const float* v, const float* d, float* du) {
+  weight_grad_gemm_item<M, kAvx2, accumulate>(f, tc, nt, kb, item, v, d, du);
 }
 template <int M, bool accumulate>
 void weight_grad_gemm_base(const WeightGrad& f, int64_t tc, int64_t nt, int64_t kb, int64_t item,
                            const float* v, const float* d, float* du) {
-  weight_grad_gemm_item<M, false, accumulate>(f, tc, nt, kb, item, v, d, du);
+  weight_grad_gemm_item<M, kBase, accumulate>(f, tc, nt, kb, item, v, d, du);
 }
 
 /// dw[k] (C × 3 × 3) = Gᵀ·dU[·][k][c]·G for one out-channel, dU summed over the `parts` per-thread
@@ -746,7 +823,8 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
     std::fill(dw, dw + K * C * 9, 0.0f);
     return;
   }
-  const Panels panels = make_panels(C8);
+  const int isa = int(g_isa.load());
+  const Panels panels = make_panels(C8, isa);
   const int threads = omp_get_max_threads();
   const int64_t du_floats = T * K8 * C8;
   constexpr int64_t max_tiles = 128;
@@ -767,11 +845,16 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
     // first chunk's GEMM stores rather than adds, so neither buffer needs clearing.
     static thread_local std::vector<float> du_buf, vd_buf;
     du = scratch(du_buf, du_floats);
-    const bool avx2 = have_avx2_fma();
     const WeightGradShared w{
-        avx2 ? weight_grad_transform_avx2<M> : weight_grad_transform_base<M>,
-        avx2 ? weight_grad_gemm_avx2<M, true> : weight_grad_gemm_base<M, true>,
-        avx2 ? weight_grad_gemm_avx2<M, false> : weight_grad_gemm_base<M, false>};
+        pick<decltype(WeightGradShared::transform)>(isa, weight_grad_transform_base<M>,
+                                                    weight_grad_transform_avx2<M>,
+                                                    weight_grad_transform_avx512<M>),
+        pick<decltype(WeightGradShared::gemm)>(isa, weight_grad_gemm_base<M, true>,
+                                               weight_grad_gemm_avx2<M, true>,
+                                               weight_grad_gemm_avx512<M, true>),
+        pick<decltype(WeightGradShared::gemm)>(isa, weight_grad_gemm_base<M, false>,
+                                               weight_grad_gemm_avx2<M, false>,
+                                               weight_grad_gemm_avx512<M, false>)};
     // Chunks of tiles: the chunk's V and D (T·tc·(C8 + K8) floats) about as large as dU, within
     // 256K–4M floats: each chunk reads and writes dU once, and its V and D go out to memory and
     // back unless they stay in cache.
@@ -798,8 +881,8 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
     parts = int(std::min<int64_t>(threads, blocks));
     du_parts.resize(size_t(parts * du_floats));
     du = du_parts.data();
-    const WeightGradBlock run =
-        have_avx2_fma() ? weight_grad_block_avx2<M> : weight_grad_block_base<M>;
+    const WeightGradBlock run = pick<WeightGradBlock>(
+        isa, weight_grad_block_base<M>, weight_grad_block_avx2<M>, weight_grad_block_avx512<M>);
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
       static thread_local std::vector<float> vbuf, dbuf;
@@ -829,6 +912,20 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
 }
 
 }  // namespace
+
+WinogradIsa winograd_cpu_isa() {
+  return cpu_isa();
+}
+
+WinogradIsa winograd_isa() {
+  return g_isa.load();
+}
+
+void set_winograd_isa(WinogradIsa isa) {
+  if (int(isa) > int(cpu_isa()))
+    throw std::invalid_argument("set_winograd_isa: this CPU does not have the instruction set");
+  g_isa = isa;
+}
 
 int64_t winograd_weight_floats(WinogradTile tile, int64_t in_channels, int64_t out_channels) {
   const int64_t n = tile == WinogradTile::F2x2 ? 4 : 6;

@@ -8,9 +8,10 @@
 // price of larger transforms and a somewhat larger rounding error (F(4×4) uses the points
 // 0, ±1, ±2, ∞, whose matrices have entries up to 8 and 1/24).
 //
-// Plain C++ without LibTorch: the hot loops are written on GCC vector types and compiled twice,
-// for AVX2 + FMA (target attribute, chosen at run time by __builtin_cpu_supports) and for baseline
-// x86-64 (the same code on SSE, with a narrower GEMM micro-kernel); the small epilogue uses
+// Plain C++ without LibTorch: the hot loops are written on GCC vector types and compiled three
+// times, for AVX-512 (16-float GEMM vectors, 8 rows per micro-kernel), for AVX2 + FMA (target
+// attributes, chosen at run time by __builtin_cpu_supports) and for baseline x86-64 (the same code
+// on SSE, with a narrower GEMM micro-kernel); the small epilogue uses
 // DDPM_CPU_CLONES (models/cpu_math.h). OpenMP threads take blocks of tiles (forward), or blocks
 // of tiles × output channels when the image has too few tiles to keep every thread busy. The
 // weight gradient on many tiles gives each thread its own blocks of tiles and dU, summed at the
@@ -23,6 +24,19 @@ namespace ddpm::kernels {
 
 /// The output tile m×m of F(m×m, 3×3): F2x2 works on 4×4 input tiles, F4x4 on 6×6.
 enum class WinogradTile { F2x2, F4x4 };
+
+/// The instruction sets the kernels are compiled for: baseline x86-64 (SSE), AVX2 + FMA, and
+/// AVX-512 (F, VL, DQ, BW), whose GEMMs use 16-float vectors and 8 rows (32 registers).
+enum class WinogradIsa { baseline = 0, avx2 = 1, avx512 = 2 };
+
+/// The best one this CPU has.
+WinogradIsa winograd_cpu_isa();
+/// The one in force (winograd_cpu_isa() unless lowered by set_winograd_isa). The transformed
+/// weights' layout depends on it: transform and convolve under the same one.
+WinogradIsa winograd_isa();
+/// Lowers (or restores) the instruction set, for tests and benchmarks of the narrower paths;
+/// std::invalid_argument if the CPU lacks it. Not for use while a convolution runs.
+void set_winograd_isa(WinogradIsa isa);
 
 /// Any height, width ≥ 1 (edge tiles that stick out of the image are cut).
 struct Conv3x3Shape {
