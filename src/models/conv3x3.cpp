@@ -187,17 +187,15 @@ double median_seconds(F&& f) {
   return t[1];
 }
 
-// Below 32 channels the transforms cost more than the multiplications they save (measured:
-// 32 channels at 32×32 is 0.75–0.9× oneDNN), so those layers are not measured.
-constexpr int64_t kMinChannels = 32;
 // Winograd is kept only when it is at least this much faster, so that timing noise does not
 // flip a layer that is a tie.
 constexpr double kMargin = 0.9;
 
 Conv3x3Algorithm measure(torch::nn::Conv2d& conv, const torch::Tensor& x, bool grad,
                          const std::string& key) {
+  // Every shape is measured, narrow ones included: on AVX-512, F(4×4) wins at 16 channels
+  // (fashion-mnist, 32×16→16 at 32×32: 0.73 → 0.53 ms forward, 11.8 → 5.2 ms with backward).
   const auto out_channels = conv->weight.size(0);
-  if (x.size(1) < kMinChannels || out_channels < kMinChannels) return Conv3x3Algorithm::onednn;
   auto time = [&](Conv3x3Algorithm a) {
     if (!grad) {
       torch::NoGradGuard no_grad;

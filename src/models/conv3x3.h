@@ -46,7 +46,7 @@ Conv3x3Policy conv3x3_policy();
 std::map<std::string, Conv3x3Algorithm> conv3x3_choices();
 void pin_conv3x3_choices(const std::map<std::string, Conv3x3Algorithm>& choices);
 /// The autotune's measurements so far: shape key → median seconds of oneDNN, F(2×2), F(4×4)
-/// (forward, or forward + backward for "+grad" shapes). Shapes below 32 channels are not measured.
+/// (forward, or forward + backward for "+grad" shapes).
 struct Conv3x3Timing {
   double onednn, winograd2, winograd4;
 };
@@ -66,7 +66,7 @@ struct Conv3x3TuningStore {
 /// Installs the store (nullptr: none, the default).
 void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store);
 /// Bumped whenever the kernels change enough that earlier decisions no longer hold.
-inline constexpr int kConv3x3KernelRevision = 2;
+inline constexpr int kConv3x3KernelRevision = 3;
 
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.

@@ -27,7 +27,7 @@ namespace ddpm {
 /// empty when none of them is set.
 std::filesystem::path default_conv3x3_tuning_file();
 
-/// This machine as the file names it, e.g. "AMD EPYC | avx512 | kernels 2 | 2 threads".
+/// This machine as the file names it, e.g. "AMD EPYC | avx512 | kernels 3 | 2 threads".
 std::string conv3x3_tuning_machine();
 
 class Conv3x3TuningFile : public Conv3x3TuningStore {

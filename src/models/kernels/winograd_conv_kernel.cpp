@@ -11,12 +11,15 @@
 #include "models/cpu_math.h"
 
 // Layouts (T = (m+2)² frequency points ξ, C in-channels, K out-channels, C8 and K8 rounded up to
-// multiples of 8, tb tiles per block):
+// multiples of 8, tb tiles per block; the ξ planes of V, M and D are one cache line longer than
+// their content, see plane_stride):
 //
 //   forward   U  [ξ][panel][C][w]      per ξ the C×K8 matrix, cut into column panels of w = 8, 16
-//                                      or 24 out-channels (one to three 8-float vectors), each
-//                                      panel stored in-channel-major, so that one GEMM micro-tile
-//                                      (4 tiles × w channels) streams through a contiguous panel
+//                                      or 24 out-channels with AVX2 (one to three 8-float
+//                                      vectors), 16, 32 or 48 with AVX-512 (plus one of 8 when
+//                                      K8 is an odd multiple of 8), each panel stored
+//                                      in-channel-major, so that one GEMM micro-tile (4 or 8
+//                                      tiles × w channels) streams through a contiguous panel
 //                                      that stays in L1 while the block's tiles go by;
 //             V  [ξ][tb][C8]           the block's input transform (the broadcast operand);
 //             M  [ξ][tb][K8]           V·U, tile-major: the output transform reads 8 channels.
@@ -26,10 +29,11 @@
 //                                      tiles) or one shared by all, threads taking (ξ, out-channel
 //                                      block) pairs (few tiles), mapped back by Gᵀ·dU·G at the end.
 //
-// The GEMMs are register-blocked outer products: 4 broadcast scalars × up to 3 vectors of 8
-// floats, 12 accumulators, one FMA per accumulator per step of the reduction (the AVX2 version
-// keeps them in 12 of the 16 ymm registers; the baseline version goes 8 columns at a time on SSE
-// registers). The transforms work on 8 channels at once: a tile's rows are read from 8 channel
+// The GEMMs are register-blocked outer products: R broadcast scalars × up to 3 vectors, one FMA
+// per accumulator per step of the reduction: with AVX2 4 rows × 3 vectors of 8 floats (12 of the
+// 16 ymm registers), with AVX-512 8 rows × 3 vectors of 16 (24 of the 32 zmm registers); the
+// baseline version goes 8 columns at a time on SSE
+// registers. The transforms work on 8 channels at once: a tile's rows are read from 8 channel
 // planes and transposed in registers (8×8), so that every vector holds one value of 8 channels.
 // Blocks of tiles are the unit of work of the OpenMP threads; a block's V and M (a few hundred
 // KiB for 64–128 channels) stay in L2 between the transforms and the GEMMs, and U streams
@@ -70,6 +74,15 @@ DDPM_WINO_INLINE void store8(float* p, const v8& v) {
 
 int64_t round_up(int64_t v, int64_t to) {
   return (v + to - 1) / to * to;
+}
+
+/// The stride between the frequency points' planes of a block's V, M or D: `floats` (a multiple
+/// of 512 floats, 2 KiB, for blocks of 64 tiles) plus one cache line. The transforms write and
+/// read the same offset of all 36 planes one after the other; at a power-of-two stride those
+/// addresses share one L1 set (12 ways for 36 lines) and evict each other, which cost F(4×4) at 32
+/// channels a third of its time.
+int64_t plane_stride(int64_t floats) {
+  return floats + 16;
 }
 
 // ---- The transforms of Lavin & Gray (section 4.1 for F(2×2, 3×3), 4.2 for F(4×4, 3×3)) ----------
@@ -423,8 +436,9 @@ struct Forward {
   float* y;
   int64_t C, C8, K, K8;
   TileGrid grid;
-  int64_t tiles, tb;  // tiles in all, per block
-  int64_t k_chunks;   // work items per block (each a range of panels)
+  int64_t tiles, tb;       // tiles in all, per block
+  int64_t vplane, mplane;  // floats from one frequency point's plane of V, M to the next
+  int64_t k_chunks;        // work items per block (each a range of panels)
   const Panels* panels;
 };
 
@@ -437,13 +451,13 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
   const int np = f.panels->count();
   const int p0 = int(np * chunk / f.k_chunks), p1 = int(np * (chunk + 1) / f.k_chunks);
   const int64_t t0 = block * f.tb, nt = std::min(f.tb, f.tiles - t0);
-  const int64_t C = f.C, C8 = f.C8, K8 = f.K8, tb = f.tb;
+  const int64_t C = f.C, C8 = f.C8, K8 = f.K8;
 
   // V[ξ] (tiles × C8).
   for (int64_t t = 0; t < nt; ++t) {
     const TilePos pos = tile_pos(f.grid, t0 + t, M);
     for (int64_t c8 = 0; c8 < C8; c8 += 8)
-      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, tb * C8);
+      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, f.vplane);
   }
 
   // M[ξ] = V[ξ] · U[ξ], panel by panel (the panel stays in L1 while the tiles stream by).
@@ -453,8 +467,8 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
       const float* up = f.u + xi * C * K8 + C * k0;
       for (int64_t t = 0; t < nt; t += kRows<Isa>) {
         const int rows = int(std::min<int64_t>(kRows<Isa>, nt - t));
-        micro_any<false, Isa>(f.panels->vecs[p], v + (xi * tb + t) * C8, 1, C8, up,
-                              8 * f.panels->vecs[p], C, mo + (xi * tb + t) * K8 + k0, K8, rows);
+        micro_any<false, Isa>(f.panels->vecs[p], v + xi * f.vplane + t * C8, 1, C8, up,
+                              8 * f.panels->vecs[p], C, mo + xi * f.mplane + t * K8 + k0, K8, rows);
       }
     }
   }
@@ -467,7 +481,7 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
     const int mi = int(std::min<int64_t>(M, H - pos.y)), mj = int(std::min<int64_t>(M, W - pos.x));
     for (int64_t k8 = kb; k8 < ke; k8 += 8) {
       v8 s[T], o[M * M];
-      for (int xi = 0; xi < T; ++xi) s[xi] = load8(mo + (xi * tb + t) * K8 + k8);
+      for (int xi = 0; xi < T; ++xi) s[xi] = load8(mo + xi * f.mplane + t * K8 + k8);
       output_2d<M>(s, o);
       const v8 b = load8(f.bias + k8);
       const int lanes = int(std::min<int64_t>(8, f.K - k8));
@@ -566,11 +580,13 @@ void forward(const Conv3x3Shape& s, const float* x, const float* u, const float*
   // transform of its block, cheap next to its share of the GEMM).
   const int64_t k_chunks =
       blocks >= threads ? 1 : std::min<int64_t>(panels.count(), (threads + blocks - 1) / blocks);
-  const Forward f{x, u, b.data(), y, C, C8, K, K8, grid, tiles, tb, k_chunks, &panels};
+  const int64_t vplane = plane_stride(tb * C8), mplane = plane_stride(tb * K8);
+  const Forward f{x,    u,     b.data(), y,      C,      C8,       K,      K8,
+                  grid, tiles, tb,       vplane, mplane, k_chunks, &panels};
   const int64_t items = blocks * k_chunks;
   const ForwardItem run =
       pick<ForwardItem>(isa, forward_item_base<M>, forward_item_avx2<M>, forward_item_avx512<M>);
-  const int64_t in_floats = T * tb * C8, out_floats = T * tb * K8;
+  const int64_t in_floats = T * vplane, out_floats = T * mplane;
 
 #pragma omp parallel if (items > 1)
   {
@@ -586,35 +602,85 @@ void forward(const Conv3x3Shape& s, const float* x, const float* u, const float*
 
 // ---- Weights ---------------------------------------------------------------------------------
 
-/// U for filters g(o, i) = w + o·so + i·si (3×3 at unit column stride, row stride 3 or −3 for
-/// flipped), C = in, K = out of the convolution the result is for.
-template <int M, class Filter>
-void transform_weights(int64_t C, int64_t K, Filter filter, float* u) {
-  constexpr int n = M + 2, T = n * n;
-  const int64_t K8 = round_up(K, 8);
-  const Panels panels = make_panels(K8, int(g_isa.load()));
-  std::fill(u, u + T * C * K8, 0.0f);
+/// Where tap (a, b) of filter (k, c) is: w[k·sk + c·sc + base + a·sa + b·sb] (the forward's
+/// [K, C, 3, 3] weights, or the input gradient's view of them flipped with in/out swapped).
+struct FilterLayout {
+  int64_t sk, sc, base, sa, sb;
+};
+
+/// U = G g Gᵀ of filters k8 .. k8 + 7 (zero beyond K) for in-channel c, all of a panel's 8-float
+/// group, into `panel_group` + ξ·plane + c·width: eight filters side by side in each vector.
+template <int M>
+DDPM_WINO_INLINE void transform_filter_group(const float* w, const FilterLayout& f, int64_t C,
+                                             int64_t K, int64_t k8, int64_t width, int64_t plane,
+                                             float* panel_group) {
+  // In double, rounded once to float at the end (as exact as U can be stored): a sampling chain
+  // of 50 steps amplifies even float-ulp differences of U.
+  using d8 = double __attribute__((vector_size(64)));
+  constexpr int n = M + 2;
   const auto& G = Wino<M>::G;
-#pragma omp parallel for schedule(static)
-  for (int64_t k = 0; k < K; ++k) {
-    int p = 0;
-    while (panels.end(p) <= k) ++p;
-    const int64_t k0 = panels.start[p], w = 8 * panels.vecs[p];
-    for (int64_t c = 0; c < C; ++c) {
-      double g[3][3], t[n][3];
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b) g[a][b] = filter(k, c, a, b);
-      for (int i = 0; i < n; ++i)
-        for (int b = 0; b < 3; ++b)
-          t[i][b] = G[i][0] * g[0][b] + G[i][1] * g[1][b] + G[i][2] * g[2][b];
-      for (int i = 0; i < n; ++i)
-        for (int j = 0; j < n; ++j) {
-          const double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-          u[(i * n + j) * C * K8 + C * k0 + c * w + (k - k0)] = float(v);
+  for (int64_t c = 0; c < C; ++c) {
+    d8 g[3][3];
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b)
+        for (int l = 0; l < 8; ++l) {
+          const int64_t k = k8 + l;
+          g[a][b][l] = k < K ? w[k * f.sk + c * f.sc + f.base + a * f.sa + b * f.sb] : 0.0f;
         }
-    }
+    d8 t[n][3];  // G g
+    for (int i = 0; i < n; ++i)
+      for (int b = 0; b < 3; ++b)
+        t[i][b] = G[i][0] * g[0][b] + G[i][1] * g[1][b] + G[i][2] * g[2][b];
+    for (int i = 0; i < n; ++i)  // (G g) Gᵀ
+      for (int j = 0; j < n; ++j)
+        store8(
+            panel_group + (i * n + j) * plane + c * width,
+            __builtin_convertvector(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2], v8));
   }
 }
+
+using FilterGroup = void (*)(const float*, const FilterLayout&, int64_t, int64_t, int64_t, int64_t,
+                             int64_t, float*);
+
+template <int M>
+DDPM_WINO_AVX512 void transform_filter_group_avx512(const float* w, const FilterLayout& f,
+                                                    int64_t C, int64_t K, int64_t k8, int64_t width,
+                                                    int64_t plane, float* out) {
+  transform_filter_group<M>(w, f, C, K, k8, width, plane, out);
+}
+template <int M>
+DDPM_WINO_AVX2 void transform_filter_group_avx2(const float* w, const FilterLayout& f, int64_t C,
+                                                int64_t K, int64_t k8, int64_t width, int64_t plane,
+                                                float* out) {
+  transform_filter_group<M>(w, f, C, K, k8, width, plane, out);
+}
+template <int M>
+void transform_filter_group_base(const float* w, const FilterLayout& f, int64_t C, int64_t K,
+                                 int64_t k8, int64_t width, int64_t plane, float* out) {
+  transform_filter_group<M>(w, f, C, K, k8, width, plane, out);
+}
+
+/// U for the filters of `f` (C in, K out of the convolution the result is for), eight filters per
+/// vector: every float of U, padding columns included, is written once and in order
+/// within each ξ plane.
+template <int M>
+void transform_weights(const float* w, const FilterLayout& f, int64_t C, int64_t K, float* u) {
+  const int isa = int(g_isa.load());
+  const int64_t K8 = round_up(K, 8);
+  const Panels panels = make_panels(K8, isa);
+  const FilterGroup run =
+      pick<FilterGroup>(isa, transform_filter_group_base<M>, transform_filter_group_avx2<M>,
+                        transform_filter_group_avx512<M>);
+#pragma omp parallel for schedule(static)
+  for (int64_t group = 0; group < K8 / 8; ++group) {
+    const int64_t k8 = 8 * group;
+    int p = 0;
+    while (panels.end(p) <= k8) ++p;
+    const int64_t k0 = panels.start[p];
+    run(w, f, C, K, k8, 8 * panels.vecs[p], C * K8, u + C * k0 + (k8 - k0));
+  }
+}
+
 // ---- Weight gradient
 // -------------------------------------------------------------------------------
 
@@ -635,18 +701,19 @@ DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, floa
   constexpr int n = M + 2, T = n * n;
   const int64_t t0 = block * f.tb, nt = std::min(f.tb, f.tiles - t0), tb = f.tb;
   const int64_t C = f.C, K = f.K, C8 = f.C8, K8 = f.K8, H = f.grid.H, W = f.grid.W;
+  const int64_t vplane = plane_stride(tb * C8), dplane = plane_stride(tb * K8);
 
   for (int64_t t = 0; t < nt; ++t) {
     const TilePos pos = tile_pos(f.grid, t0 + t, M);
     for (int64_t c8 = 0; c8 < C8; c8 += 8)
-      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, tb * C8);
+      input_tile<M>(f.x, C, c8, f.grid, pos, v + t * C8 + c8, vplane);
     // dY's tile (outputs beyond the image's edge count as zero), 8 out-channels per vector.
     for (int64_t k8 = 0; k8 < K8; k8 += 8) {
       v8 o[M * M], e[T];
       gather_window<M>(f.dy + (pos.image * K + k8) * H * W, int(std::min<int64_t>(8, K - k8)),
                        f.grid, pos.y, pos.x, o);
       output_adjoint_2d<M>(o, e);
-      for (int xi = 0; xi < T; ++xi) store8(d + ((xi * (K8 / 8) + k8 / 8) * tb + t) * 8, e[xi]);
+      for (int xi = 0; xi < T; ++xi) store8(d + xi * dplane + (k8 / 8 * tb + t) * 8, e[xi]);
     }
   }
 
@@ -654,8 +721,8 @@ DDPM_WINO_INLINE void weight_grad_block(const WeightGrad& f, int64_t block, floa
     for (int p = 0; p < f.panels->count(); ++p) {
       const int64_t c0 = f.panels->start[p];
       for (int64_t k = 0; k < K8; k += kRows<Isa>) {
-        const float* dp = d + (xi * (K8 / 8) + k / 8) * tb * 8 + k % 8;
-        micro_any<true, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * tb * C8 + c0, C8, nt,
+        const float* dp = d + xi * dplane + k / 8 * tb * 8 + k % 8;
+        micro_any<true, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * vplane + c0, C8, nt,
                              du + (xi * K8 + k) * C8 + c0, C8, kRows<Isa>);
       }
     }
@@ -696,7 +763,7 @@ DDPM_WINO_INLINE void weight_grad_transform_item(const WeightGrad& f, int64_t t0
   const int64_t C = f.C, K = f.K, C8 = f.C8, K8 = f.K8, H = f.grid.H, W = f.grid.W;
   const TilePos pos = tile_pos(f.grid, t0 + t, M);
   if (g < C8 / 8) {
-    input_tile<M>(f.x, C, 8 * g, f.grid, pos, v + t * C8 + 8 * g, tc * C8);
+    input_tile<M>(f.x, C, 8 * g, f.grid, pos, v + t * C8 + 8 * g, plane_stride(tc * C8));
     return;
   }
   const int64_t k8 = 8 * (g - C8 / 8);
@@ -704,7 +771,8 @@ DDPM_WINO_INLINE void weight_grad_transform_item(const WeightGrad& f, int64_t t0
   gather_window<M>(f.dy + (pos.image * K + k8) * H * W, int(std::min<int64_t>(8, K - k8)), f.grid,
                    pos.y, pos.x, o);
   output_adjoint_2d<M>(o, e);
-  for (int xi = 0; xi < T; ++xi) store8(d + ((xi * (K8 / 8) + k8 / 8) * tc + t) * 8, e[xi]);
+  const int64_t dplane = plane_stride(tc * K8);
+  for (int xi = 0; xi < T; ++xi) store8(d + xi * dplane + (k8 / 8 * tc + t) * 8, e[xi]);
 }
 
 /// GEMM item `item` = (ξ, block of kb out-channels): du[ξ][block] (+)= D[ξ][block] · V[ξ] over the
@@ -715,11 +783,12 @@ DDPM_WINO_INLINE void weight_grad_gemm_item(const WeightGrad& f, int64_t tc, int
                                             float* du) {
   const int64_t C8 = f.C8, K8 = f.K8, kblocks = (K8 + kb - 1) / kb;
   const int64_t xi = item / kblocks, k0 = (item % kblocks) * kb, k1 = std::min(K8, k0 + kb);
+  const int64_t vplane = plane_stride(tc * C8), dplane = plane_stride(tc * K8);
   for (int p = 0; p < f.panels->count(); ++p) {
     const int64_t c0 = f.panels->start[p];
     for (int64_t k = k0; k < k1; k += kRows<Isa>) {
-      const float* dp = d + (xi * (K8 / 8) + k / 8) * tc * 8 + k % 8;
-      micro_any<accumulate, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * tc * C8 + c0, C8, nt,
+      const float* dp = d + xi * dplane + k / 8 * tc * 8 + k % 8;
+      micro_any<accumulate, Isa>(f.panels->vecs[p], dp, 8, 1, v + xi * vplane + c0, C8, nt,
                                  du + (xi * K8 + k) * C8 + c0, C8, kRows<Isa>);
     }
   }
@@ -861,8 +930,9 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
     const int64_t vd_target = std::clamp<int64_t>(du_floats, int64_t(1) << 18, int64_t(1) << 22);
     const int64_t tc = std::clamp<int64_t>(vd_target / (T * (C8 + K8)), 64, 1024);
     const int64_t chunk_tiles = std::min(tiles, tc);
-    float* v = scratch(vd_buf, T * chunk_tiles * (C8 + K8));
-    float* d = v + T * chunk_tiles * C8;
+    float* v =
+        scratch(vd_buf, T * (plane_stride(chunk_tiles * C8) + plane_stride(chunk_tiles * K8)));
+    float* d = v + T * plane_stride(chunk_tiles * C8);
     constexpr int64_t kb = 32;
     const int64_t gemm_items = T * ((K8 + kb - 1) / kb);
     const int64_t groups = C8 / 8 + K8 / 8;
@@ -886,8 +956,8 @@ void weight_grad(const Conv3x3Shape& s, const float* x, const float* dy, float* 
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
       static thread_local std::vector<float> vbuf, dbuf;
-      float* v = scratch(vbuf, T * tb * C8);
-      float* d = scratch(dbuf, T * tb * K8);
+      float* v = scratch(vbuf, T * plane_stride(tb * C8));
+      float* d = scratch(dbuf, T * plane_stride(tb * K8));
       float* mine = du + omp_get_thread_num() * du_floats;
       std::fill(mine, mine + du_floats, 0.0f);
 #pragma omp for schedule(dynamic, 1)
@@ -934,14 +1004,11 @@ int64_t winograd_weight_floats(WinogradTile tile, int64_t in_channels, int64_t o
 
 void winograd_transform_weights(WinogradTile tile, const float* w, int64_t in_channels,
                                 int64_t out_channels, float* u) {
-  const int64_t C = in_channels;
-  auto filter = [w, C](int64_t k, int64_t c, int a, int b) {
-    return double(w[((k * C + c) * 3 + a) * 3 + b]);
-  };
+  const FilterLayout f{in_channels * 9, 9, 0, 3, 1};  // w[k][c][a][b]
   if (tile == WinogradTile::F2x2)
-    transform_weights<2>(in_channels, out_channels, filter, u);
+    transform_weights<2>(w, f, in_channels, out_channels, u);
   else
-    transform_weights<4>(in_channels, out_channels, filter, u);
+    transform_weights<4>(w, f, in_channels, out_channels, u);
 }
 
 void winograd_transform_weights_for_input_grad(WinogradTile tile, const float* w,
@@ -949,14 +1016,11 @@ void winograd_transform_weights_for_input_grad(WinogradTile tile, const float* w
                                                float* u) {
   // The input gradient's convolution maps out_channels → in_channels with w'[i,o,a,b] =
   // w[o,i,2−a,2−b]: its "output channel" k is our in-channel, its "input channel" c our out.
-  const int64_t C = in_channels;
-  auto filter = [w, C](int64_t k, int64_t c, int a, int b) {
-    return double(w[((c * C + k) * 3 + (2 - a)) * 3 + (2 - b)]);
-  };
+  const FilterLayout f{9, in_channels * 9, 8, -3, -1};
   if (tile == WinogradTile::F2x2)
-    transform_weights<2>(out_channels, in_channels, filter, u);
+    transform_weights<2>(w, f, out_channels, in_channels, u);
   else
-    transform_weights<4>(out_channels, in_channels, filter, u);
+    transform_weights<4>(w, f, out_channels, in_channels, u);
 }
 
 void winograd_conv3x3_forward(WinogradTile tile, const Conv3x3Shape& s, const float* x,
