@@ -349,6 +349,23 @@ constexpr int kRows = Isa == kAvx512 ? 8 : 4;
 /// floats, or of 8 for the one panel of 8 or 24 a row that is an odd multiple of 8 ends with.
 /// Baseline: SSE vectors, one 8-column strip at a time (8 accumulators of the 16 xmm registers;
 /// 12 × 2 would spill).
+/// micro with nv (1 to 3) vectors of Vec.
+template <class Vec, int R, bool accumulate>
+DDPM_WINO_INLINE void micro_vectors(int nv, const float* a, int64_t sa, int64_t sr, const float* b,
+                                    int64_t ldb, int64_t k, float* out, int64_t ldo, int rows) {
+  switch (nv) {
+    case 3:
+      micro<Vec, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+    case 2:
+      micro<Vec, R, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+    default:
+      micro<Vec, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
+      break;
+  }
+}
+
 template <bool accumulate, int Isa>
 DDPM_WINO_INLINE void micro_any(int w8, const float* a, int64_t sa, int64_t sr, const float* b,
                                 int64_t ldb, int64_t k, float* out, int64_t ldo, int rows) {
@@ -357,35 +374,11 @@ DDPM_WINO_INLINE void micro_any(int w8, const float* a, int64_t sa, int64_t sr, 
     for (int j = 0; j < w8; ++j)
       micro<v4, R, 2, accumulate>(a, sa, sr, b + 8 * j, ldb, k, out + 8 * j, ldo, rows);
   } else if constexpr (Isa == kAvx2) {
-    switch (w8) {
-      case 3:
-        micro<v8, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      case 2:
-        micro<v8, R, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      default:
-        micro<v8, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-    }
-  } else {
-    switch (w8) {
-      case 6:
-        micro<v16, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      case 4:
-        micro<v16, R, 2, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      case 2:
-        micro<v16, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      case 3:
-        micro<v8, R, 3, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-      default:
-        micro<v8, R, 1, accumulate>(a, sa, sr, b, ldb, k, out, ldo, rows);
-        break;
-    }
+    micro_vectors<v8, R, accumulate>(w8, a, sa, sr, b, ldb, k, out, ldo, rows);
+  } else if (w8 % 2 == 0) {
+    micro_vectors<v16, R, accumulate>(w8 / 2, a, sa, sr, b, ldb, k, out, ldo, rows);
+  } else {  // a row's last panel of 8 or 24 floats
+    micro_vectors<v8, R, accumulate>(w8, a, sa, sr, b, ldb, k, out, ldo, rows);
   }
 }
 
