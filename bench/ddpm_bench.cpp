@@ -57,6 +57,7 @@
 #include "models/unet.h"
 #include "op_profile.h"
 #include "pipeline/diffusers_export.h"
+#include "runs/cpu_allocator.h"
 #include "runs/model_loading.h"
 #include "runs/run_config.h"
 #include "runs/threads.h"
@@ -100,6 +101,7 @@ struct Flags {
   std::string precision = "fp32";  // autocast, both sides
   bool cuda_graphs = false;        // ours: sampling from a CUDA graph
   bool peer_compile = false;       // the peer: torch.compile'd network
+  bool default_allocator = false;  // both sides: glibc's default instead of keeping freed memory
   std::string conv = "auto";       // ours: the 3x3 convolutions (models/conv3x3.h), as the CLI
 };
 
@@ -331,9 +333,10 @@ PresetResult bench_preset(const std::string& preset, const Flags& f, int64_t thr
   if (f.no_peer) return r;
   const std::string script = (fs::path(DDPM_BENCH_DIR) / "peer_pytorch.py").string();
   const std::string command = fmt::format(
-      "{} {} --config {} --weights {} --check {} --threads {} --train-batch {} --sample-batch {} "
+      "{}{} {} --config {} --weights {} --check {} --threads {} --train-batch {} --sample-batch {} "
       "--sample-steps {} --warmup {} --repeats {} --lr {} --weight-decay {} --timesteps {} "
       "--seed {} --device {} --precision {}{}{}",
+      f.default_allocator ? "" : fmt::format("GLIBC_TUNABLES={} ", ddpm::kKeepFreedMemoryTunables),
       shell_quote(f.peer), shell_quote(script), shell_quote((dir.path() / "config.json").string()),
       shell_quote((dir.path() / "model.safetensors").string()),
       shell_quote((dir.path() / "check.safetensors").string()), threads, train_batch, sample_batch,
@@ -460,6 +463,12 @@ int run(const Flags& f) {
              f.cuda_graphs ? ", ours sampling from CUDA graphs" : "",
              f.peer_compile ? ", peer torch.compile'd" : "", f.conv);
   ddpm::set_conv3x3_policy(ddpm::parse_enum<ddpm::Conv3x3Policy>(f.conv));
+  // As ddpm does (runs/cpu_allocator.h), and the same for the peer, through GLIBC_TUNABLES.
+  if (!f.default_allocator) ddpm::keep_freed_memory_for_reuse();
+  fmt::print("allocator, both sides: {}\n",
+             f.default_allocator ? "glibc's defaults"
+                                 : "freed blocks kept for reuse (GLIBC_TUNABLES=" +
+                                       std::string(ddpm::kKeepFreedMemoryTunables) + ")");
 
   std::vector<PresetResult> results;
   for (const auto& preset : f.presets) {
@@ -590,6 +599,9 @@ int main(int argc, char** argv) {
                "Ours: sample with the network replayed from a CUDA graph");
   app.add_flag("--peer-compile", f.peer_compile,
                "The peer: run the network through torch.compile (PyTorch 2; on the GPU machine)");
+  app.add_flag("--default-allocator", f.default_allocator,
+               "Both sides on glibc's default allocator settings (default: freed blocks kept for "
+               "reuse, as ddpm does)");
   app.add_option("--conv", f.conv,
                  "Ours: 3x3 convolutions by oneDNN, Winograd F(2x2,3x3) or F(4x4,3x3), or auto "
                  "(measured per layer shape, the default as in ddpm; prints the table)")

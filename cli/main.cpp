@@ -13,6 +13,7 @@
 #include "invocation.h"
 #include "models/conv3x3.h"
 #include "runs/conv3x3_tuning_file.h"
+#include "runs/cpu_allocator.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
       "export diffusers UNet2DModel folders (docs/diffusers.md).\n"
       "Start with:  ddpm train --out runs/fmnist   then   ddpm sample --model runs/fmnist"};
   ddpm::cli::set_invocation(argc, argv);
+  ddpm::keep_freed_memory_for_reuse();  // runs/cpu_allocator.h
   app.require_subcommand(1);
   app.set_version_flag("--version",
                        std::string("ddpm ") + ddpm::kVersion + " (LibTorch " TORCH_VERSION ")");
