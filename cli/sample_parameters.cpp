@@ -29,11 +29,9 @@ nlohmann::json to_json(const SampleParameters& p) {
     j["init_noise"] = p.init_noise;
     j["init_noise_hash"] = p.init_noise_hash;
   }
-  if (p.conv_policy) {
-    nlohmann::json choices = nlohmann::json::object();
-    for (const auto& [shape, algorithm] : p.conv_choices) choices[shape] = to_string(algorithm);
-    j["conv3x3"] = {{"policy", to_string(*p.conv_policy)}, {"choices", choices}};
-  }
+  if (p.conv_policy)
+    j["conv3x3"] = {{"policy", to_string(*p.conv_policy)},
+                    {"choices", conv3x3_choices_to_json(p.conv_choices)}};
   if (p.index) {
     j["index"] = *p.index;
     if (!p.class_labels.empty())
@@ -78,15 +76,10 @@ SampleParameters sample_parameters_from_json(const nlohmann::json& j, const std:
     get("init_noise_hash", p.init_noise_hash);
   }
   if (j.contains("conv3x3")) {
-    std::string policy;
-    std::map<std::string, std::string> choices;
     const auto& c = j.at("conv3x3");
     try {
-      c.at("policy").get_to(policy);
-      c.at("choices").get_to(choices);
-      p.conv_policy = parse_enum<Conv3x3Policy>(policy);
-      for (const auto& [shape, algorithm] : choices)
-        p.conv_choices[shape] = parse_enum<Conv3x3Algorithm>(algorithm);
+      p.conv_policy = parse_enum<Conv3x3Policy>(c.at("policy").get<std::string>());
+      p.conv_choices = conv3x3_choices_from_json(c.at("choices"));
     } catch (const std::exception& e) {
       throw std::invalid_argument(origin +
                                   ": parameters \"conv3x3\" is not {\"policy\": name, "

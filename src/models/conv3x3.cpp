@@ -244,6 +244,19 @@ std::map<std::string, Conv3x3Algorithm> conv3x3_choices() {
   return g_choices;
 }
 
+nlohmann::json conv3x3_choices_to_json(const std::map<std::string, Conv3x3Algorithm>& choices) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [shape, algorithm] : choices) json[shape] = to_string(algorithm);
+  return json;
+}
+
+std::map<std::string, Conv3x3Algorithm> conv3x3_choices_from_json(const nlohmann::json& json) {
+  std::map<std::string, Conv3x3Algorithm> choices;
+  for (const auto& [shape, algorithm] : json.get<std::map<std::string, std::string>>())
+    choices[shape] = parse_enum<Conv3x3Algorithm>(algorithm);
+  return choices;
+}
+
 void pin_conv3x3_choices(const std::map<std::string, Conv3x3Algorithm>& choices) {
   std::lock_guard<std::mutex> lock(g_mutex);
   for (const auto& [key, a] : choices) g_choices[key] = a;

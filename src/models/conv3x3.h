@@ -18,6 +18,7 @@
 //   set_conv3x3_policy(Conv3x3Policy::onednn);   // the reference path
 #pragma once
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <memory>
@@ -45,6 +46,11 @@ Conv3x3Policy conv3x3_policy();
 /// shapes not listed are measured as usual).
 std::map<std::string, Conv3x3Algorithm> conv3x3_choices();
 void pin_conv3x3_choices(const std::map<std::string, Conv3x3Algorithm>& choices);
+/// Choices as they are written down (checkpoint state, PNG parameters): {shape: algorithm name}.
+nlohmann::json conv3x3_choices_to_json(const std::map<std::string, Conv3x3Algorithm>& choices);
+/// And back; throws for a value that is not a string or not an algorithm's name (naming the
+/// allowed ones).
+std::map<std::string, Conv3x3Algorithm> conv3x3_choices_from_json(const nlohmann::json& json);
 /// The autotune's measurements so far: shape key → median seconds of oneDNN, F(2×2), F(4×4)
 /// (forward, or forward + backward for "+grad" shapes).
 struct Conv3x3Timing {

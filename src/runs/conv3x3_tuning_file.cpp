@@ -82,10 +82,11 @@ std::optional<Conv3x3Algorithm> Conv3x3TuningFile::find(const std::string& shape
   if (machine == machines.end() || !machine->is_object()) return std::nullopt;
   const auto it = machine->find(shape);
   if (it == machine->end() || !it->is_string()) return std::nullopt;
-  const auto& table = enum_table<Conv3x3Algorithm>();
-  for (const auto& [value, name] : table.entries)
-    if (name == it->get<std::string>()) return value;
-  return std::nullopt;  // a name this version does not know: measure
+  try {
+    return parse_enum<Conv3x3Algorithm>(it->get<std::string>());
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;  // a name this version does not know: measure
+  }
 }
 
 void Conv3x3TuningFile::record(const std::string& shape, Conv3x3Algorithm algorithm) {

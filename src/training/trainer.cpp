@@ -183,12 +183,8 @@ void Trainer::resume() {
     loss_scaler_.load_state(c.state.at("loss_scaler"));
   // The 3×3 convolution algorithms the run trained with (policy auto): the resumed steps take the
   // same ones, not a new measurement that may decide a near-tie otherwise.
-  if (c.state.contains("conv3x3_choices")) {
-    std::map<std::string, Conv3x3Algorithm> choices;
-    for (const auto& [shape, algorithm] : c.state.at("conv3x3_choices").items())
-      choices[shape] = parse_enum<Conv3x3Algorithm>(algorithm.get<std::string>());
-    pin_conv3x3_choices(choices);
-  }
+  if (c.state.contains("conv3x3_choices"))
+    pin_conv3x3_choices(conv3x3_choices_from_json(c.state.at("conv3x3_choices")));
   // The best validation metric so far: checkpoints/best/ is the truth (it may be newer than
   // latest after a kill), else what latest recorded.
   auto read_best = [&](const nlohmann::json& state, const char* value_key, const char* step_key) {
@@ -237,10 +233,8 @@ Checkpoint Trainer::make_checkpoint() {
              {"loader_epoch", loader_state.epoch},
              {"loader_position", loader_state.position}};
   if (loss_scaler_.enabled()) c.state["loss_scaler"] = loss_scaler_.state();
-  if (const auto choices = conv3x3_choices(); !choices.empty()) {
-    auto& recorded = c.state["conv3x3_choices"] = nlohmann::json::object();
-    for (const auto& [shape, algorithm] : choices) recorded[shape] = to_string(algorithm);
-  }
+  if (const auto choices = conv3x3_choices(); !choices.empty())
+    c.state["conv3x3_choices"] = conv3x3_choices_to_json(choices);
   if (!std::isnan(best_eval_)) {
     c.state["best_eval"] = best_eval_;
     c.state["best_eval_step"] = best_eval_step_;

@@ -10,26 +10,24 @@ namespace {
 constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // multipliers
 constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;  // Weyl key increments
 
-__attribute__((always_inline)) inline void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2,
-                                                        uint32_t& c3, uint32_t k0, uint32_t k1) {
-  const uint64_t p0 = uint64_t(kM0) * c0, p1 = uint64_t(kM1) * c2;
-  const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
-  const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
-  const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-  c0 = n0;
-  c1 = lo1;
-  c2 = n2;
-  c3 = lo0;
-}
-
-__attribute__((always_inline)) inline void philox10(uint32_t& c0, uint32_t& c1, uint32_t& c2,
-                                                    uint32_t& c3, uint32_t k0, uint32_t k1) {
+/// The ten rounds of Philox4x32-10 on 32-bit words held in 64-bit lanes: `Lane` is uint64_t (one
+/// block) or a vector of them (blocks side by side), so that the round's 32×32→64-bit products
+/// are plain multiplies of zero-extended words, which GCC vectorises.
+template <class Lane>
+__attribute__((always_inline)) inline void philox10(Lane& c0, Lane& c1, Lane& c2, Lane& c3,
+                                                    uint32_t k0, uint32_t k1) {
+  const Lane low = Lane{} + 0xffffffffull;
   for (int r = 0; r < 10; ++r) {
-    if (r > 0) {
+    if (r > 0) {  // the key bumped by the Weyl constants before every round but the first
       k0 += kW0;
       k1 += kW1;
     }
-    philox_round(c0, c1, c2, c3, k0, k1);
+    const Lane p0 = (c0 & low) * (Lane{} + kM0), p1 = (c2 & low) * (Lane{} + kM1);
+    const Lane n0 = (p1 >> 32) ^ c1 ^ k0, n2 = (p0 >> 32) ^ c3 ^ k1;
+    c1 = p1 & low;
+    c3 = p0 & low;
+    c0 = n0;
+    c2 = n2;
   }
 }
 
@@ -45,26 +43,13 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 void dropout_blocks(const float* in, float* out, int64_t n, int64_t b0, int64_t b1, uint32_t key0,
                     uint32_t key1, uint32_t threshold, float scale) {
-  const u64x8 low = u64x8{} + 0xffffffffull;
   for (int64_t b = b0; b < b1; b += 8) {
     u64x8 c0, c1, c2 = {}, c3 = {};
     for (int l = 0; l < 8; ++l) {
       c0[l] = uint32_t(uint64_t(b + l));
       c1[l] = uint32_t(uint64_t(b + l) >> 32);
     }
-    uint32_t k0 = key0, k1 = key1;
-    for (int r = 0; r < 10; ++r) {
-      if (r > 0) {
-        k0 += kW0;
-        k1 += kW1;
-      }
-      const u64x8 p0 = (c0 & low) * (u64x8{} + kM0), p1 = (c2 & low) * (u64x8{} + kM1);
-      const u64x8 n0 = (p1 >> 32) ^ c1 ^ k0, n2 = (p0 >> 32) ^ c3 ^ k1;
-      c1 = p1 & low;
-      c3 = p0 & low;
-      c0 = n0;
-      c2 = n2;
-    }
+    philox10(c0, c1, c2, c3, key0, key1);
     uint32_t u[32];  // element 4·(b + l) + w ← word w of block b + l
     for (int l = 0; l < 8; ++l) {
       u[4 * l] = uint32_t(c0[l]);
@@ -86,8 +71,9 @@ void dropout_blocks(const float* in, float* out, int64_t n, int64_t b0, int64_t 
 
 std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter,
                                       std::array<uint32_t, 2> key) {
-  philox10(counter[0], counter[1], counter[2], counter[3], key[0], key[1]);
-  return counter;
+  uint64_t c[4] = {counter[0], counter[1], counter[2], counter[3]};
+  philox10(c[0], c[1], c[2], c[3], key[0], key[1]);
+  return {uint32_t(c[0]), uint32_t(c[1]), uint32_t(c[2]), uint32_t(c[3])};
 }
 
 void philox_dropout(const float* in, float* out, int64_t n, uint64_t key, double p) {
