@@ -18,10 +18,12 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "models/kernels/attention_kernel.h"
+
 namespace ddpm {
 
 /// Heads up to this many channels take the fused path (larger ones are efficient in bmm).
-constexpr int64_t kFusedAttentionMaxHeadDim = 32;
+constexpr int64_t kFusedAttentionMaxHeadDim = kernels::kMaxHeadDim;
 
 /// Whether fused_attention supports packed projections qkv of `heads` heads: CPU float32
 /// [B, N, 3C] with C / heads ≤ kFusedAttentionMaxHeadDim.

@@ -1,6 +1,8 @@
 #include "models/kernels/attention_kernel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "models/cpu_math.h"
@@ -38,14 +40,6 @@ void scores_row(const float* q_i, const float* k_t, int64_t n, int64_t d, float 
   }
 }
 
-DDPM_CPU_CLONES
-float row_max(const float* s, int64_t n) {
-  float m = s[0];
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 1; j < n; ++j) m = s[j] > m ? s[j] : m;
-  return m;
-}
-
 /// s_j ← exp(s_j − shift); returns Σ_j of the new s.
 DDPM_CPU_CLONES
 float exp_row(float* s, int64_t n, float shift) {
@@ -74,27 +68,88 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += a * x[j];
 }
 
+/// Queries handled together by query_block_forward, one per lane of its vectors.
+constexpr int kQueryLanes = 8;
+
 int64_t scratch_floats(int64_t n, int64_t d) {
-  return 4 * d * n + 2 * n;
+  return std::max<int64_t>(4 * d * n + 2 * n, kQueryLanes * n);  // the backward's, the forward's
+}
+
+/// Queries i0 .. i0 + 7 of one (sample, head), each in one lane of every vector, so that every
+/// step is a vertical multiply-add with a key's or value's channel broadcast (no horizontal sums):
+/// S[j] = scale · Q_block k_j, the row maxima and sums lane by lane, O[c] = Σ_j P[j] v_jc.
+/// Lanes past the last query (i0 + lane ≥ n) compute on zeros and are not stored. `s` holds
+/// n · kQueryLanes floats.
+DDPM_CPU_CLONES
+void query_block_forward(const AttentionRows& in, int64_t i0, float* out, int64_t out_stride,
+                         float* lse, float* s) {
+  using lanes = float __attribute__((vector_size(kQueryLanes * sizeof(float))));
+  using lanes_in_s = float __attribute__((vector_size(kQueryLanes * sizeof(float)), aligned(4)));
+  constexpr int L = kQueryLanes;
+  const int64_t n = in.n, d = in.d, stride = in.stride;
+  const int rows = int(std::min<int64_t>(L, n - i0));
+  lanes qt[kMaxHeadDim];  // the block's queries, scaled, transposed: qt[c][lane]
+  for (int64_t c = 0; c < d; ++c)
+    for (int l = 0; l < L; ++l) qt[c][l] = l < rows ? in.q[(i0 + l) * stride + c] * in.scale : 0;
+  lanes m = lanes{} - std::numeric_limits<float>::infinity();
+  lanes_in_s* sv = reinterpret_cast<lanes_in_s*>(s);
+  // Four keys at a time: four independent chains of multiply-adds, qt[c] loaded once for four.
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* k_j = in.k + j * stride;
+    lanes a0{}, a1{}, a2{}, a3{};
+    for (int64_t c = 0; c < d; ++c) {
+      a0 += qt[c] * k_j[c];
+      a1 += qt[c] * k_j[stride + c];
+      a2 += qt[c] * k_j[2 * stride + c];
+      a3 += qt[c] * k_j[3 * stride + c];
+    }
+    sv[j] = a0, sv[j + 1] = a1, sv[j + 2] = a2, sv[j + 3] = a3;
+  }
+  for (; j < n; ++j) {
+    const float* k_j = in.k + j * stride;
+    lanes a{};
+    for (int64_t c = 0; c < d; ++c) a += qt[c] * k_j[c];
+    sv[j] = a;
+  }
+  for (j = 0; j < n; ++j) m = sv[j] > m ? sv[j] : m;  // softmax shifted by the row maximum
+  float sum[L] = {};
+  for (j = 0; j < n; ++j)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const float e = cpu::fast_exp(s[j * L + l] - m[l]);
+      s[j * L + l] = e;
+      sum[l] += e;
+    }
+  // O[c] = Σ_j P[j] v_jc four channels at a time, each sum in a register through all keys.
+  lanes o[kMaxHeadDim];
+  int64_t c = 0;
+  for (; c + 4 <= d; c += 4) {
+    lanes o0{}, o1{}, o2{}, o3{};
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const float* v_j = in.v + jj * stride + c;
+      const lanes p = sv[jj];
+      o0 += p * v_j[0], o1 += p * v_j[1], o2 += p * v_j[2], o3 += p * v_j[3];
+    }
+    o[c] = o0, o[c + 1] = o1, o[c + 2] = o2, o[c + 3] = o3;
+  }
+  for (; c < d; ++c) {
+    lanes oc{};
+    for (int64_t jj = 0; jj < n; ++jj) oc += sv[jj] * in.v[jj * stride + c];
+    o[c] = oc;
+  }
+  for (int l = 0; l < rows; ++l) {
+    const float inv = 1.0f / sum[l];
+    float* o_i = out + (i0 + l) * out_stride;
+    for (c = 0; c < d; ++c) o_i[c] = o[c][l] * inv;
+    if (lse) lse[i0 + l] = m[l] + std::log(sum[l]);
+  }
 }
 
 void head_forward(const AttentionRows& in, float* out, int64_t out_stride, float* lse,
                   float* scratch) {
-  const int64_t n = in.n, d = in.d;
-  float* k_t = scratch;      // [d, n]
-  float* v_t = k_t + d * n;  // [d, n]
-  float* s = v_t + d * n;    // [n]
-  transpose_rows(in.k, in.stride, n, d, k_t);
-  transpose_rows(in.v, in.stride, n, d, v_t);
-  for (int64_t i = 0; i < n; ++i) {
-    scores_row(in.q + i * in.stride, k_t, n, d, in.scale, s);
-    const float m = row_max(s, n);  // softmax shifted by the row maximum
-    const float sum = exp_row(s, n, m);
-    const float inv = 1.0f / sum;
-    float* o = out + i * out_stride;
-    for (int64_t c = 0; c < d; ++c) o[c] = dot(s, v_t + c * n, n) * inv;
-    if (lse) lse[i] = m + std::log(sum);
-  }
+  for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes)
+    query_block_forward(in, i0, out, out_stride, lse, scratch);
 }
 
 void head_backward(const AttentionRows& in, const float* lse, const float* d_out,

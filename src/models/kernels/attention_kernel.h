@@ -9,6 +9,10 @@
 
 namespace ddpm::kernels {
 
+/// The largest channels per head the kernels take (the forward keeps a block's queries and
+/// outputs, kMaxHeadDim × 8 floats each, in local arrays).
+constexpr int64_t kMaxHeadDim = 32;
+
 struct AttentionProblem {
   const float* qkv;
   int64_t batch, tokens, channels, heads;

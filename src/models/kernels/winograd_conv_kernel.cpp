@@ -279,13 +279,18 @@ DDPM_WINO_INLINE void gather_window(const float* planes, int lanes, const TileGr
     return;
   }
   alignas(32) float buf[8][s][8] = {};
-  const int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + s, W);
+  // A fixed count of conditional copies, not a loop over the columns inside the image: GCC turns
+  // that into a call to memcpy per row (5 % of fashion-mnist's sampling time, where most tiles
+  // of the 4×4 to 16×16 maps touch an edge).
   for (int l = 0; l < lanes; ++l)
     for (int i = 0; i < s; ++i) {
       const int64_t y = y0 + i;
       if (y < 0 || y >= H) continue;
       const float* src = planes + l * HW + y * W;
-      for (int64_t x = xa; x < xb; ++x) buf[l][i][x - x0] = src[x];
+      for (int j = 0; j < s; ++j) {
+        const int64_t x = x0 + j;
+        if (x >= 0 && x < W) buf[l][i][j] = src[x];
+      }
     }
   for (int i = 0; i < s; ++i) {
     v8 r[8];
