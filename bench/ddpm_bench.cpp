@@ -30,11 +30,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -542,15 +544,24 @@ int run(const Flags& f) {
     fmt::print("wrote {}\n", f.json_path);
   }
   if (const auto timings = ddpm::conv3x3_measurements(); !timings.empty()) {
-    // The autotune's table: every 3x3 layer shape it measured, and what it kept.
+    // The autotune's table: every layer shape it measured, and what it kept.
     const auto choices = ddpm::conv3x3_choices();
-    fmt::print("\n3x3 convolutions, autotuned (median ms; +grad: forward + backward):\n");
-    fmt::print("{:<26} {:>9} {:>9} {:>9} {:>8}  {}\n", "N x C->K x H x W", "oneDNN", "F(2x2)",
-               "F(4x4)", "best/1DNN", "kept");
-    for (const auto& [key, t] : timings)
-      fmt::print("{:<26} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.2f}x  {}\n", key, 1e3 * t.onednn,
-                 1e3 * t.winograd2, 1e3 * t.winograd4,
-                 t.onednn / std::min(t.winograd2, t.winograd4), ddpm::to_string(choices.at(key)));
+    auto ms = [](double seconds) {
+      return std::isnan(seconds) ? std::string("-") : fmt::format("{:.3f}", 1e3 * seconds);
+    };
+    fmt::print(
+        "\nConvolutions, autotuned (median ms; +grad: forward + backward; 1x1: the residual "
+        "shortcuts, without gradients):\n");
+    fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "N x C->K x H x W", "oneDNN", "F(2x2)",
+               "F(4x4)", "pointwise", "best/1DNN", "kept");
+    for (const auto& [key, t] : timings) {
+      double best = std::numeric_limits<double>::infinity();
+      for (double candidate : {t.winograd2, t.winograd4, t.pointwise})
+        if (!std::isnan(candidate)) best = std::min(best, candidate);
+      fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>8.2f}x  {}\n", key, ms(t.onednn),
+                 ms(t.winograd2), ms(t.winograd4), ms(t.pointwise), t.onednn / best,
+                 ddpm::to_string(choices.at(key)));
+    }
   }
   if (!same_network) {
     fmt::print(stderr, "error: the peer's forward pass differs from ours by more than {:g}\n",

@@ -24,10 +24,11 @@ struct OpStats {
 struct OpProfile {
   std::vector<OpStats> ops;         ///< slowest first
   std::vector<OpStats> categories;  ///< the same, summed by category, slowest first
-  double total_ms = 0;              ///< wall time per repeat (profiler on)
+  double total_ms = 0;              ///< wall time per repeat (profiler on, shapes off)
 };
 
-/// Runs `work` `repeats` times under the profiler and aggregates per operator. Self time is the
+/// Runs `work` `repeats` times under the profiler and aggregates per operator, then once more
+/// with the input shapes recorded for the FLOPs. Self time is the
 /// operator's range minus the ranges nested inside it on the same thread.
 OpProfile profile_ops(const std::function<void()>& work, int repeats);
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/conv3x3.h"
 #include "models/fused_attention.h"
 
 namespace ddpm {
@@ -27,17 +28,28 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), N = H * W;
   // Normalising the 4-D map equals diffusers' GroupNorm over [B, C, HW], and also covers
   // BatchNorm2d.
-  auto h = group_norm_.defined() ? group_norm_(x) : x;             // [B, C, H, W]
-  auto tokens = h.flatten(2).transpose(1, 2).reshape({B * N, C});  // [B·HW, C]
+  auto h = group_norm_.defined() ? group_norm_(x) : x;  // [B, C, H, W]
   // q, k, v in one product with the three weights stacked (the same dot products as three
   // Linear layers): [B·HW, 3C] = q | k | v.
   auto w = torch::cat({to_q->weight, to_k->weight, to_v->weight});  // [3C, C]
   auto b = torch::cat({to_q->bias, to_k->bias, to_v->bias});        // [3C]
+  // 1 / √d as in diffusers' AttnProcessor (its baddbmm alpha).
+  const double scale = 1.0 / std::sqrt(double(dim_head_));
+  const bool grad =
+      torch::GradMode::is_enabled() && (x.requires_grad() || to_q->weight.requires_grad());
+  if (!grad && x.is_cpu() && x.scalar_type() == torch::kFloat &&
+      dim_head_ <= kFusedAttentionMaxHeadDim) {
+    // Sampling with small heads: everything on the NCHW maps as they lie, the projections as 1×1
+    // convolutions, the attention on channel-major q, k, v; no transposing copies.
+    auto qkv = conv1x1(h, w, b).view({B, 3 * C, N});  // [B, 3C, HW]
+    auto heads = fused_attention_channels_first(qkv, heads_, scale).view({B, C, H, W});
+    auto out = conv1x1(heads, out_proj_->weight, out_proj_->bias).add_(x);  // + residual
+    return options_.rescale_output_factor == 1.0 ? out : out / options_.rescale_output_factor;
+  }
+  auto tokens = h.flatten(2).transpose(1, 2).reshape({B * N, C});  // [B·HW, C]
   // mm, then the bias in place: addmm first copies the broadcast bias into its [B·HW, 3C] output
   // (10 ms a call for ddpm-cifar10's 2048 × 768 in the sampling profile, more than the product).
   auto qkv = torch::mm(tokens, w.t()).add_(b).view({B, N, 3 * C});  // [B, HW, 3C]
-  // 1/√d as in diffusers' AttnProcessor (its baddbmm alpha).
-  const double scale = 1.0 / std::sqrt(double(dim_head_));
   torch::Tensor out;  // [B, HW, C], heads side by side
   if (fused_attention_applies(qkv, heads_)) {
     // Small heads on the CPU: one fused pass per (sample, head), see models/fused_attention.h.

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "models/kernels/pointwise_conv_kernel.h"
 #include "models/kernels/winograd_conv_kernel.h"
 
 namespace ddpm {
@@ -17,7 +18,8 @@ const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>() {
   static const EnumTable<Conv3x3Algorithm> table{"3x3 convolution algorithm",
                                                  {{Conv3x3Algorithm::onednn, "onednn"},
                                                   {Conv3x3Algorithm::winograd2, "winograd2"},
-                                                  {Conv3x3Algorithm::winograd4, "winograd4"}}};
+                                                  {Conv3x3Algorithm::winograd4, "winograd4"},
+                                                  {Conv3x3Algorithm::pointwise, "pointwise"}}};
   return table;
 }
 
@@ -168,9 +170,36 @@ bool eligible(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
          c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
 }
 
+/// The pointwise kernel's 1×1 convolution (no autograd: callers need no gradient).
+torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& w,
+                             const torch::Tensor& b) {
+  TORCH_CHECK(
+      w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && x.dim() == 4 && x.size(1) == w.size(1),
+      "the pointwise kernel takes x [N, C, H, W] and w [K, C, 1, 1], got ", x.sizes(), " and ",
+      w.sizes());
+  const auto input = x.contiguous(), weight = w.contiguous();
+  const auto bias = b.defined() ? b.contiguous() : b;
+  const kernels::PointwiseShape s{input.size(0), input.size(1), weight.size(0),
+                                  input.size(2) * input.size(3)};
+  auto y = torch::empty({s.batch, s.out_channels, input.size(2), input.size(3)}, input.options());
+  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{input, weight});
+  kernels::pointwise_conv_forward(s, input.data_ptr<float>(), weight.data_ptr<float>(),
+                                  bias.defined() ? bias.data_ptr<float>() : nullptr,
+                                  y.data_ptr<float>());
+  return y;
+}
+
 torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
   if (a == Conv3x3Algorithm::onednn) return conv->forward(x);
   return winograd_conv3x3(x, conv->weight, conv->bias, a);
+}
+
+/// A 1×1 convolution with w [K, C, 1, 1] by oneDNN or the pointwise kernel.
+torch::Tensor run_1x1(Conv3x3Algorithm a, const torch::Tensor& x, const torch::Tensor& w,
+                      const torch::Tensor& b) {
+  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv(x, w, b);
+  TORCH_CHECK(a == Conv3x3Algorithm::onednn, "a 1x1 convolution cannot run as ", to_string(a));
+  return torch::conv2d(x, w, b);
 }
 
 /// Median seconds of `f` over 3 runs after one warm-up.
@@ -219,15 +248,50 @@ Conv3x3Algorithm measure(torch::nn::Conv2d& conv, const torch::Tensor& x, bool g
   for (auto& p : conv->parameters()) p.mutable_grad() = grads[i++];
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    g_timings[key] = {onednn, w2, w4};
+    auto& t = g_timings[key];
+    t.onednn = onednn, t.winograd2 = w2, t.winograd4 = w4;
   }
   const auto best = w4 <= w2 ? Conv3x3Algorithm::winograd4 : Conv3x3Algorithm::winograd2;
   return std::min(w2, w4) < kMargin * onednn ? best : Conv3x3Algorithm::onednn;
 }
 
+/// A 1×1 layer without gradients: oneDNN or the pointwise kernel.
+Conv3x3Algorithm measure_1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                             const std::string& key) {
+  torch::NoGradGuard no_grad;
+  const double onednn = median_seconds([&] { run_1x1(Conv3x3Algorithm::onednn, x, w, b); });
+  const double pointwise = median_seconds([&] { run_1x1(Conv3x3Algorithm::pointwise, x, w, b); });
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto& t = g_timings[key];
+    t.onednn = onednn, t.pointwise = pointwise;
+  }
+  return pointwise < kMargin * onednn ? Conv3x3Algorithm::pointwise : Conv3x3Algorithm::onednn;
+}
+
 std::string shape_key(const torch::Tensor& x, int64_t out_channels, bool grad) {
   return fmt::format("{}x{}->{}x{}x{}{}", x.size(0), x.size(1), out_channels, x.size(2), x.size(3),
                      grad ? "+grad" : "");
+}
+
+/// The algorithm for shape `key`: decided before (in this process, or pinned), else as the
+/// tuning store has it, else measured (and recorded there).
+template <typename Measure>
+Conv3x3Algorithm decide(const std::string& key, Measure&& measure) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);  // not held while running: the cache takes it
+    if (auto it = g_choices.find(key); it != g_choices.end()) return it->second;
+  }
+  std::shared_ptr<Conv3x3TuningStore> store;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    store = g_store;
+  }
+  std::optional<Conv3x3Algorithm> found = store ? store->find(key) : std::nullopt;
+  const auto chosen = found ? *found : measure();
+  if (store && !found) store->record(key, chosen);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_choices.emplace(key, chosen).first->second;  // another thread's decision stands
 }
 
 }  // namespace
@@ -308,24 +372,29 @@ torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const bool grad =
       torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad());
   const auto key = shape_key(x, conv->weight.size(0), grad);
-  std::optional<Conv3x3Algorithm> decided;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);  // not held while running: the cache takes it
-    if (auto it = g_choices.find(key); it != g_choices.end()) decided = it->second;
-  }
-  if (!decided) {
-    std::shared_ptr<Conv3x3TuningStore> store;
-    {
-      std::lock_guard<std::mutex> lock(g_mutex);
-      store = g_store;
-    }
-    std::optional<Conv3x3Algorithm> found = store ? store->find(key) : std::nullopt;
-    const auto chosen = found ? *found : measure(conv, x, grad, key);
-    if (store && !found) store->record(key, chosen);
-    std::lock_guard<std::mutex> lock(g_mutex);
-    decided = g_choices.emplace(key, chosen).first->second;  // another thread's decision stands
-  }
-  return run(*decided, conv, x);
+  return run(decide(key, [&] { return measure(conv, x, grad, key); }), conv, x);
+}
+
+torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  const auto& o = conv->options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  const bool plain = (*o.kernel_size())[0] == 1 && (*o.kernel_size())[1] == 1 &&
+                     (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
+                     (**padding)[0] == 0 && (**padding)[1] == 0 && o.groups() == 1;
+  return plain ? conv1x1(x, conv->weight, conv->bias) : conv->forward(x);
+}
+
+torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const auto w4 = w.dim() == 2 ? w.view({w.size(0), w.size(1), 1, 1}) : w;  // [K, C, 1, 1]
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (w.requires_grad() || x.requires_grad() || (b.defined() && b.requires_grad()));
+  const bool eligible = x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() == 4 &&
+                        w4.scalar_type() == torch::kFloat && w4.dim() == 4 && w4.size(2) == 1 &&
+                        w4.size(3) == 1;
+  if (grad || g_policy.load() != Conv3x3Policy::automatic || !eligible)
+    return torch::conv2d(x, w4, b);
+  const auto key = shape_key(x, w4.size(0), false) + " 1x1";
+  return run_1x1(decide(key, [&] { return measure_1x1(x, w4, b, key); }), x, w4, b);
 }
 
 }  // namespace ddpm

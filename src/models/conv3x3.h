@@ -14,12 +14,19 @@
 // program's is automatic (DDPM_CONV). Sampling reuses the transformed weights of a parameter
 // until it changes (its version counter moves, or its storage).
 //
+// The 1×1 convolutions of the residual blocks' shortcuts go the same way when no gradient is
+// needed (sampling, evaluation): oneDNN or the pointwise kernel (models/kernels/
+// pointwise_conv_kernel.h), measured per shape under the automatic policy only; with a
+// gradient, and under the fixed policies, they stay on oneDNN.
+//
 //   ResnetBlock: h = conv3x3(conv1, x);   // instead of conv1(x)
+//                s = conv1x1(conv_shortcut, x);
 //   set_conv3x3_policy(Conv3x3Policy::onednn);   // the reference path
 #pragma once
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,7 +36,8 @@
 
 namespace ddpm {
 
-enum class Conv3x3Algorithm { onednn, winograd2, winograd4 };
+/// pointwise: 1×1 layers only (their shape keys end in " 1x1").
+enum class Conv3x3Algorithm { onednn, winograd2, winograd4, pointwise };
 template <>
 const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>();
 
@@ -52,9 +60,12 @@ nlohmann::json conv3x3_choices_to_json(const std::map<std::string, Conv3x3Algori
 /// allowed ones).
 std::map<std::string, Conv3x3Algorithm> conv3x3_choices_from_json(const nlohmann::json& json);
 /// The autotune's measurements so far: shape key → median seconds of oneDNN, F(2×2), F(4×4)
-/// (forward, or forward + backward for "+grad" shapes).
+/// (forward, or forward + backward for "+grad" shapes), or of oneDNN and the pointwise kernel
+/// for 1×1 shapes; NaN for what was not measured.
 struct Conv3x3Timing {
-  double onednn, winograd2, winograd4;
+  static constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+  double onednn = kNotMeasured, winograd2 = kNotMeasured, winograd4 = kNotMeasured,
+         pointwise = kNotMeasured;
 };
 std::map<std::string, Conv3x3Timing> conv3x3_measurements();
 
@@ -77,6 +88,14 @@ inline constexpr int kConv3x3KernelRevision = 3;
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.
 torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x);
+
+/// conv(x) with the algorithm for this shape when `conv` is a 1×1, stride-1, unpadded, ungrouped,
+/// float32 CPU convolution, no gradient is needed and the policy is automatic;
+/// conv->forward(x) otherwise.
+torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x);
+/// The same for x [N, C, H, W] and weights as tensors: w [K, C, 1, 1], or [K, C] (a linear
+/// layer's, applied at every pixel), b [K] or undefined.
+torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 
 /// The Winograd convolution itself (x [N, C, H, W], w [K, C, 3, 3], b [K] or undefined), with
 /// autograd: dx by the same kernel on the flipped weights, dw in the Winograd domain.

@@ -64,4 +64,23 @@ torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double sc
   return FusedAttentionFunction::apply(packed, heads, scale);
 }
 
+torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t heads,
+                                             double scale) {
+  TORCH_CHECK(qkv.dim() == 3 && fused_attention_applies(qkv.transpose(1, 2), heads),
+              "fused_attention_channels_first takes CPU float32 projections [B, 3C, N] with C / "
+              "heads ≤ ",
+              kFusedAttentionMaxHeadDim, ", got ", qkv.sizes(), " ", qkv.dtype(), " on ",
+              qkv.device(), " with ", heads, " heads");
+  TORCH_CHECK(!(torch::GradMode::is_enabled() && qkv.requires_grad()),
+              "fused_attention_channels_first has no backward pass; use fused_attention");
+  const auto packed = qkv.contiguous();
+  RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
+  auto out = torch::empty({packed.size(0), packed.size(1) / 3, packed.size(2)}, packed.options());
+  kernels::AttentionProblem p{packed.data_ptr<float>(), packed.size(0), packed.size(2),
+                              packed.size(1) / 3,       heads,          float(scale)};
+  p.channel_major = true;
+  kernels::attention_forward(p, out.data_ptr<float>(), nullptr);
+  return out;
+}
+
 }  // namespace ddpm

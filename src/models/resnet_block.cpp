@@ -49,7 +49,7 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     h = torch::silu(conv3x3(conv1, norm1_(x)));  // [B, out, H, W]  (Conv2D(activation=swish))
     h = add_time(h, temb);
     h = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()));  // [B, out, H, W]
-    return h + (conv_shortcut.is_empty() ? x : conv_shortcut(x));
+    return h + (conv_shortcut.is_empty() ? x : conv1x1(conv_shortcut, x));
   }
   h = conv3x3(conv1, norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
   if (o.time_scale_shift == ResnetTimeScaleShift::scale_shift && !time_emb_proj.is_empty()) {
@@ -67,7 +67,7 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     h = norm2_.forward(h, t, /*silu=*/true);  // silu(norm2(h + t))  [B, out, H, W]
   }
   h = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()));  // [B, out, H, W]
-  auto shortcut = conv_shortcut.is_empty() ? x : conv_shortcut(x);            // [B, out, H, W]
+  auto shortcut = conv_shortcut.is_empty() ? x : conv1x1(conv_shortcut, x);   // [B, out, H, W]
   auto out = shortcut + h;
   return o.output_scale_factor == 1.0 ? out : out / o.output_scale_factor;
 }

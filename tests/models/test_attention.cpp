@@ -1,9 +1,11 @@
-// Attention against a hand-written single-head computation, and head splitting.
+// Attention against a hand-written single-head computation, head splitting, and the sampling
+// path (no gradients: 1×1 projections, channel-major heads) against the training path.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "models/attention.h"
+#include "models/conv3x3.h"
 
 namespace ddpm {
 namespace {
@@ -45,6 +47,24 @@ TEST(Attention, HeadsSplitChannels) {
   EXPECT_EQ(attn(torch::randn({1, 16, 2, 2})).sizes(), (std::vector<int64_t>{1, 16, 2, 2}));
   o.head_dim = 5;
   EXPECT_THROW(Attention{o}, c10::Error);
+}
+
+TEST(Attention, SamplingPathMatchesTheTrainingPath) {
+  torch::manual_seed(4);
+  AttentionOptions o;
+  o.channels = 24;
+  o.head_dim = 8;  // 3 heads: the fused kernels
+  o.norm = NormOptions{NormType::group, 4, 1e-5, 0.01};
+  Attention attn(o);
+  auto x = torch::randn({3, 24, 5, 7});
+  const auto training = attn(x.clone().requires_grad_()).detach();  // token-major, autograd
+  for (const auto policy : {Conv3x3Policy::onednn, Conv3x3Policy::automatic}) {
+    set_conv3x3_policy(policy);  // the 1×1 projections by oneDNN, then as measured
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(attn(x), training, 1e-5, 1e-5)) << to_string(policy);
+  }
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::onednn);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "models/cpu_math.h"
@@ -11,15 +12,24 @@ namespace ddpm::kernels {
 
 namespace {
 
-// One (sample, head): q_i, k_i, v_i are `d` floats at q + i·stride (k, v likewise).
+// One (sample, head): channel c of token i of q is q[i·stride + c·channel_stride] (k, v
+// likewise); channel_stride is 1 in the token-major layout (the backward pass's), N in the
+// channel-major one.
 struct AttentionRows {
   const float* q;
   const float* k;
   const float* v;
-  int64_t stride;  ///< floats from one row of q (k, v) to the next
+  int64_t stride;  ///< floats from one token of q (k, v) to the next
   int64_t n;       ///< tokens N
   int64_t d;       ///< channels per head
   float scale;
+  int64_t channel_stride = 1;  ///< floats from one channel to the next
+};
+
+/// Where a head's output goes: channel c of token i at at[i·stride + c·channel_stride].
+struct OutRows {
+  float* at;
+  int64_t stride, channel_stride;
 };
 
 /// dst[c·n + j] = src[j·stride + c]: rows of d channels into d columns of n contiguous floats, so
@@ -81,35 +91,36 @@ int64_t scratch_floats(int64_t n, int64_t d) {
 /// Lanes past the last query (i0 + lane ≥ n) compute on zeros and are not stored. `s` holds
 /// n · kQueryLanes floats.
 DDPM_CPU_CLONES
-void query_block_forward(const AttentionRows& in, int64_t i0, float* out, int64_t out_stride,
-                         float* lse, float* s) {
+void query_block_forward(const AttentionRows& in, int64_t i0, const OutRows& out, float* lse,
+                         float* s) {
   using lanes = float __attribute__((vector_size(kQueryLanes * sizeof(float))));
   using lanes_in_s = float __attribute__((vector_size(kQueryLanes * sizeof(float)), aligned(4)));
   constexpr int L = kQueryLanes;
-  const int64_t n = in.n, d = in.d, stride = in.stride;
+  const int64_t n = in.n, d = in.d, ts = in.stride, cs = in.channel_stride;
   const int rows = int(std::min<int64_t>(L, n - i0));
   lanes qt[kMaxHeadDim];  // the block's queries, scaled, transposed: qt[c][lane]
   for (int64_t c = 0; c < d; ++c)
-    for (int l = 0; l < L; ++l) qt[c][l] = l < rows ? in.q[(i0 + l) * stride + c] * in.scale : 0;
+    for (int l = 0; l < L; ++l) qt[c][l] = l < rows ? in.q[(i0 + l) * ts + c * cs] * in.scale : 0;
   lanes m = lanes{} - std::numeric_limits<float>::infinity();
   lanes_in_s* sv = reinterpret_cast<lanes_in_s*>(s);
   // Four keys at a time: four independent chains of multiply-adds, qt[c] loaded once for four.
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* k_j = in.k + j * stride;
+    const float* k_j = in.k + j * ts;
     lanes a0{}, a1{}, a2{}, a3{};
     for (int64_t c = 0; c < d; ++c) {
-      a0 += qt[c] * k_j[c];
-      a1 += qt[c] * k_j[stride + c];
-      a2 += qt[c] * k_j[2 * stride + c];
-      a3 += qt[c] * k_j[3 * stride + c];
+      const float* k_c = k_j + c * cs;
+      a0 += qt[c] * k_c[0];
+      a1 += qt[c] * k_c[ts];
+      a2 += qt[c] * k_c[2 * ts];
+      a3 += qt[c] * k_c[3 * ts];
     }
     sv[j] = a0, sv[j + 1] = a1, sv[j + 2] = a2, sv[j + 3] = a3;
   }
   for (; j < n; ++j) {
-    const float* k_j = in.k + j * stride;
+    const float* k_j = in.k + j * ts;
     lanes a{};
-    for (int64_t c = 0; c < d; ++c) a += qt[c] * k_j[c];
+    for (int64_t c = 0; c < d; ++c) a += qt[c] * k_j[c * cs];
     sv[j] = a;
   }
   for (j = 0; j < n; ++j) m = sv[j] > m ? sv[j] : m;  // softmax shifted by the row maximum
@@ -127,29 +138,27 @@ void query_block_forward(const AttentionRows& in, int64_t i0, float* out, int64_
   for (; c + 4 <= d; c += 4) {
     lanes o0{}, o1{}, o2{}, o3{};
     for (int64_t jj = 0; jj < n; ++jj) {
-      const float* v_j = in.v + jj * stride + c;
+      const float* v_j = in.v + jj * ts + c * cs;
       const lanes p = sv[jj];
-      o0 += p * v_j[0], o1 += p * v_j[1], o2 += p * v_j[2], o3 += p * v_j[3];
+      o0 += p * v_j[0], o1 += p * v_j[cs], o2 += p * v_j[2 * cs], o3 += p * v_j[3 * cs];
     }
     o[c] = o0, o[c + 1] = o1, o[c + 2] = o2, o[c + 3] = o3;
   }
   for (; c < d; ++c) {
     lanes oc{};
-    for (int64_t jj = 0; jj < n; ++jj) oc += sv[jj] * in.v[jj * stride + c];
+    for (int64_t jj = 0; jj < n; ++jj) oc += sv[jj] * in.v[jj * ts + c * cs];
     o[c] = oc;
   }
   for (int l = 0; l < rows; ++l) {
     const float inv = 1.0f / sum[l];
-    float* o_i = out + (i0 + l) * out_stride;
-    for (c = 0; c < d; ++c) o_i[c] = o[c][l] * inv;
+    float* o_i = out.at + (i0 + l) * out.stride;
+    for (c = 0; c < d; ++c) o_i[c * out.channel_stride] = o[c][l] * inv;
     if (lse) lse[i0 + l] = m[l] + std::log(sum[l]);
   }
 }
 
-void head_forward(const AttentionRows& in, float* out, int64_t out_stride, float* lse,
-                  float* scratch) {
-  for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes)
-    query_block_forward(in, i0, out, out_stride, lse, scratch);
+void head_forward(const AttentionRows& in, const OutRows& out, float* lse, float* scratch) {
+  for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes) query_block_forward(in, i0, out, lse, scratch);
 }
 
 void head_backward(const AttentionRows& in, const float* lse, const float* d_out,
@@ -201,16 +210,22 @@ struct HeadAt {
 /// each thread with its own scratch_floats(N, d) floats.
 template <typename F>
 void for_each_head(const AttentionProblem& p, F&& f) {
-  const int64_t C = p.channels, d = C / p.heads, pairs = p.batch * p.heads;
+  const int64_t C = p.channels, N = p.tokens, d = C / p.heads, pairs = p.batch * p.heads;
 #pragma omp parallel if (pairs > 1)
   {
-    std::vector<float> scratch(static_cast<size_t>(scratch_floats(p.tokens, d)));
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats(N, d)));
 #pragma omp for schedule(static)
     for (int64_t bh = 0; bh < pairs; ++bh) {
       const int64_t b = bh / p.heads, h = bh % p.heads;
-      const float* base = p.qkv + b * p.tokens * 3 * C + h * d;
-      const AttentionRows rows{base, base + C, base + 2 * C, 3 * C, p.tokens, d, p.scale};
-      f(HeadAt{rows, b * p.tokens * C + h * d, bh * p.tokens}, scratch.data());
+      if (p.channel_major) {  // [B, 3C, N]: head h's channels are planes h·d .. h·d + d − 1
+        const float* base = p.qkv + b * 3 * C * N + h * d * N;
+        const AttentionRows rows{base, base + C * N, base + 2 * C * N, 1, N, d, p.scale, N};
+        f(HeadAt{rows, b * C * N + h * d * N, bh * N}, scratch.data());
+      } else {  // [B, N, 3C]
+        const float* base = p.qkv + b * N * 3 * C + h * d;
+        const AttentionRows rows{base, base + C, base + 2 * C, 3 * C, N, d, p.scale};
+        f(HeadAt{rows, b * N * C + h * d, bh * N}, scratch.data());
+      }
     }
   }
 }
@@ -218,14 +233,17 @@ void for_each_head(const AttentionProblem& p, F&& f) {
 }  // namespace
 
 void attention_forward(const AttentionProblem& p, float* out, float* lse) {
+  const int64_t out_stride = p.channel_major ? 1 : p.channels;
+  const int64_t out_channel_stride = p.channel_major ? p.tokens : 1;
   for_each_head(p, [&](const HeadAt& at, float* scratch) {
-    head_forward(at.rows, out + at.out_offset, p.channels, lse ? lse + at.lse_offset : nullptr,
-                 scratch);
+    head_forward(at.rows, {out + at.out_offset, out_stride, out_channel_stride},
+                 lse ? lse + at.lse_offset : nullptr, scratch);
   });
 }
 
 void attention_backward(const AttentionProblem& p, const float* lse, const float* d_out,
                         float* d_qkv) {
+  if (p.channel_major) throw std::invalid_argument("attention_backward: token-major layout only");
   const int64_t C = p.channels;
   for_each_head(p, [&](const HeadAt& at, float* scratch) {
     // The gradient of q, k, v sits where they sit in qkv.

@@ -17,6 +17,9 @@ struct AttentionProblem {
   const float* qkv;
   int64_t batch, tokens, channels, heads;
   float scale;  ///< applied to q·k
+  /// qkv [B, 3C, N] and out [B, C, N] instead (the NCHW maps' layout, for 1×1 projections; the
+  /// forward pass only).
+  bool channel_major = false;
 };
 
 /// out_i = Σ_j softmax_j(scale · q_i·k_j) v_j per head; and, when lse is not null,
