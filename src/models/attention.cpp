@@ -4,6 +4,7 @@
 
 #include "models/conv3x3.h"
 #include "models/fused_attention.h"
+#include "models/gemm_attention.h"
 
 namespace ddpm {
 
@@ -37,12 +38,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const double scale = 1.0 / std::sqrt(double(dim_head_));
   const bool grad =
       torch::GradMode::is_enabled() && (x.requires_grad() || to_q->weight.requires_grad());
-  if (!grad && x.is_cpu() && x.scalar_type() == torch::kFloat &&
-      dim_head_ <= kFusedAttentionMaxHeadDim) {
-    // Sampling with small heads: everything on the NCHW maps as they lie, the projections as 1×1
-    // convolutions, the attention on channel-major q, k, v; no transposing copies.
+  const bool small_heads = dim_head_ <= kFusedAttentionMaxHeadDim;
+  if (!grad && x.is_cpu() && x.scalar_type() == torch::kFloat && (small_heads || N % 8 == 0)) {
+    // Sampling: everything on the NCHW maps as they lie, the projections as 1×1 convolutions,
+    // the attention on channel-major q, k, v (small heads: the fused kernel; wide ones: two
+    // GEMMs around a softmax); no transposing copies.
     auto qkv = conv1x1(h, w, b).view({B, 3 * C, N});  // [B, 3C, HW]
-    auto heads = fused_attention_channels_first(qkv, heads_, scale).view({B, C, H, W});
+    auto heads = (small_heads ? fused_attention_channels_first(qkv, heads_, scale)
+                              : gemm_attention_channels_first(qkv, heads_, scale))
+                     .view({B, C, H, W});
     auto out = conv1x1(heads, out_proj_->weight, out_proj_->bias).add_(x);  // + residual
     return options_.rescale_output_factor == 1.0 ? out : out / options_.rescale_output_factor;
   }

@@ -55,13 +55,20 @@ TEST(Attention, SamplingPathMatchesTheTrainingPath) {
   o.channels = 24;
   o.head_dim = 8;  // 3 heads: the fused kernels
   o.norm = NormOptions{NormType::group, 4, 1e-5, 0.01};
-  Attention attn(o);
-  auto x = torch::randn({3, 24, 5, 7});
-  const auto training = attn(x.clone().requires_grad_()).detach();  // token-major, autograd
-  for (const auto policy : {Conv3x3Policy::onednn, Conv3x3Policy::automatic}) {
-    set_conv3x3_policy(policy);  // the 1×1 projections by oneDNN, then as measured
-    torch::NoGradGuard no_grad;
-    EXPECT_TRUE(torch::allclose(attn(x), training, 1e-5, 1e-5)) << to_string(policy);
+  Attention small(o);
+  o.channels = 80;
+  o.head_dim = 40;  // 2 heads: the strided GEMMs at 5×8 tokens, the matmuls at 5×7
+  Attention wide(o);
+  for (auto [attn, x] :
+       {std::pair{small, torch::randn({3, 24, 5, 7})}, std::pair{wide, torch::randn({2, 80, 5, 8})},
+        std::pair{wide, torch::randn({2, 80, 5, 7})}}) {
+    const auto training = attn(x.clone().requires_grad_()).detach();  // token-major, autograd
+    for (const auto policy : {Conv3x3Policy::onednn, Conv3x3Policy::automatic}) {
+      set_conv3x3_policy(policy);  // the 1×1 projections by oneDNN, then as measured
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(torch::allclose(attn(x), training, 1e-5, 1e-5))
+          << to_string(policy) << " " << x.sizes() << " heads " << attn->heads();
+    }
   }
   reset_conv3x3_choices();
   set_conv3x3_policy(Conv3x3Policy::onednn);
