@@ -170,6 +170,23 @@ bool eligible(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
          c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
 }
 
+/// The pointwise kernel's 1×1 convolution of cat({x1, x2}, 1) without the concatenation.
+torch::Tensor pointwise_conv_concat(const torch::Tensor& x1, const torch::Tensor& x2,
+                                    const torch::Tensor& w, const torch::Tensor& b) {
+  const auto a = x1.contiguous(), c = x2.contiguous(), weight = w.contiguous();
+  const auto bias = b.defined() ? b.contiguous() : b;
+  const kernels::PointwiseShape s{a.size(0), a.size(1) + c.size(1), weight.size(0),
+                                  a.size(2) * a.size(3)};
+  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == s.in_channels,
+              "the pointwise kernel takes w [K, C1 + C2, 1, 1], got ", w.sizes());
+  auto y = torch::empty({s.batch, s.out_channels, a.size(2), a.size(3)}, a.options());
+  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{a, c, weight});
+  kernels::pointwise_conv_forward_concat(
+      s, a.data_ptr<float>(), a.size(1), c.data_ptr<float>(), weight.data_ptr<float>(),
+      bias.defined() ? bias.data_ptr<float>() : nullptr, y.data_ptr<float>());
+  return y;
+}
+
 /// The pointwise kernel's 1×1 convolution (no autograd: callers need no gradient).
 torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& w,
                              const torch::Tensor& b) {
@@ -269,9 +286,12 @@ Conv3x3Algorithm measure_1x1(const torch::Tensor& x, const torch::Tensor& w, con
   return pointwise < kMargin * onednn ? Conv3x3Algorithm::pointwise : Conv3x3Algorithm::onednn;
 }
 
+std::string shape_key(int64_t n, int64_t c, int64_t k, int64_t h, int64_t w, bool grad) {
+  return fmt::format("{}x{}->{}x{}x{}{}", n, c, k, h, w, grad ? "+grad" : "");
+}
+
 std::string shape_key(const torch::Tensor& x, int64_t out_channels, bool grad) {
-  return fmt::format("{}x{}->{}x{}x{}{}", x.size(0), x.size(1), out_channels, x.size(2), x.size(3),
-                     grad ? "+grad" : "");
+  return shape_key(x.size(0), x.size(1), out_channels, x.size(2), x.size(3), grad);
 }
 
 /// The algorithm for shape `key`: decided before (in this process, or pinned), else as the
@@ -382,6 +402,35 @@ torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x) {
                      (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
                      (**padding)[0] == 0 && (**padding)[1] == 0 && o.groups() == 1;
   return plain ? conv1x1(x, conv->weight, conv->bias) : conv->forward(x);
+}
+
+torch::Tensor conv1x1_concat(torch::nn::Conv2d& conv, const torch::Tensor& x1,
+                             const torch::Tensor& x2) {
+  const auto& o = conv->options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  const bool plain = (*o.kernel_size())[0] == 1 && (*o.kernel_size())[1] == 1 &&
+                     (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
+                     (**padding)[0] == 0 && (**padding)[1] == 0 && o.groups() == 1;
+  const auto& w = conv->weight;
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (w.requires_grad() || x1.requires_grad() || x2.requires_grad());
+  auto cpu_f32_maps = [](const torch::Tensor& t) {
+    return t.is_cpu() && t.scalar_type() == torch::kFloat && t.dim() == 4;
+  };
+  const bool eligible = plain && cpu_f32_maps(x1) && cpu_f32_maps(x2) &&
+                        w.scalar_type() == torch::kFloat && x1.size(0) == x2.size(0) &&
+                        x1.size(2) == x2.size(2) && x1.size(3) == x2.size(3);
+  if (grad || g_policy.load() != Conv3x3Policy::automatic || !eligible)
+    return conv1x1(conv, torch::cat({x1, x2}, 1));
+  // The same decision as for the concatenated input (measured on it the first time).
+  const auto key =
+      shape_key(x1.size(0), x1.size(1) + x2.size(1), w.size(0), x1.size(2), x1.size(3), false) +
+      " 1x1";
+  const auto a = decide(key, [&] {
+    return measure_1x1(torch::cat({x1, x2}, 1), w, conv->bias, key);
+  });
+  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv_concat(x1, x2, w, conv->bias);
+  return run_1x1(a, torch::cat({x1, x2}, 1), w, conv->bias);
 }
 
 torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {

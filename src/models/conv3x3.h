@@ -93,6 +93,10 @@ torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x);
 /// float32 CPU convolution, no gradient is needed and the policy is automatic;
 /// conv->forward(x) otherwise.
 torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x);
+/// conv1x1(conv, cat({x1, x2}, 1)), without the concatenation being made when the pointwise
+/// kernel runs (the UNet's skip connections; the same result bit for bit).
+torch::Tensor conv1x1_concat(torch::nn::Conv2d& conv, const torch::Tensor& x1,
+                             const torch::Tensor& x2);
 /// The same for x [N, C, H, W] and weights as tensors: w [K, C, 1, 1], or [K, C] (a linear
 /// layer's, applied at every pixel), b [K] or undefined.
 torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);

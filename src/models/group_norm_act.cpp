@@ -113,4 +113,36 @@ torch::Tensor group_norm_act(const torch::Tensor& x_in, const torch::Tensor& bia
   return silu ? torch::silu(h) : h;
 }
 
+torch::Tensor group_norm_act_concat(const torch::Tensor& x1, const torch::Tensor& x2,
+                                    const torch::Tensor& gamma, const torch::Tensor& beta,
+                                    int64_t groups, double eps, bool silu) {
+  const bool needs_grad =
+      torch::GradMode::is_enabled() &&
+      (x1.requires_grad() || x2.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+  const bool fast = !needs_grad && x1.dim() >= 2 && x2.dim() == x1.dim() &&
+                    x1.size(0) == x2.size(0) && x1.sizes().slice(2) == x2.sizes().slice(2) &&
+                    fast_path_applies(x1, {}, gamma, beta) &&
+                    fast_path_applies(x2, {}, gamma, beta);
+  if (!fast) return group_norm_act(torch::cat({x1, x2}, 1), {}, gamma, beta, groups, eps, silu);
+  const int64_t N = x1.size(0), C = x1.size(1) + x2.size(1);
+  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups, " groups do not divide ",
+              C, " channels");
+  TORCH_CHECK(gamma.numel() == C && beta.numel() == C, "group_norm_act: γ and β must have ", C,
+              " entries");
+  RECORD_FUNCTION("ddpm::group_norm_act", std::vector<c10::IValue>{x1, x2});
+  const auto a = x1.contiguous(), b = x2.contiguous();
+  const auto g = gamma.contiguous(), be = beta.contiguous();
+  auto shape = a.sizes().vec();
+  shape[1] = C;
+  auto y = torch::empty(shape, a.options());
+  auto stats = torch::empty({2, N, groups}, a.options());  // mean, rstd
+  kernels::GroupNormProblem p = problem(y, torch::empty({0}, a.options()), g, be, groups);
+  p.x = a.data_ptr<float>();
+  p.x2 = b.data_ptr<float>();
+  p.x_channels = a.size(1);
+  kernels::group_norm_act_forward(p, eps, silu, y.data_ptr<float>(), stats[0].data_ptr<float>(),
+                                  stats[1].data_ptr<float>());
+  return y;
+}
+
 }  // namespace ddpm

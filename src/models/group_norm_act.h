@@ -30,4 +30,11 @@ torch::Tensor group_norm_act(const torch::Tensor& x, const torch::Tensor& bias,
                              const torch::Tensor& gamma, const torch::Tensor& beta, int64_t groups,
                              double eps, bool silu);
 
+/// group_norm_act(cat({x1, x2}, 1), {}, γ, β, groups, eps, silu), without the concatenation being
+/// made when no gradient is needed on the CPU in float32 (the UNet's skip connections: the
+/// same result, bit for bit); through torch::cat otherwise.
+torch::Tensor group_norm_act_concat(const torch::Tensor& x1, const torch::Tensor& x2,
+                                    const torch::Tensor& gamma, const torch::Tensor& beta,
+                                    int64_t groups, double eps, bool silu);
+
 }  // namespace ddpm

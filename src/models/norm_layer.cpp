@@ -53,4 +53,11 @@ torch::Tensor NormLayer::forward(const torch::Tensor& x, const torch::Tensor& ch
   return silu ? torch::silu(h) : h;
 }
 
+torch::Tensor NormLayer::forward_concat(const torch::Tensor& x1, const torch::Tensor& x2,
+                                        bool silu) {
+  if (!group_.is_empty())
+    return group_norm_act_concat(x1, x2, group_->weight, group_->bias, groups_, eps_, silu);
+  return forward(torch::cat({x1, x2}, 1), {}, silu);
+}
+
 }  // namespace ddpm

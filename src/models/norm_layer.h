@@ -36,6 +36,9 @@ class NormLayer {
   /// channel_bias [B, C] or undefined. GroupNorm runs fused in one kernel
   /// (models/group_norm_act.h); BatchNorm as LibTorch operators.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& channel_bias, bool silu);
+  /// forward(cat({x1, x2}, 1), {}, silu); GroupNorm reads the two tensors where they lie when no
+  /// gradient is needed (models/group_norm_act.h: group_norm_act_concat).
+  torch::Tensor forward_concat(const torch::Tensor& x1, const torch::Tensor& x2, bool silu);
   bool defined() const { return !group_.is_empty() || !batch_.is_empty(); }
 
  private:

@@ -43,7 +43,20 @@ torch::Tensor ResnetBlock2DImpl::add_time(const torch::Tensor& h, const torch::T
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
+  return run(x, {}, temb);
+}
+
+torch::Tensor ResnetBlock2DImpl::forward_concat(const torch::Tensor& x, const torch::Tensor& skip,
+                                                const torch::Tensor& temb) {
+  return run(x, skip, temb);
+}
+
+torch::Tensor ResnetBlock2DImpl::run(const torch::Tensor& x_in, const torch::Tensor& skip,
+                                     const torch::Tensor& temb) {
   const auto& o = options_;
+  const bool split = skip.defined() && o.style != UNetLayout::keras && !conv_shortcut.is_empty();
+  // Without the split, the concatenation is made here (keras style, identity shortcut).
+  const auto x = skip.defined() && !split ? torch::cat({x_in, skip}, 1) : x_in;
   torch::Tensor h;
   if (o.style == UNetLayout::keras) {
     h = torch::silu(conv3x3(conv1, norm1_(x)));  // [B, out, H, W]  (Conv2D(activation=swish))
@@ -51,7 +64,8 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     h = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()));  // [B, out, H, W]
     return h + (conv_shortcut.is_empty() ? x : conv1x1(conv_shortcut, x));
   }
-  h = conv3x3(conv1, norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
+  h = conv3x3(conv1, split ? norm1_.forward_concat(x, skip, /*silu=*/true)
+                           : norm1_.forward(x, {}, /*silu=*/true));  // [B, out, H, W]
   if (o.time_scale_shift == ResnetTimeScaleShift::scale_shift && !time_emb_proj.is_empty()) {
     TORCH_CHECK(temb.defined(), "ResnetBlock2D (scale_shift) received no time embedding");
     auto t = time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [B, 2·out, 1, 1]
@@ -67,7 +81,9 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Te
     h = norm2_.forward(h, t, /*silu=*/true);  // silu(norm2(h + t))  [B, out, H, W]
   }
   h = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()));  // [B, out, H, W]
-  auto shortcut = conv_shortcut.is_empty() ? x : conv1x1(conv_shortcut, x);   // [B, out, H, W]
+  auto shortcut = conv_shortcut.is_empty() ? x
+                  : split                  ? conv1x1_concat(conv_shortcut, x, skip)
+                                           : conv1x1(conv_shortcut, x);  // [B, out, H, W]
   auto out = shortcut + h;
   return o.output_scale_factor == 1.0 ? out : out / o.output_scale_factor;
 }

@@ -32,9 +32,16 @@ class ResnetBlock2DImpl : public torch::nn::Module {
   explicit ResnetBlock2DImpl(const ResnetBlockOptions& options);
   /// x [B, in, H, W], temb [B, temb_channels] or undefined → [B, out, H, W]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb);
+  /// forward(cat({x, skip}, 1), temb): the up blocks' skip connections. Without gradients the
+  /// norm and the 1×1 shortcut read x and skip where they lie and no concatenation is made (the
+  /// same result bit for bit).
+  torch::Tensor forward_concat(const torch::Tensor& x, const torch::Tensor& skip,
+                               const torch::Tensor& temb);
 
  private:
   torch::Tensor add_time(const torch::Tensor& h, const torch::Tensor& temb);
+  /// The block on x, or on cat({x, skip}, 1) when skip is defined.
+  torch::Tensor run(const torch::Tensor& x, const torch::Tensor& skip, const torch::Tensor& temb);
 
   ResnetBlockOptions options_;
   NormLayer norm1_, norm2_;  // keras style: only norm1_, registered as "norm"

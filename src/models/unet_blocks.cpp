@@ -84,9 +84,9 @@ torch::Tensor UpBlock2DImpl::forward(torch::Tensor h, const torch::Tensor& temb,
   if (upsample_first_ && !upsample_.is_empty()) h = upsample_(h);  // [B, C_in, 2H, 2W]
   for (size_t j = 0; j < resnet_list_.size(); ++j) {
     TORCH_CHECK(!skips.empty(), "UpBlock2D: no skip connection left for resnet ", j);
-    h = torch::cat({h, skips.back()}, 1);  // [B, C_h + C_skip, H, W]
+    // On cat({h, skip}, 1) [B, C_h + C_skip, H, W], made only where it must be.
+    h = resnet_list_[j]->forward_concat(h, skips.back(), temb);  // [B, C_out, H, W]
     skips.pop_back();
-    h = resnet_list_[j](h, temb);                             // [B, C_out, H, W]
     if (!attention_list_.empty()) h = attention_list_[j](h);  // [B, C_out, H, W]
   }
   if (!upsample_first_ && !upsample_.is_empty()) h = upsample_(h);  // [B, C_out, 2H, 2W]

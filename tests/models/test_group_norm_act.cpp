@@ -1,5 +1,7 @@
 // The fused GroupNorm (+ per-channel bias before it, + SiLU after it) equals LibTorch's
-// add → group_norm → silu in value and in every gradient, on the fast CPU path and the fallback.
+// add → group_norm → silu in value and in every gradient, on the fast CPU path and the fallback;
+// the two-input form (a skip connection's concatenation, never made) equals the one on the
+// concatenation bit for bit.
 #include <gtest/gtest.h>
 
 #include "models/group_norm_act.h"
@@ -73,6 +75,33 @@ TEST(GroupNormAct, RejectsBadShapes) {
   EXPECT_THROW(group_norm_act(x, {}, g, b, 4, 1e-5, true), c10::Error);  // 4 ∤ 6
   EXPECT_THROW(group_norm_act(x, torch::zeros({2, 5}), g, b, 3, 1e-5, true), c10::Error);
   EXPECT_THROW(group_norm_act(x, {}, torch::ones({5}), b, 3, 1e-5, true), c10::Error);
+}
+
+TEST(GroupNormAct, ConcatOfTwoInputsEqualsTheOneOnTheirConcatenation) {
+  torch::manual_seed(31);
+  // 16 channels in 4 groups of 4: group 2 (channels 8..11) straddles the 10 | 6 split.
+  for (const auto [c1, c2, groups] :
+       {std::array<int64_t, 3>{10, 6, 4}, std::array<int64_t, 3>{8, 8, 4},
+        std::array<int64_t, 3>{3, 5, 2}, std::array<int64_t, 3>{1, 15, 8}}) {
+    auto x1 = torch::randn({3, c1, 5, 7}), x2 = torch::randn({3, c2, 5, 7}) * 2 + 1;
+    auto gamma = torch::randn({c1 + c2}), beta = torch::randn({c1 + c2});
+    for (bool silu : {false, true}) {
+      torch::NoGradGuard no_grad;
+      const auto joined =
+          group_norm_act(torch::cat({x1, x2}, 1), {}, gamma, beta, groups, 1e-5, silu);
+      EXPECT_TRUE(
+          torch::equal(group_norm_act_concat(x1, x2, gamma, beta, groups, 1e-5, silu), joined))
+          << c1 << " | " << c2 << " in " << groups << " groups" << (silu ? ", silu" : "");
+    }
+  }
+  // With gradients: through the concatenation, and they flow to both inputs.
+  auto x1 = torch::randn({2, 6, 4, 4}).requires_grad_(), x2 = torch::randn({2, 2, 4, 4});
+  x2.requires_grad_();
+  group_norm_act_concat(x1, x2, torch::ones({8}), torch::zeros({8}), 4, 1e-5, true)
+      .pow(2)
+      .sum()
+      .backward();
+  EXPECT_TRUE(x1.grad().defined() && x2.grad().defined());
 }
 
 }  // namespace

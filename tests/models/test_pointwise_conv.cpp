@@ -2,10 +2,12 @@
 // 1–512, out-channels not a multiple of the micro-kernel's rows, pixel counts not a multiple of
 // 8, fewer than 8, batch 1 and more), under every instruction set this CPU has; and conv1x1's
 // dispatch: measured per shape under the automatic policy without gradients, oneDNN with
-// gradients and under the fixed policies.
+// gradients and under the fixed policies; the two-input form (a skip connection's concatenation,
+// never made) bit for bit as on the concatenation, and a residual block on a skip connection.
 #include "models/conv3x3.h"
 #include "models/kernels/pointwise_conv_kernel.h"
 #include "models/kernels/winograd_conv_kernel.h"
+#include "models/resnet_block.h"
 #include "test_util.h"
 
 namespace ddpm {
@@ -96,6 +98,57 @@ TEST(PointwiseConv, Conv1x1IsMeasuredWithoutGradientsAndOneDnnOtherwise) {
     EXPECT_EQ(conv1x1(strided, x).sizes(), (std::vector<int64_t>{4, 32, 8, 8}));
   }
   EXPECT_EQ(conv3x3_choices().size(), 1u);
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+}
+
+TEST(PointwiseConv, ConcatOfTwoInputsEqualsTheOneOnTheirConcatenation) {
+  torch::manual_seed(13);
+  const auto best = kernels::winograd_cpu_isa();
+  for (int isa = 0; isa <= int(best); ++isa) {
+    kernels::set_winograd_isa(kernels::WinogradIsa(isa));
+    for (const auto [n, c1, c2, k, h, w] :
+         {std::array<int64_t, 6>{2, 32, 16, 16, 8, 8}, std::array<int64_t, 6>{1, 5, 3, 13, 3, 7},
+          std::array<int64_t, 6>{3, 0, 7, 9, 4, 4}, std::array<int64_t, 6>{1, 64, 64, 96, 4, 4}}) {
+      auto x1 = torch::randn({n, c1, h, w}), x2 = torch::randn({n, c2, h, w});
+      auto weight = torch::randn({k, c1 + c2}), bias = torch::randn({k});
+      const kernels::PointwiseShape s{n, c1 + c2, k, h * w};
+      auto joined = torch::empty({n, k, h, w}), split = torch::empty({n, k, h, w});
+      const auto x = torch::cat({x1, x2}, 1);
+      kernels::pointwise_conv_forward(s, x.data_ptr<float>(), weight.data_ptr<float>(),
+                                      bias.data_ptr<float>(), joined.data_ptr<float>());
+      kernels::pointwise_conv_forward_concat(s, x1.data_ptr<float>(), c1, x2.data_ptr<float>(),
+                                             weight.data_ptr<float>(), bias.data_ptr<float>(),
+                                             split.data_ptr<float>());
+      EXPECT_TRUE(torch::equal(split, joined))
+          << "isa " << isa << ": " << c1 << " | " << c2 << " -> " << k << " at " << h << "x" << w;
+    }
+  }
+  kernels::set_winograd_isa(best);
+  const kernels::PointwiseShape s{1, 4, 4, 8};
+  float v[32] = {};
+  EXPECT_THROW(kernels::pointwise_conv_forward_concat(s, v, 2, nullptr, v, nullptr, v),
+               std::invalid_argument);
+}
+
+TEST(PointwiseConv, ResidualBlockOnASkipConnectionEqualsTheOneOnTheConcatenation) {
+  torch::manual_seed(14);
+  ResnetBlockOptions o;
+  o.in_channels = 48;  // 32 from below, 16 from the skip
+  o.out_channels = 16;
+  o.temb_channels = 8;
+  o.norm = NormOptions{NormType::group, 8, 1e-5, 0.01};
+  ResnetBlock2D block(o);
+  block->eval();
+  auto h = torch::randn({2, 32, 8, 8}), skip = torch::randn({2, 16, 8, 8});
+  auto temb = torch::randn({2, 8});
+  reset_conv3x3_choices();
+  for (const auto policy : {Conv3x3Policy::onednn, Conv3x3Policy::automatic}) {
+    set_conv3x3_policy(policy);
+    torch::NoGradGuard no_grad;
+    const auto joined = block->forward(torch::cat({h, skip}, 1), temb);
+    EXPECT_TRUE(torch::equal(block->forward_concat(h, skip, temb), joined)) << to_string(policy);
+  }
   reset_conv3x3_choices();
   set_conv3x3_policy(Conv3x3Policy::onednn);
 }

@@ -1,6 +1,8 @@
 #include "models/kernels/group_norm_act_kernel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "models/cpu_math.h"
 
@@ -96,29 +98,41 @@ float row_input_grad(const float* x, float shift, float rstd, float gamma, float
 // Mean and 1/√(var + ε) of x + b_c over the block: rows summed in float (vectorised), rows into
 // float64, in two passes (the block sits in cache, and the centred second pass avoids E[x²] − μ²'s
 // cancellation).
-void block_moments(const float* x, const float* b, Block blk, double eps, float* mean_out,
+/// The rows of one block: channel c at first + c·P for c < split, else at
+/// second + (c − split)·P (a block of a concatenation that straddles its two tensors).
+struct Rows {
+  const float* first;
+  int64_t split;
+  const float* second;
+  int64_t positions;
+  const float* operator()(int64_t c) const {
+    return c < split ? first + c * positions : second + (c - split) * positions;
+  }
+};
+
+void block_moments(const Rows& x, const float* b, Block blk, double eps, float* mean_out,
                    float* rstd_out) {
   const int64_t P = blk.positions;
   double sum = 0;
   for (int64_t c = 0; c < blk.channels; ++c)
-    sum += double(row_sum(x + c * P, P)) + (b ? double(b[c]) * double(P) : 0.0);
+    sum += double(row_sum(x(c), P)) + (b ? double(b[c]) * double(P) : 0.0);
   const double count = double(blk.channels * P);
   const double mean = sum / count;
   double squares = 0;
   for (int64_t c = 0; c < blk.channels; ++c)
-    squares += double(row_centered_squares(x + c * P, float((b ? double(b[c]) : 0.0) - mean), P));
+    squares += double(row_centered_squares(x(c), float((b ? double(b[c]) : 0.0) - mean), P));
   *mean_out = float(mean);
   *rstd_out = float(1.0 / std::sqrt(squares / count + eps));
 }
 
 // y = act(x·a_c + k_c) per row, with a_c = rstd·γ_c and k_c = β_c + (b_c − μ)·a_c.
-void block_forward(const float* x, const float* b, const float* gamma, const float* beta, Block blk,
+void block_forward(const Rows& x, const float* b, const float* gamma, const float* beta, Block blk,
                    float mean, float rstd, bool silu, float* y) {
   const int64_t P = blk.positions;
   for (int64_t c = 0; c < blk.channels; ++c) {
     const float a = rstd * gamma[c];
     const float k = beta[c] + ((b ? b[c] : 0.0f) - mean) * a;
-    (silu ? row_affine_silu : row_affine)(x + c * P, a, k, y + c * P, P);
+    (silu ? row_affine_silu : row_affine)(x(c), a, k, y + c * P, P);
   }
 }
 
@@ -177,17 +191,26 @@ void for_each_block(const GroupNormProblem& p, F&& f) {
 void group_norm_act_forward(const GroupNormProblem& p, double eps, bool silu, float* y, float* mean,
                             float* rstd) {
   const Block blk{p.channels / p.groups, p.positions};
+  const int64_t P = p.positions;
   for_each_block(p, [&](const BlockAt& at) {
+    Rows rows{p.x + at.offset, blk.channels, nullptr, P};
+    if (p.x2) {  // channels [0, x_channels) from x, the rest from x2
+      const int64_t n = at.ng / p.groups, c1 = p.x_channels, c2 = p.channels - c1;
+      rows.first = p.x + (n * c1 + std::min(at.c0, c1)) * P;
+      rows.split = std::clamp<int64_t>(c1 - at.c0, 0, blk.channels);
+      rows.second = p.x2 + (n * c2 + std::max<int64_t>(at.c0 - c1, 0)) * P;
+    }
     const float* b = p.bias ? p.bias + at.nc : nullptr;
-    block_moments(p.x + at.offset, b, blk, eps, mean + at.ng, rstd + at.ng);
-    block_forward(p.x + at.offset, b, p.gamma + at.c0, p.beta + at.c0, blk, mean[at.ng],
-                  rstd[at.ng], silu, y + at.offset);
+    block_moments(rows, b, blk, eps, mean + at.ng, rstd + at.ng);
+    block_forward(rows, b, p.gamma + at.c0, p.beta + at.c0, blk, mean[at.ng], rstd[at.ng], silu,
+                  y + at.offset);
   });
 }
 
 void group_norm_act_backward(const GroupNormProblem& p, const float* mean, const float* rstd,
                              bool silu, const float* dy, float* dx, float* d_bias, double* sum_dz,
                              double* sum_dz_xhat) {
+  if (p.x2) throw std::invalid_argument("group_norm_act_backward: one input tensor only");
   const Block blk{p.channels / p.groups, p.positions};
   for_each_block(p, [&](const BlockAt& at) {
     block_backward(p.x + at.offset, p.bias ? p.bias + at.nc : nullptr, p.gamma + at.c0,

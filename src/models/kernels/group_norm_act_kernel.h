@@ -15,6 +15,11 @@ struct GroupNormProblem {
   const float* gamma;
   const float* beta;
   int64_t samples, channels, groups, positions;
+  /// When set, x holds the first x_channels channels of each sample ([N, x_channels, P]) and x2
+  /// the rest ([N, channels − x_channels, P]): the forward pass normalises their concatenation
+  /// along the channels without it being copied (the UNet's skip connections).
+  const float* x2 = nullptr;
+  int64_t x_channels = 0;
 };
 
 /// y = act((x + b − μ)·rstd·γ + β), act = SiLU or identity; mean, rstd [samples, groups].

@@ -21,4 +21,11 @@ struct PointwiseShape {
 void pointwise_conv_forward(const PointwiseShape& s, const float* x, const float* w,
                             const float* bias, float* y);
 
+/// The same on the concatenation along channels of x [N, x_channels, P] and x2
+/// [N, in_channels − x_channels, P], without it being made (the UNet's skip connections): the
+/// same sums in the same order, so the same result bit for bit. Throws std::invalid_argument for
+/// x_channels outside 0..in_channels or a missing x2.
+void pointwise_conv_forward_concat(const PointwiseShape& s, const float* x, int64_t x_channels,
+                                   const float* x2, const float* w, const float* bias, float* y);
+
 }  // namespace ddpm::kernels
