@@ -433,7 +433,10 @@ void print_profile(const std::string& title, const ddpm::bench::OpProfile& p, do
 
 void print_profiles(const std::vector<PresetResult>& results, int64_t top) {
   const double peak = ddpm::bench::measure_sgemm_gflops();
-  fmt::print("\nsgemm peak (1024x1024x1024, torch::mm, these threads): {:.1f} GFLOP/s\n", peak);
+  fmt::print(
+      "\nsgemm peak (1024x1024x1024, torch::mm, these threads): {:.1f} GFLOP/s; the rate of "
+      "LibTorch's BLAS, which our own GEMM kernels (AVX-512 where the CPU has it) can pass\n",
+      peak);
   fmt::print(
       "convolution GFLOP/s are effective: direct-convolution FLOPs / time (Winograd does "
       "the same work with fewer multiplications, so it can pass the sgemm line)\n");

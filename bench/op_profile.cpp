@@ -55,7 +55,8 @@ std::string op_category(const std::string& name) {
   // Our fused kernels (models/group_norm_act.h, models/fused_attention.h, training/adamw.h)
   // record themselves as ddpm:: ranges.
   if (contains(name, "ddpm::group_norm_act")) return "normalization";
-  if (contains(name, "ddpm::fused_attention")) return "attention (QK, softmax, PV)";
+  if (contains(name, "ddpm::fused_attention") || contains(name, "ddpm::gemm_attention"))
+    return "attention (QK, softmax, PV)";
   if (contains(name, "ddpm::adamw")) return "optimizer (AdamW)";
   if (contains(name, "conv")) return "convolution";
   // The UNet's only batched matrix products are attention's QKᵀ and PV.

@@ -180,7 +180,8 @@ torch::Tensor pointwise_conv_concat(const torch::Tensor& x1, const torch::Tensor
   TORCH_CHECK(weight.dim() == 4 && weight.size(1) == s.in_channels,
               "the pointwise kernel takes w [K, C1 + C2, 1, 1], got ", w.sizes());
   auto y = torch::empty({s.batch, s.out_channels, a.size(2), a.size(3)}, a.options());
-  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{a, c, weight});
+  // Recorded as (x, w) like the one-input form: the profile counts 2·N·K·H·W·C from them.
+  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{a, weight});
   kernels::pointwise_conv_forward_concat(
       s, a.data_ptr<float>(), a.size(1), c.data_ptr<float>(), weight.data_ptr<float>(),
       bias.defined() ? bias.data_ptr<float>() : nullptr, y.data_ptr<float>());

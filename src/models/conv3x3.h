@@ -83,7 +83,7 @@ struct Conv3x3TuningStore {
 /// Installs the store (nullptr: none, the default).
 void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store);
 /// Bumped whenever the kernels change enough that earlier decisions no longer hold.
-inline constexpr int kConv3x3KernelRevision = 3;
+inline constexpr int kConv3x3KernelRevision = 4;
 
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.
