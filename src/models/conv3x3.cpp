@@ -170,41 +170,48 @@ bool eligible(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
          c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
 }
 
-/// The pointwise kernel's 1×1 convolution of cat({x1, x2}, 1) without the concatenation.
-torch::Tensor pointwise_conv_concat(const torch::Tensor& x1, const torch::Tensor& x2,
-                                    const torch::Tensor& w, const torch::Tensor& b) {
-  const auto a = x1.contiguous(), c = x2.contiguous(), weight = w.contiguous();
+/// The pointwise kernel's 1×1 convolution of x, or of cat({x, x2}, 1) without the concatenation
+/// when x2 is defined (no autograd: callers need no gradient).
+torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
+                             const torch::Tensor& w, const torch::Tensor& b) {
+  const int64_t c2 = x2.defined() ? x2.size(1) : 0;
+  TORCH_CHECK(w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && x.dim() == 4 &&
+                  x.size(1) + c2 == w.size(1),
+              "the pointwise kernel takes x [N, C, H, W] (C split between two maps for a skip "
+              "connection) and w [K, C, 1, 1], got ",
+              x.sizes(), (x2.defined() ? " and " + c10::str(x2.sizes()) : ""), " and ", w.sizes());
+  const auto input = x.contiguous(), weight = w.contiguous();
+  const auto input2 = x2.defined() ? x2.contiguous() : x2;
   const auto bias = b.defined() ? b.contiguous() : b;
-  const kernels::PointwiseShape s{a.size(0), a.size(1) + c.size(1), weight.size(0),
-                                  a.size(2) * a.size(3)};
-  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == s.in_channels,
-              "the pointwise kernel takes w [K, C1 + C2, 1, 1], got ", w.sizes());
-  auto y = torch::empty({s.batch, s.out_channels, a.size(2), a.size(3)}, a.options());
-  // Recorded as (x, w) like the one-input form: the profile counts 2·N·K·H·W·C from them.
-  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{a, weight});
+  const kernels::PointwiseShape s{input.size(0), weight.size(1), weight.size(0),
+                                  input.size(2) * input.size(3)};
+  auto y = torch::empty({s.batch, s.out_channels, input.size(2), input.size(3)}, input.options());
+  // Recorded as (x, w), whatever x2: the profile counts 2·N·K·H·W·C from them.
+  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{input, weight});
   kernels::pointwise_conv_forward_concat(
-      s, a.data_ptr<float>(), a.size(1), c.data_ptr<float>(), weight.data_ptr<float>(),
+      s, input.data_ptr<float>(), input.size(1),
+      input2.defined() ? input2.data_ptr<float>() : nullptr, weight.data_ptr<float>(),
       bias.defined() ? bias.data_ptr<float>() : nullptr, y.data_ptr<float>());
   return y;
 }
 
-/// The pointwise kernel's 1×1 convolution (no autograd: callers need no gradient).
-torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& w,
-                             const torch::Tensor& b) {
-  TORCH_CHECK(
-      w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && x.dim() == 4 && x.size(1) == w.size(1),
-      "the pointwise kernel takes x [N, C, H, W] and w [K, C, 1, 1], got ", x.sizes(), " and ",
-      w.sizes());
-  const auto input = x.contiguous(), weight = w.contiguous();
-  const auto bias = b.defined() ? b.contiguous() : b;
-  const kernels::PointwiseShape s{input.size(0), input.size(1), weight.size(0),
-                                  input.size(2) * input.size(3)};
-  auto y = torch::empty({s.batch, s.out_channels, input.size(2), input.size(3)}, input.options());
-  RECORD_FUNCTION("ddpm::pointwise_conv", std::vector<c10::IValue>{input, weight});
-  kernels::pointwise_conv_forward(s, input.data_ptr<float>(), weight.data_ptr<float>(),
-                                  bias.defined() ? bias.data_ptr<float>() : nullptr,
-                                  y.data_ptr<float>());
-  return y;
+/// Whether `conv` is a plain 1×1 convolution: stride 1, no padding, ungrouped.
+bool plain_1x1(const torch::nn::Conv2d& conv) {
+  const auto& o = conv->options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  return (*o.kernel_size())[0] == 1 && (*o.kernel_size())[1] == 1 && (*o.stride())[0] == 1 &&
+         (*o.stride())[1] == 1 && padding && (**padding)[0] == 0 && (**padding)[1] == 0 &&
+         o.groups() == 1;
+}
+
+/// Whether the 1×1 convolution of x by w4 [K, C, 1, 1] and b may take the pointwise kernel: no
+/// gradient needed, the automatic policy, CPU float32 maps.
+bool pointwise_candidate(const torch::Tensor& x, const torch::Tensor& w4, const torch::Tensor& b) {
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (w4.requires_grad() || x.requires_grad() || (b.defined() && b.requires_grad()));
+  return !grad && g_policy.load() == Conv3x3Policy::automatic && x.device().is_cpu() &&
+         x.scalar_type() == torch::kFloat && x.dim() == 4 && w4.scalar_type() == torch::kFloat &&
+         w4.dim() == 4 && w4.size(2) == 1 && w4.size(3) == 1;
 }
 
 torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
@@ -215,7 +222,7 @@ torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tens
 /// A 1×1 convolution with w [K, C, 1, 1] by oneDNN or the pointwise kernel.
 torch::Tensor run_1x1(Conv3x3Algorithm a, const torch::Tensor& x, const torch::Tensor& w,
                       const torch::Tensor& b) {
-  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv(x, w, b);
+  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv(x, {}, w, b);
   TORCH_CHECK(a == Conv3x3Algorithm::onednn, "a 1x1 convolution cannot run as ", to_string(a));
   return torch::conv2d(x, w, b);
 }
@@ -397,52 +404,32 @@ torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
 }
 
 torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x) {
-  const auto& o = conv->options;
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-  const bool plain = (*o.kernel_size())[0] == 1 && (*o.kernel_size())[1] == 1 &&
-                     (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
-                     (**padding)[0] == 0 && (**padding)[1] == 0 && o.groups() == 1;
-  return plain ? conv1x1(x, conv->weight, conv->bias) : conv->forward(x);
+  return plain_1x1(conv) ? conv1x1(x, conv->weight, conv->bias) : conv->forward(x);
 }
 
 torch::Tensor conv1x1_concat(torch::nn::Conv2d& conv, const torch::Tensor& x1,
                              const torch::Tensor& x2) {
-  const auto& o = conv->options;
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-  const bool plain = (*o.kernel_size())[0] == 1 && (*o.kernel_size())[1] == 1 &&
-                     (*o.stride())[0] == 1 && (*o.stride())[1] == 1 && padding &&
-                     (**padding)[0] == 0 && (**padding)[1] == 0 && o.groups() == 1;
-  const auto& w = conv->weight;
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (w.requires_grad() || x1.requires_grad() || x2.requires_grad());
-  auto cpu_f32_maps = [](const torch::Tensor& t) {
-    return t.is_cpu() && t.scalar_type() == torch::kFloat && t.dim() == 4;
+  torch::Tensor joined;  // cat({x1, x2}, 1), made once, when needed
+  auto concatenation = [&] {
+    if (!joined.defined()) joined = torch::cat({x1, x2}, 1);
+    return joined;
   };
-  const bool eligible = plain && cpu_f32_maps(x1) && cpu_f32_maps(x2) &&
-                        w.scalar_type() == torch::kFloat && x1.size(0) == x2.size(0) &&
-                        x1.size(2) == x2.size(2) && x1.size(3) == x2.size(3);
-  if (grad || g_policy.load() != Conv3x3Policy::automatic || !eligible)
-    return conv1x1(conv, torch::cat({x1, x2}, 1));
+  const auto &w = conv->weight, &b = conv->bias;
+  if (!plain_1x1(conv) || !pointwise_candidate(x1, w, b) || !pointwise_candidate(x2, w, b) ||
+      x1.size(0) != x2.size(0) || x1.size(2) != x2.size(2) || x1.size(3) != x2.size(3))
+    return conv1x1(conv, concatenation());
   // The same decision as for the concatenated input (measured on it the first time).
   const auto key =
       shape_key(x1.size(0), x1.size(1) + x2.size(1), w.size(0), x1.size(2), x1.size(3), false) +
       " 1x1";
-  const auto a = decide(key, [&] {
-    return measure_1x1(torch::cat({x1, x2}, 1), w, conv->bias, key);
-  });
-  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv_concat(x1, x2, w, conv->bias);
-  return run_1x1(a, torch::cat({x1, x2}, 1), w, conv->bias);
+  const auto a = decide(key, [&] { return measure_1x1(concatenation(), w, b, key); });
+  if (a == Conv3x3Algorithm::pointwise) return pointwise_conv(x1, x2, w, b);
+  return run_1x1(a, concatenation(), w, b);
 }
 
 torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   const auto w4 = w.dim() == 2 ? w.view({w.size(0), w.size(1), 1, 1}) : w;  // [K, C, 1, 1]
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (w.requires_grad() || x.requires_grad() || (b.defined() && b.requires_grad()));
-  const bool eligible = x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() == 4 &&
-                        w4.scalar_type() == torch::kFloat && w4.dim() == 4 && w4.size(2) == 1 &&
-                        w4.size(3) == 1;
-  if (grad || g_policy.load() != Conv3x3Policy::automatic || !eligible)
-    return torch::conv2d(x, w4, b);
+  if (!pointwise_candidate(x, w4, b)) return torch::conv2d(x, w4, b);
   const auto key = shape_key(x, w4.size(0), false) + " 1x1";
   return run_1x1(decide(key, [&] { return measure_1x1(x, w4, b, key); }), x, w4, b);
 }

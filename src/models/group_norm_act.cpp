@@ -75,6 +75,15 @@ struct GroupNormActFunction : torch::autograd::Function<GroupNormActFunction> {
   }
 };
 
+/// groups divide the C channels, and γ, β have C entries.
+void check_groups_and_affine(int64_t C, int64_t groups, const torch::Tensor& gamma,
+                             const torch::Tensor& beta) {
+  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups, " groups do not divide ",
+              C, " channels");
+  TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,
+              "group_norm_act: γ and β must have ", C, " entries");
+}
+
 bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& bias,
                        const torch::Tensor& gamma, const torch::Tensor& beta) {
   auto cpu_f32 = [](const torch::Tensor& t) {
@@ -96,12 +105,9 @@ torch::Tensor group_norm_act(const torch::Tensor& x_in, const torch::Tensor& bia
   const auto bias = float_params ? float32_if_reduced(bias_in) : bias_in;
   TORCH_CHECK(x.dim() >= 2, "group_norm_act expects x [N, C, *], got ", x.sizes());
   const int64_t N = x.size(0), C = x.size(1);
-  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups, " groups do not divide ",
-              C, " channels");
+  check_groups_and_affine(C, groups, gamma, beta);
   TORCH_CHECK(!bias.defined() || (bias.dim() == 2 && bias.size(0) == N && bias.size(1) == C),
               "group_norm_act: bias must be [N, C] = [", N, ", ", C, "], got ", bias.sizes());
-  TORCH_CHECK(gamma.defined() && beta.defined() && gamma.numel() == C && beta.numel() == C,
-              "group_norm_act: γ and β must have ", C, " entries");
   if (fast_path_applies(x, bias, gamma, beta))  // autograd::Function takes no undefined inputs
     return GroupNormActFunction::apply(x, bias.defined() ? bias : torch::empty({0}, x.options()),
                                        gamma, beta, groups, eps, silu);
@@ -125,10 +131,7 @@ torch::Tensor group_norm_act_concat(const torch::Tensor& x1, const torch::Tensor
                     fast_path_applies(x2, {}, gamma, beta);
   if (!fast) return group_norm_act(torch::cat({x1, x2}, 1), {}, gamma, beta, groups, eps, silu);
   const int64_t N = x1.size(0), C = x1.size(1) + x2.size(1);
-  TORCH_CHECK(groups >= 1 && C % groups == 0, "group_norm_act: ", groups, " groups do not divide ",
-              C, " channels");
-  TORCH_CHECK(gamma.numel() == C && beta.numel() == C, "group_norm_act: γ and β must have ", C,
-              " entries");
+  check_groups_and_affine(C, groups, gamma, beta);
   RECORD_FUNCTION("ddpm::group_norm_act", std::vector<c10::IValue>{x1, x2});
   const auto a = x1.contiguous(), b = x2.contiguous();
   const auto g = gamma.contiguous(), be = beta.contiguous();

@@ -23,7 +23,9 @@ struct Work {
 
 /// Work item `item`: row group item % groups of column panel (item / groups) % panels of product
 /// item / (groups · panels); the group runs fastest, so a thread's consecutive items share B's
-/// panel while it is in cache.
+/// panel while it is in cache. The micro-kernel reads (and for B's second part accumulates onto)
+/// R rows: the last group's missing rows of A come from zeros, and its output goes through R
+/// rows of scratch.
 template <int Isa>
 DDPM_WINO_INLINE void gemm_item(const Work& w, int64_t item, std::vector<float>& pad) {
   constexpr int R = kRows<Isa>;
@@ -31,18 +33,35 @@ DDPM_WINO_INLINE void gemm_item(const Work& w, int64_t item, std::vector<float>&
   const int64_t group = item % w.groups, rest = item / w.groups;
   const int p = int(rest % w.panels->count());
   const int64_t product = rest / w.panels->count();
-  const int64_t m0 = group * R, col = w.panels->start[p];
+  const int64_t m0 = group * R, col = w.panels->start[p], k = g.k + g.k2;
   const int rows = int(std::min<int64_t>(R, g.m - m0));
+  const int width = 8 * w.panels->vecs[p];
   const float* a = g.a + product * g.a_batch + m0 * g.a_row;
   int64_t a_row = g.a_row, a_col = g.a_col;
-  if (rows < R) {  // the micro-kernel reads R rows of A: the missing ones are zeros
-    pad.assign(size_t(R * g.k), 0.0f);
+  float* const c = g.c + product * g.c_batch + m0 * g.ldc + col;
+  float* out = c;
+  int64_t ldo = g.ldc;
+  if (rows < R) {
+    pad.assign(size_t(R * k + R * width), 0.0f);
     for (int r = 0; r < rows; ++r)
-      for (int64_t q = 0; q < g.k; ++q) pad[size_t(r * g.k + q)] = a[r * a_row + q * a_col];
-    a = pad.data(), a_row = g.k, a_col = 1;
+      for (int64_t q = 0; q < k; ++q) pad[size_t(r * k + q)] = a[r * a_row + q * a_col];
+    a = pad.data(), a_row = k, a_col = 1;
+    out = pad.data() + R * k, ldo = width;
   }
   micro_any<false, Isa>(w.panels->vecs[p], a, a_col, a_row, g.b + product * g.b_batch + col, g.ldb,
-                        g.k, g.c + product * g.c_batch + m0 * g.ldc + col, g.ldc, rows);
+                        g.k, out, ldo, R);
+  if (g.k2 > 0)
+    micro_any<true, Isa>(w.panels->vecs[p], a + g.k * a_col, a_col, a_row,
+                         g.b2 + product * g.b2_batch + col, g.ldb, g.k2, out, ldo, R);
+  if (out == c && !g.row_bias) return;
+  for (int r = 0; r < rows; ++r) {
+    if (!g.row_bias) {
+      std::copy(out + r * ldo, out + r * ldo + width, c + r * g.ldc);
+      continue;
+    }
+    const float b = g.row_bias[m0 + r];
+    for (int j = 0; j < width; ++j) c[r * g.ldc + j] = out[r * ldo + j] + b;
+  }
 }
 
 using GemmItem = void (*)(const Work&, int64_t, std::vector<float>&);

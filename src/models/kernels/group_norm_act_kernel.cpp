@@ -95,9 +95,6 @@ float row_input_grad(const float* x, float shift, float rstd, float gamma, float
   return s;
 }
 
-// Mean and 1/√(var + ε) of x + b_c over the block: rows summed in float (vectorised), rows into
-// float64, in two passes (the block sits in cache, and the centred second pass avoids E[x²] − μ²'s
-// cancellation).
 /// The rows of one block: channel c at first + c·P for c < split, else at
 /// second + (c − split)·P (a block of a concatenation that straddles its two tensors).
 struct Rows {
@@ -110,6 +107,9 @@ struct Rows {
   }
 };
 
+// Mean and 1/√(var + ε) of x + b_c over the block: rows summed in float (vectorised), rows into
+// float64, in two passes (the block sits in cache, and the centred second pass avoids E[x²] − μ²'s
+// cancellation).
 void block_moments(const Rows& x, const float* b, Block blk, double eps, float* mean_out,
                    float* rstd_out) {
   const int64_t P = blk.positions;

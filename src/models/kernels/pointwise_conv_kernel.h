@@ -2,12 +2,11 @@
 //
 //   Y[K, P] = W[K, C] · X[C, P] + b,   P = H·W pixels,
 //
-// as the register-blocked GEMM micro-kernel of micro_gemm.h (rows: 8 out-channels with AVX-512,
-// 4 with AVX2, broadcast from W; columns: panels of up to 48 pixels of X's channel rows), on the
-// tensors as they lie. oneDNN's 1×1 convolution first reorders plain NCHW maps into its blocked
-// layout and back, and ran at 84–152 GFLOP/s on the presets' shapes against 161–289 for this
-// kernel (AVX-512, 2 threads; the table is in models/conv3x3.h's notes). OpenMP over (image,
-// pixel panel, out-channel group); the instruction set is the Winograd kernels' (winograd_isa()).
+// as one strided GEMM per image (gemm_kernel.h: rows 8 out-channels with AVX-512, 4 with AVX2,
+// broadcast from W; columns panels of up to 48 pixels of X's channel rows), on the tensors as
+// they lie; the last P % 8 pixels as dot products. oneDNN's 1×1 convolution first reorders plain
+// NCHW maps into its blocked layout and back, and ran at 84–152 GFLOP/s on the presets' shapes
+// against 161–289 for this kernel (AVX-512, 2 threads; `ddpm bench` prints the per-shape table).
 #pragma once
 #include <cstdint>
 
