@@ -316,8 +316,8 @@ Conv3x3Algorithm decide(const std::string& key, Measure&& measure) {
     store = g_store;
   }
   std::optional<Conv3x3Algorithm> found = store ? store->find(key) : std::nullopt;
-  const auto chosen = found ? *found : measure();
-  if (store && !found) store->record(key, chosen);
+  auto chosen = found ? *found : measure();
+  if (store && !found) chosen = store->record(key, chosen);  // an earlier decision stands
   std::lock_guard<std::mutex> lock(g_mutex);
   return g_choices.emplace(key, chosen).first->second;  // another thread's decision stands
 }

@@ -75,10 +75,12 @@ void reset_conv3x3_choices();
 /// Decisions kept beyond the process (a tuning file, runs/conv3x3_tuning_file.h), so that the
 /// same machine decides a shape the same way every time: under the automatic policy a shape not
 /// yet decided is looked up here before it is measured, and each new measurement is recorded.
+/// record returns the decision that holds: a decision another process recorded for the shape
+/// meanwhile stands, and this process takes it too.
 struct Conv3x3TuningStore {
   virtual ~Conv3x3TuningStore() = default;
   virtual std::optional<Conv3x3Algorithm> find(const std::string& shape) = 0;
-  virtual void record(const std::string& shape, Conv3x3Algorithm algorithm) = 0;
+  virtual Conv3x3Algorithm record(const std::string& shape, Conv3x3Algorithm algorithm) = 0;
 };
 /// Installs the store (nullptr: none, the default).
 void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store);

@@ -3,8 +3,15 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -54,6 +61,30 @@ nlohmann::json read_tuning(const fs::path& file) {
   return j;
 }
 
+/// An exclusive advisory lock (flock) on `path`, created if missing, held for the object's life:
+/// the read-modify-write of the tuning file by several processes, one at a time.
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT, 0644)) {
+    if (fd_ < 0)
+      throw std::runtime_error(
+          fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) {
+        const int error = errno;
+        ::close(fd_);
+        throw std::runtime_error(
+            fmt::format("cannot lock {}: {}", path.string(), std::strerror(error)));
+      }
+  }
+  ~FileLock() { ::close(fd_); }  // closing releases the lock
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 fs::path default_conv3x3_tuning_file() {
@@ -89,19 +120,29 @@ std::optional<Conv3x3Algorithm> Conv3x3TuningFile::find(const std::string& shape
   }
 }
 
-void Conv3x3TuningFile::record(const std::string& shape, Conv3x3Algorithm algorithm) {
+Conv3x3Algorithm Conv3x3TuningFile::record(const std::string& shape, Conv3x3Algorithm algorithm) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto j = read_tuning(file_);  // what other processes wrote meanwhile stays
-  auto& machine = j["machines"][conv3x3_tuning_machine()];
-  if (!machine.is_object()) machine = nlohmann::json::object();
-  machine[shape] = to_string(algorithm);
   try {
     fs::create_directories(file_.parent_path());
+    const FileLock file_lock(fs::path(file_) += ".lock");
+    auto j = read_tuning(file_);  // what other processes wrote meanwhile stays
+    auto& machine = j["machines"][conv3x3_tuning_machine()];
+    if (!machine.is_object()) machine = nlohmann::json::object();
+    if (const auto it = machine.find(shape); it != machine.end() && it->is_string()) {
+      try {
+        write_failed_ = false;
+        return parse_enum<Conv3x3Algorithm>(it->get<std::string>());  // decided meanwhile
+      } catch (const std::invalid_argument&) {
+        // a name this version does not know: ours replaces it
+      }
+    }
+    machine[shape] = to_string(algorithm);
     write_file_atomic(file_, j.dump(1) + "\n");
     write_failed_ = false;
   } catch (const std::exception&) {
     write_failed_ = true;  // a cache: the decision still holds in this process
   }
+  return algorithm;
 }
 
 }  // namespace ddpm

@@ -8,9 +8,12 @@
 // the Winograd kernels' instruction set and revision and the thread count
 // (conv3x3_tuning_machine), so that a home directory shared between machines, or one machine run
 // with other thread counts, keeps the decisions apart. A new decision is written at once
-// (atomically, merged with what other processes wrote meanwhile); a file that cannot be read is
-// treated as empty, one that cannot be written leaves the decisions in the process only: it is a
-// cache.
+// (atomically, merged with what other processes wrote meanwhile, under an exclusive lock on the
+// sibling FILE.lock so that no process's decision is lost to another's write); when another
+// process decided the shape meanwhile, its decision stands and is the one returned, so that
+// processes started together (tests run in parallel) still decide every shape alike. A file that
+// cannot be read is treated as empty, one that cannot be written (or locked) leaves the decisions
+// in the process only: it is a cache.
 //
 //   set_conv3x3_tuning_store(std::make_shared<Conv3x3TuningFile>(default_conv3x3_tuning_file()));
 #pragma once
@@ -34,7 +37,7 @@ class Conv3x3TuningFile : public Conv3x3TuningStore {
  public:
   explicit Conv3x3TuningFile(std::filesystem::path file);
   std::optional<Conv3x3Algorithm> find(const std::string& shape) override;
-  void record(const std::string& shape, Conv3x3Algorithm algorithm) override;
+  Conv3x3Algorithm record(const std::string& shape, Conv3x3Algorithm algorithm) override;
 
   /// Whether the last write failed (the decisions stay in the process).
   bool write_failed() const { return write_failed_; }

@@ -1,10 +1,16 @@
 // The convolution tuning file: where it lives, that a decision written by one process is taken
 // by the next on the same machine (and not by another thread count), that a later writer keeps
-// the earlier ones' decisions, and that a corrupt or unwritable file only costs a measurement.
+// the earlier ones' decisions, that writers at the same time lose none and agree on each shape
+// (the first decision stands, for the autotune too), and that a corrupt or unwritable file only
+// costs a measurement.
 #include "runs/conv3x3_tuning_file.h"
+
+#include <fmt/format.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "test_util.h"
 
@@ -79,6 +85,62 @@ TEST(Conv3x3TuningFile, ADecisionIsTakenByTheNextProcessOnTheSameMachineOnly) {
   EXPECT_FALSE(second.find("8x64->64x16x16").has_value());
   at::set_num_threads(threads);
   EXPECT_TRUE(second.find("8x64->64x16x16").has_value());
+}
+
+TEST(Conv3x3TuningFile, WritersAtTheSameTimeLoseNothingAndTheFirstDecisionStands) {
+  test::TempDir dir;
+  const fs::path file = dir.path / "conv3x3-tuning.json";
+  // Each writer opens the file on its own, as processes do (the lock is per open file): each
+  // records shapes of its own, and all of them the same shape with an answer of its own.
+  constexpr int kWriters = 6, kShapes = 15;
+  const Conv3x3Algorithm answers[] = {Conv3x3Algorithm::onednn, Conv3x3Algorithm::winograd2,
+                                      Conv3x3Algorithm::winograd4};
+  std::vector<Conv3x3Algorithm> shared_decision(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      Conv3x3TuningFile store(file);
+      for (int s = 0; s < kShapes; ++s) {
+        EXPECT_EQ(store.record(fmt::format("{}x8->8x8x8", w * kShapes + s + 1), answers[w % 3]),
+                  answers[w % 3]);
+        if (s == kShapes / 2) shared_decision[w] = store.record("1x1->1x1x1", answers[w % 3]);
+      }
+    });
+  for (auto& writer : writers) writer.join();
+
+  Conv3x3TuningFile reader(file);
+  for (int w = 0; w < kWriters; ++w) {
+    for (int s = 0; s < kShapes; ++s)
+      EXPECT_EQ(reader.find(fmt::format("{}x8->8x8x8", w * kShapes + s + 1)), answers[w % 3]);
+    EXPECT_EQ(shared_decision[w], reader.find("1x1->1x1x1")) << "writer " << w;
+  }
+}
+
+/// A store in which another process decides every shape between this one's look-up and record.
+struct DecidedMeanwhile : Conv3x3TuningStore {
+  std::optional<Conv3x3Algorithm> find(const std::string&) override { return std::nullopt; }
+  Conv3x3Algorithm record(const std::string&, Conv3x3Algorithm) override {
+    return Conv3x3Algorithm::winograd2;
+  }
+};
+
+TEST(Conv3x3TuningFile, TheAutotuneTakesADecisionMadeMeanwhileOverItsOwnMeasurement) {
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::automatic);
+  set_conv3x3_tuning_store(std::make_shared<DecidedMeanwhile>());
+  torch::manual_seed(0);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(16, 16, 3).padding(1));
+  {
+    torch::NoGradGuard no_grad;
+    const auto x = torch::randn({1, 16, 8, 8});
+    EXPECT_LT((conv3x3(conv, x) - conv->forward(x)).abs().max().item<double>(), 1e-4);
+  }
+  const std::string key = "1x16->16x8x8";
+  EXPECT_EQ(conv3x3_measurements().count(key), 1u) << "measured";
+  EXPECT_EQ(conv3x3_choices().at(key), Conv3x3Algorithm::winograd2) << "yet the store's answer";
+  set_conv3x3_tuning_store(nullptr);
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+  reset_conv3x3_choices();
 }
 
 TEST(Conv3x3TuningFile, ACorruptOrUnwritableFileOnlyCostsAMeasurement) {
