@@ -28,6 +28,10 @@ class Downsample2DImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Downsample2D);
 
+/// Nearest-neighbour ×2 ([B, C, H, W] → [B, C, 2H, 2W]): by kernels/upsample_kernel.h for float32
+/// CPU tensors when no gradient is needed, else by LibTorch (the same values either way).
+torch::Tensor upsample_nearest2x(const torch::Tensor& x);
+
 class Upsample2DImpl : public torch::nn::Module {
  public:
   /// nearest: with a 3×3 conv over `channels`; bilinear: no parameters.

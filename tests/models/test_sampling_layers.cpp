@@ -56,5 +56,39 @@ TEST(Upsample2D, NearestThenConv) {
   EXPECT_TRUE(torch::allclose(up(x), expected, 1e-6, 1e-6));
 }
 
+TEST(UpsampleNearest2x, EqualsLibTorchsNearestOnEveryWidthWithAndWithoutGradients) {
+  // Widths around the kernel's 8-float steps (tails of 0–7), a non-contiguous input, and sizes
+  // large enough to run on several threads.
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{1, 1, 1, 1},
+                                                             {2, 3, 5, 7},
+                                                             {2, 2, 4, 8},
+                                                             {1, 3, 3, 9},
+                                                             {3, 4, 6, 17},
+                                                             {8, 64, 16, 16}}) {
+    const auto x = torch::randn(shape);
+    const auto expected = F::interpolate(x, F::InterpolateFuncOptions()
+                                                .scale_factor(std::vector<double>{2.0, 2.0})
+                                                .mode(torch::kNearest));
+    torch::Tensor y;
+    {
+      torch::NoGradGuard no_grad;
+      y = upsample_nearest2x(x);
+    }
+    EXPECT_TRUE(torch::equal(y, expected)) << shape;
+  }
+  const auto wide = torch::randn({2, 5, 4, 6}).transpose(2, 3);  // [2, 5, 6, 4], strided
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(upsample_nearest2x(wide),
+                           F::interpolate(wide, F::InterpolateFuncOptions()
+                                                    .scale_factor(std::vector<double>{2.0, 2.0})
+                                                    .mode(torch::kNearest))));
+}
+
+TEST(UpsampleNearest2x, KeepsTheGradientThroughLibTorch) {
+  auto x = torch::randn({2, 3, 4, 5}, torch::requires_grad());
+  upsample_nearest2x(x).sum().backward();
+  EXPECT_TRUE(torch::equal(x.grad(), torch::full_like(x, 4.0f)));  // each value used 4 times
+}
+
 }  // namespace
 }  // namespace ddpm
