@@ -555,14 +555,14 @@ int run(const Flags& f) {
     fmt::print(
         "\nConvolutions, autotuned (median ms; +grad: forward + backward; 1x1: the residual "
         "shortcuts, without gradients):\n");
-    fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "N x C->K x H x W", "oneDNN", "F(2x2)",
-               "F(4x4)", "pointwise", "best/1DNN", "kept");
+    fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "N x C->K x H x W", "oneDNN",
+               "F(2x2)", "F(4x4)", "direct", "pointwise", "best/1DNN", "kept");
     for (const auto& [key, t] : timings) {
       double best = std::numeric_limits<double>::infinity();
-      for (double candidate : {t.winograd2, t.winograd4, t.pointwise})
+      for (double candidate : {t.winograd2, t.winograd4, t.direct, t.pointwise})
         if (!std::isnan(candidate)) best = std::min(best, candidate);
-      fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>8.2f}x  {}\n", key, ms(t.onednn),
-                 ms(t.winograd2), ms(t.winograd4), ms(t.pointwise), t.onednn / best,
+      fmt::print("{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8.2f}x  {}\n", key, ms(t.onednn),
+                 ms(t.winograd2), ms(t.winograd4), ms(t.direct), ms(t.pointwise), t.onednn / best,
                  ddpm::to_string(choices.at(key)));
     }
   }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "models/kernels/direct_conv_kernel.h"
 #include "models/kernels/pointwise_conv_kernel.h"
 #include "models/kernels/winograd_conv_kernel.h"
 
@@ -19,7 +20,8 @@ const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>() {
                                                  {{Conv3x3Algorithm::onednn, "onednn"},
                                                   {Conv3x3Algorithm::winograd2, "winograd2"},
                                                   {Conv3x3Algorithm::winograd4, "winograd4"},
-                                                  {Conv3x3Algorithm::pointwise, "pointwise"}}};
+                                                  {Conv3x3Algorithm::pointwise, "pointwise"},
+                                                  {Conv3x3Algorithm::direct, "direct"}}};
   return table;
 }
 
@@ -195,6 +197,27 @@ torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
   return y;
 }
 
+/// The direct kernel's 3×3 convolution (no autograd: callers need no gradient).
+torch::Tensor direct_conv(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const auto input = x.contiguous(), weight = w.contiguous();
+  const auto bias = b.defined() ? b.contiguous() : b;
+  const kernels::DirectConvShape s{input.size(0), input.size(1), weight.size(0), input.size(2),
+                                   input.size(3)};
+  auto y = torch::empty({s.batch, s.out_channels, s.height, s.width}, input.options());
+  RECORD_FUNCTION("ddpm::direct_conv3x3", std::vector<c10::IValue>{input, weight});
+  kernels::direct_conv3x3_forward(s, input.data_ptr<float>(), weight.data_ptr<float>(),
+                                  bias.defined() ? bias.data_ptr<float>() : nullptr,
+                                  y.data_ptr<float>());
+  return y;
+}
+
+/// Whether the direct kernel is offered to a layer: no gradient, and at most this many channels
+/// on one side.
+constexpr int64_t kDirectMaxChannels = 4;
+bool direct_candidate(const torch::nn::Conv2d& conv, bool grad) {
+  return !grad && std::min(conv->weight.size(0), conv->weight.size(1)) <= kDirectMaxChannels;
+}
+
 /// Whether `conv` is a plain 1×1 convolution: stride 1, no padding, ungrouped.
 bool plain_1x1(const torch::nn::Conv2d& conv) {
   const auto& o = conv->options;
@@ -215,6 +238,12 @@ bool pointwise_candidate(const torch::Tensor& x, const torch::Tensor& w4, const 
 }
 
 torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (a == Conv3x3Algorithm::direct) {
+    // Forward only: a decision pinned from elsewhere never takes it where a gradient is needed.
+    if (!(torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad())))
+      return direct_conv(x, conv->weight, conv->bias);
+    a = Conv3x3Algorithm::onednn;
+  }
   if (a == Conv3x3Algorithm::onednn) return conv->forward(x);
   return winograd_conv3x3(x, conv->weight, conv->bias, a);
 }
@@ -269,15 +298,19 @@ Conv3x3Algorithm measure(torch::nn::Conv2d& conv, const torch::Tensor& x, bool g
   const double onednn = time(Conv3x3Algorithm::onednn);
   const double w2 = time(Conv3x3Algorithm::winograd2);
   const double w4 = time(Conv3x3Algorithm::winograd4);
+  const double direct =
+      direct_candidate(conv, grad) ? time(Conv3x3Algorithm::direct) : Conv3x3Timing::kNotMeasured;
   size_t i = 0;
   for (auto& p : conv->parameters()) p.mutable_grad() = grads[i++];
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     auto& t = g_timings[key];
-    t.onednn = onednn, t.winograd2 = w2, t.winograd4 = w4;
+    t.onednn = onednn, t.winograd2 = w2, t.winograd4 = w4, t.direct = direct;
   }
-  const auto best = w4 <= w2 ? Conv3x3Algorithm::winograd4 : Conv3x3Algorithm::winograd2;
-  return std::min(w2, w4) < kMargin * onednn ? best : Conv3x3Algorithm::onednn;
+  auto best = w4 <= w2 ? Conv3x3Algorithm::winograd4 : Conv3x3Algorithm::winograd2;
+  double best_time = std::min(w2, w4);
+  if (direct < best_time) best = Conv3x3Algorithm::direct, best_time = direct;  // false for NaN
+  return best_time < kMargin * onednn ? best : Conv3x3Algorithm::onednn;
 }
 
 /// A 1×1 layer without gradients: oneDNN or the pointwise kernel.

@@ -14,6 +14,9 @@
 // program's is automatic (DDPM_CONV). Sampling reuses the transformed weights of a parameter
 // until it changes (its version counter moves, or its storage).
 //
+// Layers with at most 4 channels on one side (conv_in, conv_out) are also offered the direct
+// kernel (kernels/direct_conv_kernel.h) when no gradient is needed, under the automatic policy.
+//
 // The 1×1 convolutions of the residual blocks' shortcuts go the same way when no gradient is
 // needed (sampling, evaluation): oneDNN or the pointwise kernel (models/kernels/
 // pointwise_conv_kernel.h), measured per shape under the automatic policy only; with a
@@ -36,8 +39,9 @@
 
 namespace ddpm {
 
-/// pointwise: 1×1 layers only (their shape keys end in " 1x1").
-enum class Conv3x3Algorithm { onednn, winograd2, winograd4, pointwise };
+/// pointwise: 1×1 layers only (their shape keys end in " 1x1"); direct: 3×3 layers without
+/// gradients with at most 4 channels in or out (kernels/direct_conv_kernel.h).
+enum class Conv3x3Algorithm { onednn, winograd2, winograd4, pointwise, direct };
 template <>
 const EnumTable<Conv3x3Algorithm>& enum_table<Conv3x3Algorithm>();
 
@@ -60,12 +64,12 @@ nlohmann::json conv3x3_choices_to_json(const std::map<std::string, Conv3x3Algori
 /// allowed ones).
 std::map<std::string, Conv3x3Algorithm> conv3x3_choices_from_json(const nlohmann::json& json);
 /// The autotune's measurements so far: shape key → median seconds of oneDNN, F(2×2), F(4×4)
-/// (forward, or forward + backward for "+grad" shapes), or of oneDNN and the pointwise kernel
-/// for 1×1 shapes; NaN for what was not measured.
+/// (forward, or forward + backward for "+grad" shapes) and of the direct kernel where it is
+/// offered, or of oneDNN and the pointwise kernel for 1×1 shapes; NaN for what was not measured.
 struct Conv3x3Timing {
   static constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
   double onednn = kNotMeasured, winograd2 = kNotMeasured, winograd4 = kNotMeasured,
-         pointwise = kNotMeasured;
+         pointwise = kNotMeasured, direct = kNotMeasured;
 };
 std::map<std::string, Conv3x3Timing> conv3x3_measurements();
 
@@ -85,7 +89,7 @@ struct Conv3x3TuningStore {
 /// Installs the store (nullptr: none, the default).
 void set_conv3x3_tuning_store(std::shared_ptr<Conv3x3TuningStore> store);
 /// Bumped whenever the kernels change enough that earlier decisions no longer hold.
-inline constexpr int kConv3x3KernelRevision = 4;
+inline constexpr int kConv3x3KernelRevision = 5;
 
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.

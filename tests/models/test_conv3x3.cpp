@@ -1,10 +1,12 @@
 // The Winograd 3×3 convolutions against LibTorch's (oneDNN): forward on random shapes (channels
 // 1–256, sizes 4–64, odd sizes, batch 1 and more), both gradients by comparison with oneDNN's
 // backward, each under every instruction set this CPU has (baseline, AVX2, AVX-512), the
-// transformed-weight cache following in-place weight updates, and the policy and autotune
-// (decisions kept per shape and following the measurements, pinned).
+// transformed-weight cache following in-place weight updates, the direct kernel of the narrow
+// layers, and the policy and autotune (decisions kept per shape and following the
+// measurements, pinned).
 #include "models/conv3x3.h"
 
+#include "models/kernels/direct_conv_kernel.h"
 #include "models/kernels/winograd_conv_kernel.h"
 #include "test_util.h"
 
@@ -148,6 +150,73 @@ TEST(Conv3x3, AutotuneDecidesOncePerShapeAndCanBePinned) {
   EXPECT_TRUE(conv3x3_choices().empty());
   set_conv3x3_policy(Conv3x3Policy::onednn);
   EXPECT_THROW(parse_enum<Conv3x3Policy>("fast"), std::invalid_argument);
+}
+
+TEST(Conv3x3, DirectKernelMatchesLibTorchOnNarrowLayers) {
+  torch::manual_seed(5);
+  // One to four channels on a side, widths with every remainder of its 16-output runs, batch 1+.
+  const std::vector<Shape> shapes = {{1, 1, 1, 1, 1},   {2, 1, 16, 32, 32}, {3, 16, 1, 17, 33},
+                                     {1, 3, 128, 8, 5}, {2, 128, 3, 9, 16}, {1, 4, 4, 15, 47},
+                                     {1, 2, 7, 3, 2}};
+  for (const auto& s : shapes) {
+    const auto x = torch::randn({s.n, s.c, s.h, s.w});
+    const auto w = torch::randn({s.k, s.c, 3, 3}) / std::sqrt(9.0 * double(s.c));
+    const auto b = torch::randn({s.k});
+    for (const bool with_bias : {true, false}) {
+      auto y = torch::full({s.n, s.k, s.h, s.w}, std::nanf(""));
+      kernels::direct_conv3x3_forward(
+          {s.n, s.c, s.k, s.h, s.w}, x.data_ptr<float>(), w.data_ptr<float>(),
+          with_bias ? b.data_ptr<float>() : nullptr, y.data_ptr<float>());
+      const auto ref = torch::conv2d(x, w, with_bias ? b : torch::Tensor(), 1, 1);
+      EXPECT_LT(relative_gap(y, ref), 2e-6)
+          << s.n << "x" << s.c << "->" << s.k << " " << s.h << "x" << s.w << " bias " << with_bias;
+    }
+  }
+}
+
+TEST(Conv3x3, DirectKernelIsOfferedToNarrowLayersWithoutGradientsOnly) {
+  torch::manual_seed(6);
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::automatic);
+  torch::nn::Conv2d conv_in(torch::nn::Conv2dOptions(1, 16, 3).padding(1));
+  torch::nn::Conv2d conv_out(torch::nn::Conv2dOptions(16, 1, 3).padding(1));
+  torch::nn::Conv2d wide(torch::nn::Conv2dOptions(16, 16, 3).padding(1));
+  const auto image = torch::randn({2, 1, 16, 16}), features = torch::randn({2, 16, 16, 16});
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_LT(relative_gap(conv3x3(conv_in, image), conv_in->forward(image)), 2e-4);
+    EXPECT_LT(relative_gap(conv3x3(conv_out, features), conv_out->forward(features)), 2e-4);
+    conv3x3(wide, features);
+  }
+  conv3x3(conv_in, image.clone().requires_grad_()).sum().backward();
+  const auto t = conv3x3_measurements();
+  EXPECT_FALSE(std::isnan(t.at("2x1->16x16x16").direct));
+  EXPECT_FALSE(std::isnan(t.at("2x16->1x16x16").direct));
+  EXPECT_TRUE(std::isnan(t.at("2x16->16x16x16").direct)) << "16 channels on both sides";
+  EXPECT_TRUE(std::isnan(t.at("2x1->16x16x16+grad").direct)) << "forward only";
+  // The decision follows the measurements, direct included.
+  for (const auto& key : {"2x1->16x16x16", "2x16->1x16x16"}) {
+    const auto& m = t.at(key);
+    const double best = std::min({m.winograd2, m.winograd4, m.direct});
+    const auto kept = conv3x3_choices().at(key);
+    if (best >= 0.9 * m.onednn)
+      EXPECT_EQ(kept, Conv3x3Algorithm::onednn) << key;
+    else
+      EXPECT_EQ(kept, m.direct == best             ? Conv3x3Algorithm::direct
+                      : m.winograd4 <= m.winograd2 ? Conv3x3Algorithm::winograd4
+                                                   : Conv3x3Algorithm::winograd2)
+          << key;
+  }
+  // A direct decision pinned where a gradient is needed runs oneDNN: the gradient still flows.
+  pin_conv3x3_choices({{"2x16->1x16x16+grad", Conv3x3Algorithm::direct}});
+  auto xg = features.clone().requires_grad_();
+  conv3x3(conv_out, xg).sum().backward();
+  auto xr = features.clone().requires_grad_();
+  conv_out->forward(xr).sum().backward();
+  EXPECT_TRUE(torch::allclose(xg.grad(), xr.grad()));
+  EXPECT_EQ(parse_enum<Conv3x3Algorithm>("direct"), Conv3x3Algorithm::direct);
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::onednn);
 }
 
 }  // namespace
