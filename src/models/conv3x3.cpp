@@ -197,6 +197,12 @@ torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
   return y;
 }
 
+/// Whether the convolution of x by `conv` needs a gradient (autograd on, and x or the weights
+/// require one).
+bool needs_grad(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  return torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad());
+}
+
 /// The direct kernel's 3×3 convolution (no autograd: callers need no gradient).
 torch::Tensor direct_conv(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   const auto input = x.contiguous(), weight = w.contiguous();
@@ -240,8 +246,7 @@ bool pointwise_candidate(const torch::Tensor& x, const torch::Tensor& w4, const 
 torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
   if (a == Conv3x3Algorithm::direct) {
     // Forward only: a decision pinned from elsewhere never takes it where a gradient is needed.
-    if (!(torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad())))
-      return direct_conv(x, conv->weight, conv->bias);
+    if (!needs_grad(conv, x)) return direct_conv(x, conv->weight, conv->bias);
     a = Conv3x3Algorithm::onednn;
   }
   if (a == Conv3x3Algorithm::onednn) return conv->forward(x);
@@ -430,8 +435,7 @@ torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
     case Conv3x3Policy::automatic:
       break;
   }
-  const bool grad =
-      torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad());
+  const bool grad = needs_grad(conv, x);
   const auto key = shape_key(x, conv->weight.size(0), grad);
   return run(decide(key, [&] { return measure(conv, x, grad, key); }), conv, x);
 }

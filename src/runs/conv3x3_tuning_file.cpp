@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -85,6 +86,21 @@ class FileLock {
   int fd_;
 };
 
+/// The decision for `shape` in this machine's part of the file's content, if any: nothing for a
+/// name this version does not know.
+std::optional<Conv3x3Algorithm> decision_in(const nlohmann::json& j, const std::string& shape) {
+  const auto& machines = j["machines"];
+  const auto machine = machines.find(conv3x3_tuning_machine());
+  if (machine == machines.end() || !machine->is_object()) return std::nullopt;
+  const auto it = machine->find(shape);
+  if (it == machine->end() || !it->is_string()) return std::nullopt;
+  try {
+    return parse_enum<Conv3x3Algorithm>(it->get<std::string>());
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 fs::path default_conv3x3_tuning_file() {
@@ -107,17 +123,7 @@ Conv3x3TuningFile::Conv3x3TuningFile(fs::path file) : file_(std::move(file)) {}
 
 std::optional<Conv3x3Algorithm> Conv3x3TuningFile::find(const std::string& shape) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto j = read_tuning(file_);
-  const auto& machines = j["machines"];
-  const auto machine = machines.find(conv3x3_tuning_machine());
-  if (machine == machines.end() || !machine->is_object()) return std::nullopt;
-  const auto it = machine->find(shape);
-  if (it == machine->end() || !it->is_string()) return std::nullopt;
-  try {
-    return parse_enum<Conv3x3Algorithm>(it->get<std::string>());
-  } catch (const std::invalid_argument&) {
-    return std::nullopt;  // a name this version does not know: measure
-  }
+  return decision_in(read_tuning(file_), shape);  // nothing: measure
 }
 
 Conv3x3Algorithm Conv3x3TuningFile::record(const std::string& shape, Conv3x3Algorithm algorithm) {
@@ -125,18 +131,14 @@ Conv3x3Algorithm Conv3x3TuningFile::record(const std::string& shape, Conv3x3Algo
   try {
     fs::create_directories(file_.parent_path());
     const FileLock file_lock(fs::path(file_) += ".lock");
-    auto j = read_tuning(file_);  // what other processes wrote meanwhile stays
+    auto j = read_tuning(file_);                       // what other processes wrote meanwhile stays
+    if (const auto earlier = decision_in(j, shape)) {  // decided meanwhile
+      write_failed_ = false;
+      return *earlier;
+    }
     auto& machine = j["machines"][conv3x3_tuning_machine()];
     if (!machine.is_object()) machine = nlohmann::json::object();
-    if (const auto it = machine.find(shape); it != machine.end() && it->is_string()) {
-      try {
-        write_failed_ = false;
-        return parse_enum<Conv3x3Algorithm>(it->get<std::string>());  // decided meanwhile
-      } catch (const std::invalid_argument&) {
-        // a name this version does not know: ours replaces it
-      }
-    }
-    machine[shape] = to_string(algorithm);
+    machine[shape] = to_string(algorithm);  // (also over a name this version does not know)
     write_file_atomic(file_, j.dump(1) + "\n");
     write_failed_ = false;
   } catch (const std::exception&) {

@@ -3,12 +3,15 @@
 #include <cstring>
 
 #include "models/cpu_math.h"
+#include "models/kernels/micro_gemm.h"
 
 namespace ddpm::kernels {
 
 namespace {
 
-using v8 = float __attribute__((vector_size(32)));
+using micro_gemm::loadv;
+using micro_gemm::storev;
+using micro_gemm::v8;
 using i8 = int __attribute__((vector_size(32)));
 
 /// out[0 .. 2w) = x[0], x[0], x[1], x[1], …
@@ -16,12 +19,9 @@ DDPM_CPU_CLONES
 void widen_row(const float* x, int64_t w, float* out) {
   int64_t j = 0;
   for (; j + 8 <= w; j += 8) {
-    v8 a;
-    std::memcpy(&a, x + j, sizeof a);
-    const v8 lo = __builtin_shuffle(a, i8{0, 0, 1, 1, 2, 2, 3, 3});
-    const v8 hi = __builtin_shuffle(a, i8{4, 4, 5, 5, 6, 6, 7, 7});
-    std::memcpy(out + 2 * j, &lo, sizeof lo);
-    std::memcpy(out + 2 * j + 8, &hi, sizeof hi);
+    const v8 a = loadv<v8>(x + j);
+    storev(out + 2 * j, v8(__builtin_shuffle(a, i8{0, 0, 1, 1, 2, 2, 3, 3})));
+    storev(out + 2 * j + 8, v8(__builtin_shuffle(a, i8{4, 4, 5, 5, 6, 6, 7, 7})));
   }
   for (; j < w; ++j) out[2 * j] = out[2 * j + 1] = x[j];
 }
