@@ -172,10 +172,20 @@ bool eligible(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
          c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
 }
 
+/// Whether the convolution of x by w and b (undefined: none) needs a gradient: autograd on, and
+/// any of them requires one.
+bool needs_grad(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return torch::GradMode::is_enabled() &&
+         (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+}
+bool needs_grad(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  return needs_grad(x, conv->weight, conv->bias);
+}
+
 /// The pointwise kernel's 1×1 convolution of x, or of cat({x, x2}, 1) without the concatenation
-/// when x2 is defined (no autograd: callers need no gradient).
-torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
-                             const torch::Tensor& w, const torch::Tensor& b) {
+/// when x2 is defined (no autograd).
+torch::Tensor pointwise_forward(const torch::Tensor& x, const torch::Tensor& x2,
+                                const torch::Tensor& w, const torch::Tensor& b) {
   const int64_t c2 = x2.defined() ? x2.size(1) : 0;
   TORCH_CHECK(w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && x.dim() == 4 &&
                   x.size(1) + c2 == w.size(1),
@@ -197,10 +207,56 @@ torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
   return y;
 }
 
-/// Whether the convolution of x by `conv` needs a gradient (autograd on, and x or the weights
-/// require one).
-bool needs_grad(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
-  return torch::GradMode::is_enabled() && (conv->weight.requires_grad() || x.requires_grad());
+/// The pointwise convolution with autograd: dx (split as the input was) and dw by the pointwise
+/// kernel's backward, db as dy's sum.
+struct PointwiseConvFunction : torch::autograd::Function<PointwiseConvFunction> {
+  /// x2, b: empty tensors when absent (autograd functions take defined tensors only).
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& x2, const torch::Tensor& w,
+                               const torch::Tensor& b) {
+    const bool split = x2.numel() > 0;
+    auto y = pointwise_forward(x, split ? x2 : torch::Tensor(), w, b.numel() ? b : torch::Tensor());
+    ctx->save_for_backward({x.contiguous(), split ? x2.contiguous() : x2, w.contiguous()});
+    ctx->saved_data["has_bias"] = b.numel() > 0;
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &x2 = saved[1], &w = saved[2];
+    const auto dy = grads[0].contiguous();
+    RECORD_FUNCTION("ddpm::pointwise_conv_backward", std::vector<c10::IValue>{dy, x, w});
+    const bool split = x2.numel() > 0;
+    const int64_t c1 = x.size(1);
+    const kernels::PointwiseShape s{x.size(0), w.size(1), w.size(0), x.size(2) * x.size(3)};
+    torch::Tensor dx, dx2, dw, db;
+    if (ctx->needs_input_grad(0) || (split && ctx->needs_input_grad(1))) {
+      dx = torch::empty_like(x);
+      if (split) dx2 = torch::empty_like(x2);
+      kernels::pointwise_conv_input_grad(s, dy.data_ptr<float>(), w.data_ptr<float>(), c1,
+                                         dx.data_ptr<float>(),
+                                         split ? dx2.data_ptr<float>() : nullptr);
+    }
+    if (ctx->needs_input_grad(2)) {
+      dw = torch::empty_like(w);
+      kernels::pointwise_conv_weight_grad(s, dy.data_ptr<float>(), x.data_ptr<float>(), c1,
+                                          split ? x2.data_ptr<float>() : nullptr,
+                                          dw.data_ptr<float>());
+    }
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(3)) db = dy.sum({0, 2, 3});
+    return {dx, dx2, dw, db};
+  }
+};
+
+/// The pointwise kernel's 1×1 convolution of x, or of cat({x, x2}, 1) without the concatenation
+/// when x2 is defined; through the autograd function when a gradient is needed.
+torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& x2,
+                             const torch::Tensor& w, const torch::Tensor& b) {
+  if (!needs_grad(x, w, b) && !(x2.defined() && needs_grad(x2, w, b)))
+    return pointwise_forward(x, x2, w, b);
+  const auto none = torch::empty({0}, w.options());
+  return PointwiseConvFunction::apply(x, x2.defined() ? x2 : none, w, b.defined() ? b : none);
 }
 
 /// The direct kernel's 3×3 convolution (no autograd: callers need no gradient).
@@ -233,14 +289,13 @@ bool plain_1x1(const torch::nn::Conv2d& conv) {
          o.groups() == 1;
 }
 
-/// Whether the 1×1 convolution of x by w4 [K, C, 1, 1] and b may take the pointwise kernel: no
-/// gradient needed, the automatic policy, CPU float32 maps.
+/// Whether the 1×1 convolution of x by w4 [K, C, 1, 1] and b may take the pointwise kernel: the
+/// automatic policy, CPU float32 maps.
 bool pointwise_candidate(const torch::Tensor& x, const torch::Tensor& w4, const torch::Tensor& b) {
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (w4.requires_grad() || x.requires_grad() || (b.defined() && b.requires_grad()));
-  return !grad && g_policy.load() == Conv3x3Policy::automatic && x.device().is_cpu() &&
+  return g_policy.load() == Conv3x3Policy::automatic && x.device().is_cpu() &&
          x.scalar_type() == torch::kFloat && x.dim() == 4 && w4.scalar_type() == torch::kFloat &&
-         w4.dim() == 4 && w4.size(2) == 1 && w4.size(3) == 1;
+         w4.dim() == 4 && w4.size(2) == 1 && w4.size(3) == 1 &&
+         (!b.defined() || b.scalar_type() == torch::kFloat);
 }
 
 torch::Tensor run(Conv3x3Algorithm a, torch::nn::Conv2d& conv, const torch::Tensor& x) {
@@ -318,12 +373,24 @@ Conv3x3Algorithm measure(torch::nn::Conv2d& conv, const torch::Tensor& x, bool g
   return best_time < kMargin * onednn ? best : Conv3x3Algorithm::onednn;
 }
 
-/// A 1×1 layer without gradients: oneDNN or the pointwise kernel.
+/// A 1×1 layer: oneDNN or the pointwise kernel, forward only or (grad) forward + backward, on
+/// detached copies so that no parameter's .grad changes.
 Conv3x3Algorithm measure_1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
-                             const std::string& key) {
-  torch::NoGradGuard no_grad;
-  const double onednn = median_seconds([&] { run_1x1(Conv3x3Algorithm::onednn, x, w, b); });
-  const double pointwise = median_seconds([&] { run_1x1(Conv3x3Algorithm::pointwise, x, w, b); });
+                             bool grad, const std::string& key) {
+  auto time = [&](Conv3x3Algorithm a) {
+    if (!grad) {
+      torch::NoGradGuard no_grad;
+      return median_seconds([&] { run_1x1(a, x, w, b); });
+    }
+    auto leaf = [](const torch::Tensor& t) {
+      return t.defined() ? t.detach().requires_grad_(t.requires_grad()) : t;
+    };
+    const auto input = leaf(x), weight = leaf(w), bias = leaf(b);
+    const auto dy = torch::ones({x.size(0), w.size(0), x.size(2), x.size(3)}, x.options());
+    return median_seconds([&] { run_1x1(a, input, weight, bias).backward(dy); });
+  };
+  const double onednn = time(Conv3x3Algorithm::onednn);
+  const double pointwise = time(Conv3x3Algorithm::pointwise);
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     auto& t = g_timings[key];
@@ -456,10 +523,11 @@ torch::Tensor conv1x1_concat(torch::nn::Conv2d& conv, const torch::Tensor& x1,
       x1.size(0) != x2.size(0) || x1.size(2) != x2.size(2) || x1.size(3) != x2.size(3))
     return conv1x1(conv, concatenation());
   // The same decision as for the concatenated input (measured on it the first time).
+  const bool grad = needs_grad(x1, w, b) || needs_grad(x2, w, b);
   const auto key =
-      shape_key(x1.size(0), x1.size(1) + x2.size(1), w.size(0), x1.size(2), x1.size(3), false) +
+      shape_key(x1.size(0), x1.size(1) + x2.size(1), w.size(0), x1.size(2), x1.size(3), grad) +
       " 1x1";
-  const auto a = decide(key, [&] { return measure_1x1(concatenation(), w, b, key); });
+  const auto a = decide(key, [&] { return measure_1x1(concatenation(), w, b, grad, key); });
   if (a == Conv3x3Algorithm::pointwise) return pointwise_conv(x1, x2, w, b);
   return run_1x1(a, concatenation(), w, b);
 }
@@ -467,8 +535,9 @@ torch::Tensor conv1x1_concat(torch::nn::Conv2d& conv, const torch::Tensor& x1,
 torch::Tensor conv1x1(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   const auto w4 = w.dim() == 2 ? w.view({w.size(0), w.size(1), 1, 1}) : w;  // [K, C, 1, 1]
   if (!pointwise_candidate(x, w4, b)) return torch::conv2d(x, w4, b);
-  const auto key = shape_key(x, w4.size(0), false) + " 1x1";
-  return run_1x1(decide(key, [&] { return measure_1x1(x, w4, b, key); }), x, w4, b);
+  const bool grad = needs_grad(x, w4, b);
+  const auto key = shape_key(x, w4.size(0), grad) + " 1x1";
+  return run_1x1(decide(key, [&] { return measure_1x1(x, w4, b, grad, key); }), x, w4, b);
 }
 
 }  // namespace ddpm

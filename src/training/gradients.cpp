@@ -1,15 +1,44 @@
 #include "training/gradients.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
+#include "training/kernels/gradient_norm_kernel.h"
+
 namespace ddpm {
+
+namespace {
+
+/// The gradients as float32 buffers when they all are contiguous float32 CPU tensors.
+std::optional<std::vector<kernels::FloatBuffer>> cpu_float_buffers(
+    const std::vector<torch::Tensor>& grads) {
+  std::vector<kernels::FloatBuffer> buffers;
+  for (const auto& g : grads) {
+    if (!g.is_cpu() || g.scalar_type() != torch::kFloat || !g.is_contiguous()) return std::nullopt;
+    buffers.push_back({g.data_ptr<float>(), g.numel()});
+  }
+  return buffers;
+}
+
+}  // namespace
 
 double global_grad_norm(torch::nn::Module& model, double clip) {
   std::vector<torch::Tensor> grads;
   for (auto& p : model.parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
   if (grads.empty()) return 0.0;
+  if (const auto buffers = cpu_float_buffers(grads)) {
+    // One pass for the norm and one to clip (the same float coefficient as below).
+    RECORD_FUNCTION("ddpm::global_grad_norm", std::vector<c10::IValue>{});
+    const double norm = std::sqrt(kernels::sum_of_squares(*buffers));
+    if (clip > 0 && std::isfinite(norm)) {
+      const float coef = std::min(1.0f, float(clip) / (float(norm) + 1e-6f));
+      if (coef < 1.0f) kernels::scale_buffers(*buffers, coef);  // x · 1 = x
+    }
+    return norm;
+  }
   std::vector<torch::Tensor> norms;
   for (auto& g : grads) norms.push_back(g.norm());
   const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm();

@@ -12,6 +12,8 @@ namespace ddpm {
 /// to norm at most `clip` exactly as torch::nn::utils::clip_grad_norm_ does (coefficient
 /// clip / (norm + 1e-6), clamped to 1). A non-finite norm leaves them as they are, so the
 /// caller can still find which one went non-finite (clip_grad_norm_ would turn them all NaN).
+/// Contiguous float32 CPU gradients take one fused pass for the norm (summed in double) and one
+/// to clip (kernels/gradient_norm_kernel.h); others go through LibTorch's norm and mul_.
 double global_grad_norm(torch::nn::Module& model, double clip);
 
 /// (parameter name, its gradient) for every parameter, in registration order.

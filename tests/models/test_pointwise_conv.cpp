@@ -1,9 +1,11 @@
 // The pointwise kernel's 1×1 convolutions against LibTorch's (oneDNN) on random shapes (channels
 // 1–512, out-channels not a multiple of the micro-kernel's rows, pixel counts not a multiple of
-// 8, fewer than 8, batch 1 and more), under every instruction set this CPU has; and conv1x1's
-// dispatch: measured per shape under the automatic policy without gradients, oneDNN with
-// gradients and under the fixed policies; the two-input form (a skip connection's concatenation,
-// never made) bit for bit as on the concatenation, and a residual block on a skip connection.
+// 8 or 16, fewer than 8, batch 1 and more), forward and both backward passes (split between two
+// inputs too), under every instruction set this CPU has; and conv1x1's dispatch: measured per
+// shape under the automatic policy, with and without gradients, oneDNN under the fixed policies;
+// gradients through the autograd function as oneDNN's; the two-input form (a skip connection's
+// concatenation, never made) bit for bit as on the concatenation, and a residual block on a skip
+// connection.
 #include "models/conv3x3.h"
 #include "models/kernels/pointwise_conv_kernel.h"
 #include "models/kernels/winograd_conv_kernel.h"
@@ -51,7 +53,48 @@ TEST(PointwiseConv, MatchesOneDnnOnRandomShapesUnderEveryInstructionSet) {
   kernels::set_winograd_isa(best);
 }
 
-TEST(PointwiseConv, Conv1x1IsMeasuredWithoutGradientsAndOneDnnOtherwise) {
+TEST(PointwiseConv, BackwardMatchesOneDnnOnRandomShapesUnderEveryInstructionSet) {
+  torch::manual_seed(15);
+  // n, in-channels from x, in-channels from x2 (0: none), out-channels, height, width.
+  const std::vector<std::array<int64_t, 6>> shapes = {
+      {1, 1, 0, 1, 1, 1},    {2, 3, 0, 5, 7, 7},    {32, 32, 16, 16, 8, 8}, {3, 64, 32, 32, 4, 4},
+      {2, 96, 64, 64, 4, 4}, {1, 5, 2, 7, 5, 3},    {2, 17, 0, 33, 7, 9},   {1, 256, 0, 9, 6, 6},
+      {4, 8, 4, 12, 2, 2},   {1, 48, 0, 16, 32, 32}};
+  const auto best = kernels::winograd_cpu_isa();
+  for (int isa = 0; isa <= int(best); ++isa) {
+    kernels::set_winograd_isa(kernels::WinogradIsa(isa));
+    for (const auto [n, c1, c2, k, h, w] : shapes) {
+      const int64_t C = c1 + c2, P = h * w;
+      auto x = torch::randn({n, C, h, w}, torch::requires_grad());
+      auto weight = torch::randn({k, C, 1, 1}, torch::requires_grad());
+      auto dy = torch::randn({n, k, h, w});
+      torch::conv2d(x, weight).backward(dy);
+      const auto x1 = x.detach().narrow(1, 0, c1).contiguous();
+      const auto x2 = x.detach().narrow(1, c1, c2).contiguous();
+      auto dx1 = torch::full({n, c1, h, w}, 7.0f), dx2 = torch::full({n, c2, h, w}, 7.0f);
+      auto dw = torch::full({k, C}, 7.0f);  // overwritten, not added to
+      const kernels::PointwiseShape s{n, C, k, P};
+      kernels::pointwise_conv_input_grad(s, dy.data_ptr<float>(), weight.data_ptr<float>(), c1,
+                                         dx1.data_ptr<float>(),
+                                         c2 ? dx2.data_ptr<float>() : nullptr);
+      kernels::pointwise_conv_weight_grad(s, dy.data_ptr<float>(), x1.data_ptr<float>(), c1,
+                                          c2 ? x2.data_ptr<float>() : nullptr,
+                                          dw.data_ptr<float>());
+      const auto where = "isa " + std::to_string(isa) + ": " + std::to_string(n) + "x" +
+                         std::to_string(c1) + "+" + std::to_string(c2) + "->" + std::to_string(k) +
+                         " at " + std::to_string(h) + "x" + std::to_string(w);
+      EXPECT_LT(relative_gap(torch::cat({dx1, dx2}, 1), x.grad()), 2e-6) << where;
+      EXPECT_LT(relative_gap(dw, weight.grad().view({k, C})), 2e-6) << where;
+    }
+  }
+  kernels::set_winograd_isa(best);
+  const kernels::PointwiseShape s{1, 4, 4, 8};
+  float v[32] = {};
+  EXPECT_THROW(kernels::pointwise_conv_input_grad(s, v, v, 2, v, nullptr), std::invalid_argument);
+  EXPECT_THROW(kernels::pointwise_conv_weight_grad(s, v, v, 5, v, v), std::invalid_argument);
+}
+
+TEST(PointwiseConv, Conv1x1IsMeasuredWithAndWithoutGradientsAndOneDnnUnderFixedPolicies) {
   torch::manual_seed(12);
   reset_conv3x3_choices();
   auto layer = pointwise_layer(96, 32);
@@ -68,11 +111,28 @@ TEST(PointwiseConv, Conv1x1IsMeasuredWithoutGradientsAndOneDnnOtherwise) {
   }
   EXPECT_TRUE(conv3x3_choices().empty());
   set_conv3x3_policy(Conv3x3Policy::automatic);
-  // With a gradient: oneDNN, and the gradient flows.
+  // With a gradient: measured forward + backward under its own key, without touching the
+  // parameters' .grad; the gradients agree with oneDNN's whichever way it went.
+  auto dy = torch::randn({4, 32, 16, 16});
   auto xg = x.clone().requires_grad_();
-  conv1x1(layer, xg).sum().backward();
-  EXPECT_TRUE(xg.grad().defined());
-  EXPECT_TRUE(conv3x3_choices().empty()) << "training shapes are not candidates";
+  layer->forward(xg).backward(dy);
+  const auto dx_ref = xg.grad().clone(), dw_ref = layer->weight.grad().clone(),
+             db_ref = layer->bias.grad().clone();
+  xg.mutable_grad() = torch::Tensor();
+  for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
+  const std::string grad_key = "4x96->32x16x16+grad 1x1";
+  for (const auto pinned : {false, true}) {
+    if (pinned) pin_conv3x3_choices({{grad_key, Conv3x3Algorithm::pointwise}});
+    conv1x1(layer, xg).backward(dy);
+    ASSERT_EQ(conv3x3_choices().count(grad_key), 1u);
+    EXPECT_LT(relative_gap(xg.grad(), dx_ref), 2e-6) << "pinned " << pinned;
+    EXPECT_LT(relative_gap(layer->weight.grad(), dw_ref), 2e-6) << "pinned " << pinned;
+    EXPECT_LT(relative_gap(layer->bias.grad(), db_ref), 2e-6) << "pinned " << pinned;
+    xg.mutable_grad() = torch::Tensor();
+    for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
+  }
+  const auto tg = conv3x3_measurements().at(grad_key);
+  EXPECT_TRUE(tg.onednn > 0 && tg.pointwise > 0);
   // Without: measured once, the decision follows the measurement, the output agrees.
   torch::Tensor y;
   {
@@ -97,7 +157,33 @@ TEST(PointwiseConv, Conv1x1IsMeasuredWithoutGradientsAndOneDnnOtherwise) {
     torch::NoGradGuard no_grad;
     EXPECT_EQ(conv1x1(strided, x).sizes(), (std::vector<int64_t>{4, 32, 8, 8}));
   }
-  EXPECT_EQ(conv3x3_choices().size(), 1u);
+  EXPECT_EQ(conv3x3_choices().size(), 2u);
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+}
+
+TEST(PointwiseConv, GradientsOnASkipConnectionMatchOneDnnOnTheConcatenation) {
+  torch::manual_seed(16);
+  auto layer = pointwise_layer(48, 16);
+  auto h = torch::randn({2, 32, 8, 8}, torch::requires_grad());
+  auto skip = torch::randn({2, 16, 8, 8}, torch::requires_grad());
+  auto dy = torch::randn({2, 16, 8, 8});
+  layer->forward(torch::cat({h, skip}, 1)).backward(dy);
+  const auto dh = h.grad().clone(), dskip = skip.grad().clone(), dw = layer->weight.grad().clone(),
+             db = layer->bias.grad().clone();
+  h.mutable_grad() = skip.mutable_grad() = torch::Tensor();
+  for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
+  reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::automatic);
+  pin_conv3x3_choices({{"2x48->16x8x8+grad 1x1", Conv3x3Algorithm::pointwise}});
+  const auto y = conv1x1_concat(layer, h, skip);
+  EXPECT_NE(y.grad_fn()->name().find("PointwiseConvFunction"), std::string::npos)
+      << y.grad_fn()->name();
+  y.backward(dy);
+  EXPECT_LT(relative_gap(h.grad(), dh), 2e-6);
+  EXPECT_LT(relative_gap(skip.grad(), dskip), 2e-6);
+  EXPECT_LT(relative_gap(layer->weight.grad(), dw), 2e-6);
+  EXPECT_LT(relative_gap(layer->bias.grad(), db), 2e-6);
   reset_conv3x3_choices();
   set_conv3x3_policy(Conv3x3Policy::onednn);
 }
