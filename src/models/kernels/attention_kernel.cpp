@@ -32,57 +32,12 @@ struct OutRows {
   int64_t stride, channel_stride;
 };
 
-/// dst[c·n + j] = src[j·stride + c]: rows of d channels into d columns of n contiguous floats, so
-/// the per-row loops below run over j with unit stride.
-void transpose_rows(const float* src, int64_t stride, int64_t n, int64_t d, float* dst) {
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t c = 0; c < d; ++c) dst[c * n + j] = src[j * stride + c];
-}
-
-/// s_j = scale · q_i·k_j for all j, from Kᵀ [d, n].
-DDPM_CPU_CLONES
-void scores_row(const float* q_i, const float* k_t, int64_t n, int64_t d, float scale, float* s) {
-  for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
-  for (int64_t c = 0; c < d; ++c) {
-    const float qc = q_i[c] * scale;
-    const float* kc = k_t + c * n;
-    for (int64_t j = 0; j < n; ++j) s[j] += qc * kc[j];
-  }
-}
-
-/// s_j ← exp(s_j − shift); returns Σ_j of the new s.
-DDPM_CPU_CLONES
-float exp_row(float* s, int64_t n, float shift) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < n; ++j) {
-    const float e = cpu::fast_exp(s[j] - shift);
-    s[j] = e;
-    sum += e;
-  }
-  return sum;
-}
-
-/// Σ_j a_j b_j
-DDPM_CPU_CLONES
-float dot(const float* a, const float* b, int64_t n) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < n; ++j) sum += a[j] * b[j];
-  return sum;
-}
-
-/// y_j += a · x_j
-DDPM_CPU_CLONES
-void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) y[j] += a * x[j];
-}
-
 /// Queries handled together by query_block_forward, one per lane of its vectors.
 constexpr int kQueryLanes = 8;
 
 int64_t scratch_floats(int64_t n, int64_t d) {
-  return std::max<int64_t>(4 * d * n + 2 * n, kQueryLanes * n);  // the backward's, the forward's
+  const int64_t d8 = (d + kQueryLanes - 1) / kQueryLanes * kQueryLanes;
+  return std::max<int64_t>(2 * d8 * n + 2 * kQueryLanes * n, kQueryLanes * n);  // backward, forward
 }
 
 /// Queries i0 .. i0 + 7 of one (sample, head), each in one lane of every vector, so that every
@@ -161,41 +116,96 @@ void head_forward(const AttentionRows& in, const OutRows& out, float* lse, float
   for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes) query_block_forward(in, i0, out, lse, scratch);
 }
 
+/// The backward pass of queries i0 .. i0 + 7 of one (sample, head), one query per lane as in
+/// query_block_forward. Pass 1, per key j: P_j = exp(scale · Q k_j − lse), dP_j = dO v_j (8 lanes
+/// each, kept in s as [n][2][8]) and r = Σ_j P_j ∘ dP_j, the softmax Jacobian's rank-one part.
+/// Pass 2, per key j: dS_j = scale · P_j ∘ (dP_j − r); dQ += dS_j k_jᵀ (lanes: queries);
+/// dK_j += Σ_lanes dS_j q, dV_j += Σ_lanes P_j dO, 8 channels per vector (dk, dv [n, d8],
+/// token-major, d8 = d rounded up to 8). Lanes past the last query have P = 0, so they add
+/// nothing. Token-major q, k, v (channel stride 1).
+DDPM_CPU_CLONES
+void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse, const float* d_out,
+                          int64_t grad_stride, float* d_q, int64_t grad_in_stride, float* dk,
+                          float* dv, float* s) {
+  using lanes = float __attribute__((vector_size(kQueryLanes * sizeof(float))));
+  using lanes_in_s = float __attribute__((vector_size(kQueryLanes * sizeof(float)), aligned(4)));
+  constexpr int L = kQueryLanes, kMaxVectors = kMaxHeadDim / L;
+  const int64_t n = in.n, d = in.d, ts = in.stride, vectors = (d + L - 1) / L;
+  const int rows = int(std::min<int64_t>(L, n - i0));
+  lanes qt[kMaxHeadDim], dot[kMaxHeadDim], dqt[kMaxHeadDim];        // [c][lane]; q scaled
+  lanes q_rows[L][kMaxVectors] = {}, do_rows[L][kMaxVectors] = {};  // [lane][c / 8][c % 8]
+  lanes shift{}, valid{};
+  for (int l = 0; l < rows; ++l) {
+    shift[l] = lse[i0 + l];
+    valid[l] = 1.0f;
+    for (int64_t c = 0; c < d; ++c) {
+      q_rows[l][c / L][c % L] = in.q[(i0 + l) * ts + c];
+      do_rows[l][c / L][c % L] = d_out[(i0 + l) * grad_stride + c];
+    }
+  }
+  for (int64_t c = 0; c < d; ++c) {
+    for (int l = 0; l < L; ++l) {
+      qt[c][l] = q_rows[l][c / L][c % L] * in.scale;
+      dot[c][l] = do_rows[l][c / L][c % L];
+    }
+    dqt[c] = lanes{};
+  }
+  lanes_in_s* sv = reinterpret_cast<lanes_in_s*>(s);  // sv[2j]: P_j, sv[2j + 1]: dP_j
+  for (int64_t j = 0; j < n; ++j) {
+    const float* k_j = in.k + j * ts;
+    const float* v_j = in.v + j * ts;
+    lanes score{}, dp{};
+    for (int64_t c = 0; c < d; ++c) {
+      score += qt[c] * k_j[c];
+      dp += dot[c] * v_j[c];
+    }
+    sv[2 * j] = score - shift, sv[2 * j + 1] = dp;
+  }
+  lanes r{};
+  for (int64_t j = 0; j < n; ++j) {
+    float* p = s + 2 * j * L;
+#pragma omp simd
+    for (int l = 0; l < L; ++l) p[l] = cpu::fast_exp(p[l]);
+    const lanes pj = lanes(sv[2 * j]) * valid;
+    sv[2 * j] = pj;
+    r += pj * lanes(sv[2 * j + 1]);
+  }
+  lanes_in_s* dkv = reinterpret_cast<lanes_in_s*>(dk);
+  lanes_in_s* dvv = reinterpret_cast<lanes_in_s*>(dv);
+  for (int64_t j = 0; j < n; ++j) {
+    const lanes pj = sv[2 * j];
+    const lanes ds = pj * (lanes(sv[2 * j + 1]) - r) * in.scale;
+    const float* k_j = in.k + j * ts;
+    for (int64_t c = 0; c < d; ++c) dqt[c] += ds * k_j[c];
+    for (int64_t v = 0; v < vectors; ++v) {
+      lanes dk_j = dkv[j * vectors + v], dv_j = dvv[j * vectors + v];
+      for (int l = 0; l < rows; ++l) {
+        dk_j += ds[l] * q_rows[l][v];
+        dv_j += pj[l] * do_rows[l][v];
+      }
+      dkv[j * vectors + v] = dk_j, dvv[j * vectors + v] = dv_j;
+    }
+  }
+  for (int l = 0; l < rows; ++l)
+    for (int64_t c = 0; c < d; ++c) d_q[(i0 + l) * grad_in_stride + c] = dqt[c][l];
+}
+
+/// One (sample, head)'s backward, eight queries at a time; dK and dV summed over the blocks in
+/// scratch, then stored.
 void head_backward(const AttentionRows& in, const float* lse, const float* d_out,
                    int64_t grad_stride, float* d_q, float* d_k, float* d_v, int64_t grad_in_stride,
                    float* scratch) {
-  const int64_t n = in.n, d = in.d;
-  float* k_t = scratch;        // Kᵀ  [d, n]
-  float* v_t = k_t + d * n;    // Vᵀ  [d, n]
-  float* dk_t = v_t + d * n;   // dKᵀ [d, n]
-  float* dv_t = dk_t + d * n;  // dVᵀ [d, n]
-  float* p = dv_t + d * n;     // P_i  [n]
-  float* ds = p + n;           // dP_i, then dS_i  [n]
-  transpose_rows(in.k, in.stride, n, d, k_t);
-  transpose_rows(in.v, in.stride, n, d, v_t);
-  for (int64_t j = 0; j < 2 * d * n; ++j) dk_t[j] = 0.0f;  // dKᵀ and dVᵀ
-  for (int64_t i = 0; i < n; ++i) {
-    const float* q_i = in.q + i * in.stride;
-    const float* do_i = d_out + i * grad_stride;
-    scores_row(q_i, k_t, n, d, in.scale, p);
-    exp_row(p, n, lse[i]);  // P_i = exp(S_i − lse_i)
-    for (int64_t j = 0; j < n; ++j) ds[j] = 0.0f;
-    for (int64_t c = 0; c < d; ++c) {
-      axpy(do_i[c], p, dv_t + c * n, n);  // dVᵀ[c] += dO_ic P_i
-      axpy(do_i[c], v_t + c * n, ds, n);  // dP_i = dO_i Vᵀ
-    }
-    const float r = dot(p, ds, n);  // rowsum(P ∘ dP): the softmax Jacobian's rank-one part
-    for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - r) * in.scale;
-    float* dq_i = d_q + i * grad_in_stride;
-    for (int64_t c = 0; c < d; ++c) {
-      dq_i[c] = dot(ds, k_t + c * n, n);  // dQ_i = dS_i K
-      axpy(q_i[c], ds, dk_t + c * n, n);  // dKᵀ[c] += Q_ic dS_i
-    }
-  }
+  const int64_t n = in.n, d = in.d, d8 = (d + kQueryLanes - 1) / kQueryLanes * kQueryLanes;
+  float* dk = scratch;      // dK [n, d8]
+  float* dv = dk + n * d8;  // dV [n, d8]
+  float* s = dv + n * d8;   // P and dP of a block [n][2][8]
+  std::fill(dk, dk + 2 * n * d8, 0.0f);
+  for (int64_t i0 = 0; i0 < n; i0 += kQueryLanes)
+    query_block_backward(in, i0, lse, d_out, grad_stride, d_q, grad_in_stride, dk, dv, s);
   for (int64_t j = 0; j < n; ++j)
     for (int64_t c = 0; c < d; ++c) {
-      d_k[j * grad_in_stride + c] = dk_t[c * n + j];
-      d_v[j * grad_in_stride + c] = dv_t[c * n + j];
+      d_k[j * grad_in_stride + c] = dk[j * d8 + c];
+      d_v[j * grad_in_stride + c] = dv[j * d8 + c];
     }
 }
 
