@@ -106,13 +106,15 @@ torch::Tensor weights_for_forward(const torch::Tensor& w, Conv3x3Algorithm a) {
   return u;
 }
 
+/// The Winograd forward of x by U (+ b, + residual when defined: contiguous, y's shape).
 torch::Tensor forward_kernel(const torch::Tensor& x, const float* u, const torch::Tensor& b,
-                             int64_t out_channels, Conv3x3Algorithm a) {
+                             int64_t out_channels, Conv3x3Algorithm a,
+                             const torch::Tensor& residual = {}) {
   const kernels::Conv3x3Shape s{x.size(0), x.size(1), out_channels, x.size(2), x.size(3)};
   auto y = torch::empty({s.batch, s.out_channels, s.height, s.width}, x.options());
-  kernels::winograd_conv3x3_forward(tile_of(a), s, x.data_ptr<float>(), u,
-                                    b.defined() ? b.data_ptr<float>() : nullptr,
-                                    y.data_ptr<float>());
+  kernels::winograd_conv3x3_forward(
+      tile_of(a), s, x.data_ptr<float>(), u, b.defined() ? b.data_ptr<float>() : nullptr,
+      y.data_ptr<float>(), residual.defined() ? residual.data_ptr<float>() : nullptr);
   return y;
 }
 
@@ -490,21 +492,48 @@ torch::Tensor winograd_conv3x3(const torch::Tensor& x, const torch::Tensor& w,
                                      int64_t(algorithm), cacheable);
 }
 
-torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
-  if (!eligible(conv, x)) return conv->forward(x);
+namespace {
+
+/// The algorithm for conv(x): the policy's, or under the automatic one this shape's decision;
+/// oneDNN for convolutions the other algorithms do not cover.
+Conv3x3Algorithm algorithm_for(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (!eligible(conv, x)) return Conv3x3Algorithm::onednn;
   switch (g_policy.load()) {
     case Conv3x3Policy::onednn:
-      return conv->forward(x);
+      return Conv3x3Algorithm::onednn;
     case Conv3x3Policy::winograd2:
-      return run(Conv3x3Algorithm::winograd2, conv, x);
+      return Conv3x3Algorithm::winograd2;
     case Conv3x3Policy::winograd4:
-      return run(Conv3x3Algorithm::winograd4, conv, x);
+      return Conv3x3Algorithm::winograd4;
     case Conv3x3Policy::automatic:
       break;
   }
   const bool grad = needs_grad(conv, x);
   const auto key = shape_key(x, conv->weight.size(0), grad);
-  return run(decide(key, [&] { return measure(conv, x, grad, key); }), conv, x);
+  return decide(key, [&] { return measure(conv, x, grad, key); });
+}
+
+}  // namespace
+
+torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  return run(algorithm_for(conv, x), conv, x);
+}
+
+torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x,
+                      const torch::Tensor& residual) {
+  const auto a = algorithm_for(conv, x);
+  const bool winograd = a == Conv3x3Algorithm::winograd2 || a == Conv3x3Algorithm::winograd4;
+  const std::vector<int64_t> out_shape{x.size(0), conv->weight.size(0), x.size(2), x.size(3)};
+  if (!winograd || needs_grad(conv, x) || residual.sizes() != out_shape ||
+      !residual.device().is_cpu() || residual.scalar_type() != torch::kFloat ||
+      (torch::GradMode::is_enabled() && residual.requires_grad()))
+    return run(a, conv, x) + residual;
+  // The residual added in the output transform: one pass over y less, the same sums.
+  const auto input = x.contiguous();
+  RECORD_FUNCTION("ddpm::winograd_conv3x3", std::vector<c10::IValue>{input, conv->weight});
+  const auto u = weights_for_forward(conv->weight, a);
+  return forward_kernel(input, u.data_ptr<float>(), conv->bias, conv->weight.size(0), a,
+                        residual.contiguous());
 }
 
 torch::Tensor conv1x1(torch::nn::Conv2d& conv, const torch::Tensor& x) {

@@ -95,6 +95,11 @@ inline constexpr int kConv3x3KernelRevision = 5;
 /// conv(x) with the algorithm for this shape when `conv` is a 3×3, stride-1, padding-1,
 /// ungrouped, undilated float32 CPU convolution; conv->forward(x) otherwise.
 torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x);
+/// conv3x3(conv, x) + residual, the sum made in the Winograd kernel's output transform when that
+/// runs without autograd and the residual is a float32 CPU tensor of the output's shape (a
+/// residual block's shortcut: one pass over the output less, the same result bit for bit).
+torch::Tensor conv3x3(torch::nn::Conv2d& conv, const torch::Tensor& x,
+                      const torch::Tensor& residual);
 
 /// conv(x) with the algorithm for this shape (and whether it needs a gradient) when `conv` is a
 /// 1×1, stride-1, unpadded, ungrouped, float32 CPU convolution and the policy is automatic;

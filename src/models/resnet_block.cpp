@@ -80,11 +80,11 @@ torch::Tensor ResnetBlock2DImpl::run(const torch::Tensor& x_in, const torch::Ten
     }
     h = norm2_.forward(h, t, /*silu=*/true);  // silu(norm2(h + t))  [B, out, H, W]
   }
-  h = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()));  // [B, out, H, W]
   auto shortcut = conv_shortcut.is_empty() ? x
                   : split                  ? conv1x1_concat(conv_shortcut, x, skip)
                                            : conv1x1(conv_shortcut, x);  // [B, out, H, W]
-  auto out = shortcut + h;
+  // conv2(h) + shortcut, the sum made inside the convolution where it can be.
+  auto out = conv3x3(conv2, fused_dropout(h, dropout->options.p(), is_training()), shortcut);
   return o.output_scale_factor == 1.0 ? out : out / o.output_scale_factor;
 }
 

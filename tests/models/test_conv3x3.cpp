@@ -2,8 +2,8 @@
 // 1–256, sizes 4–64, odd sizes, batch 1 and more), both gradients by comparison with oneDNN's
 // backward, each under every instruction set this CPU has (baseline, AVX2, AVX-512), the
 // transformed-weight cache following in-place weight updates, the direct kernel of the narrow
-// layers, and the policy and autotune (decisions kept per shape and following the
-// measurements, pinned).
+// layers, the policy and autotune (decisions kept per shape and following the measurements,
+// pinned), and a residual added inside the forward bit for bit as added after it.
 #include "models/conv3x3.h"
 
 #include "models/kernels/direct_conv_kernel.h"
@@ -216,6 +216,39 @@ TEST(Conv3x3, DirectKernelIsOfferedToNarrowLayersWithoutGradientsOnly) {
   EXPECT_TRUE(torch::allclose(xg.grad(), xr.grad()));
   EXPECT_EQ(parse_enum<Conv3x3Algorithm>("direct"), Conv3x3Algorithm::direct);
   reset_conv3x3_choices();
+  set_conv3x3_policy(Conv3x3Policy::onednn);
+}
+
+TEST(Conv3x3, ResidualAddedInTheForwardEqualsTheSumAfterIt) {
+  torch::manual_seed(31);
+  for (const auto policy :
+       {Conv3x3Policy::winograd2, Conv3x3Policy::winograd4, Conv3x3Policy::onednn}) {
+    set_conv3x3_policy(policy);
+    for (const Shape s : {Shape{2, 16, 24, 9, 13}, Shape{1, 8, 8, 4, 4}, Shape{3, 5, 17, 6, 6}}) {
+      auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(s.c, s.k, 3).padding(1));
+      const auto x = torch::randn({s.n, s.c, s.h, s.w});
+      const auto residual = torch::randn({s.n, s.k, s.h, s.w});
+      const auto where = to_string(policy) + " " + std::to_string(s.c) + "->" +
+                         std::to_string(s.k) + " at " + std::to_string(s.h) + "x" +
+                         std::to_string(s.w);
+      {
+        torch::NoGradGuard no_grad;
+        EXPECT_TRUE(torch::equal(conv3x3(conv, x, residual), conv3x3(conv, x) + residual)) << where;
+        // Broadcast and non-contiguous residuals take the plain sum.
+        const auto row = torch::randn({1, s.k, 1, 1});
+        EXPECT_TRUE(torch::equal(conv3x3(conv, x, row), conv3x3(conv, x) + row)) << where;
+        const auto strided = torch::randn({s.n, s.k, s.w, s.h}).transpose(2, 3);
+        EXPECT_TRUE(torch::equal(conv3x3(conv, x, strided), conv3x3(conv, x) + strided)) << where;
+      }
+      // With autograd: the same values, and the gradient reaches both terms.
+      auto xg = x.clone().requires_grad_(), rg = residual.clone().requires_grad_();
+      const auto y = conv3x3(conv, xg, rg);
+      EXPECT_TRUE(torch::equal(y.detach(), (conv3x3(conv, x) + residual).detach())) << where;
+      y.sum().backward();
+      EXPECT_TRUE(torch::equal(rg.grad(), torch::ones_like(residual))) << where;
+      EXPECT_TRUE(xg.grad().defined()) << where;
+    }
+  }
   set_conv3x3_policy(Conv3x3Policy::onednn);
 }
 

@@ -287,7 +287,8 @@ DDPM_WINO_INLINE void input_tile(const float* x, int64_t C, int64_t c8, const Ti
 struct Forward {
   const float* x;
   const float* u;
-  const float* bias;  // K8 floats (zero padded)
+  const float* bias;      // K8 floats (zero padded)
+  const float* residual;  // added to y when not null (y's layout)
   float* y;
   int64_t C, C8, K, K8;
   TileGrid grid;
@@ -328,7 +329,7 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
     }
   }
 
-  // Output transform, 8 channels per vector, + bias, cut at the image's edge.
+  // Output transform, 8 channels per vector, + bias (+ residual), cut at the image's edge.
   const int64_t kb = f.panels->start[p0], ke = f.panels->end(p1 - 1);
   const int64_t H = f.grid.H, W = f.grid.W;
   for (int64_t t = 0; t < nt; ++t) {
@@ -340,7 +341,9 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
       output_2d<M>(s, o);
       const v8 b = load8(f.bias + k8);
       const int lanes = int(std::min<int64_t>(8, f.K - k8));
-      float* yp = f.y + ((pos.image * f.K + k8) * H + pos.y) * W + pos.x;
+      const int64_t at = ((pos.image * f.K + k8) * H + pos.y) * W + pos.x;
+      float* yp = f.y + at;
+      const float* rp = f.residual ? f.residual + at : nullptr;
       if (lanes == 8 && mi == M && mj == M) {
         // Whole tile, 8 channels: transpose 8 of its (row-major) values at a time, 8 / M rows,
         // to 8 channels' rows of M floats.
@@ -349,9 +352,15 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
           for (int q = 0; q < 8; ++q) r[q] = e0 + q < M * M ? o[e0 + q] + b : v8{};
           transpose8(r);
           for (int l = 0; l < 8; ++l)
-            for (int q = 0; q < 8 && e0 + q < M * M; q += M)
-              std::memcpy(yp + l * H * W + ((e0 + q) / M) * W, reinterpret_cast<float*>(&r[l]) + q,
-                          M * sizeof(float));
+            for (int q = 0; q < 8 && e0 + q < M * M; q += M) {
+              const int64_t row = l * H * W + ((e0 + q) / M) * W;
+              const float* values = reinterpret_cast<float*>(&r[l]) + q;
+              if (!rp) {
+                std::memcpy(yp + row, values, M * sizeof(float));
+                continue;
+              }
+              for (int j = 0; j < M; ++j) yp[row + j] = values[j] + rp[row + j];
+            }
         }
         continue;
       }
@@ -359,7 +368,10 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
       for (int e = 0; e < M * M; ++e) store8(ob + e * 8, o[e] + b);
       for (int l = 0; l < lanes; ++l)
         for (int i = 0; i < mi; ++i)
-          for (int j = 0; j < mj; ++j) yp[l * H * W + i * W + j] = ob[(i * M + j) * 8 + l];
+          for (int j = 0; j < mj; ++j) {
+            const int64_t e = l * H * W + i * W + j;
+            yp[e] = rp ? ob[(i * M + j) * 8 + l] + rp[e] : ob[(i * M + j) * 8 + l];
+          }
     }
   }
 }
@@ -403,7 +415,8 @@ float* scratch(std::vector<float>& buf, int64_t floats) {
 }
 
 template <int M>
-void forward(const Conv3x3Shape& s, const float* x, const float* u, const float* bias, float* y) {
+void forward(const Conv3x3Shape& s, const float* x, const float* u, const float* bias, float* y,
+             const float* residual) {
   constexpr int T = (M + 2) * (M + 2);
   const int64_t C = s.in_channels, C8 = round_up(C, 8), K = s.out_channels, K8 = round_up(K, 8);
   const TileGrid grid{s.height, s.width, (s.height + M - 1) / M, (s.width + M - 1) / M};
@@ -426,8 +439,8 @@ void forward(const Conv3x3Shape& s, const float* x, const float* u, const float*
   const int64_t k_chunks =
       blocks >= threads ? 1 : std::min<int64_t>(panels.count(), (threads + blocks - 1) / blocks);
   const int64_t vplane = plane_stride(tb * C8), mplane = plane_stride(tb * K8);
-  const Forward f{x,    u,     b.data(), y,      C,      C8,       K,      K8,
-                  grid, tiles, tb,       vplane, mplane, k_chunks, &panels};
+  const Forward f{x,  u,    b.data(), residual, y,      C,      C8,       K,
+                  K8, grid, tiles,    tb,       vplane, mplane, k_chunks, &panels};
   const int64_t items = blocks * k_chunks;
   const ForwardItem run =
       pick<ForwardItem>(isa, forward_item_base<M>, forward_item_avx2<M>, forward_item_avx512<M>);
@@ -889,11 +902,11 @@ void winograd_transform_weights_for_input_grad(WinogradTile tile, const float* w
 }
 
 void winograd_conv3x3_forward(WinogradTile tile, const Conv3x3Shape& s, const float* x,
-                              const float* u, const float* bias, float* y) {
+                              const float* u, const float* bias, float* y, const float* residual) {
   if (tile == WinogradTile::F2x2)
-    forward<2>(s, x, u, bias, y);
+    forward<2>(s, x, u, bias, y, residual);
   else
-    forward<4>(s, x, u, bias, y);
+    forward<4>(s, x, u, bias, y, residual);
 }
 
 void winograd_conv3x3_weight_grad(WinogradTile tile, const Conv3x3Shape& s, const float* x,

@@ -58,10 +58,12 @@ void winograd_transform_weights(WinogradTile tile, const float* w, int64_t in_ch
 void winograd_transform_weights_for_input_grad(WinogradTile tile, const float* w,
                                                int64_t in_channels, int64_t out_channels, float* u);
 
-/// y [N, out, H, W] = conv3x3(x [N, in, H, W], weights) + bias[out] (bias may be null); u from
+/// y [N, out, H, W] = conv3x3(x [N, in, H, W], weights) + bias[out] (+ residual [N, out, H, W],
+/// added last: a residual block's shortcut; bias and residual may be null); u from
 /// winograd_transform_weights.
 void winograd_conv3x3_forward(WinogradTile tile, const Conv3x3Shape& s, const float* x,
-                              const float* u, const float* bias, float* y);
+                              const float* u, const float* bias, float* y,
+                              const float* residual = nullptr);
 
 /// dw [out, in, 3, 3] = ∂L/∂w given x [N, in, H, W] and dy [N, out, H, W] (overwrites dw), in the
 /// Winograd domain: dU[ξ] = Σ_tiles (A·dY_tile·Aᵀ)[ξ] ⊗ V[ξ] with V = Bᵀ d B the forward's input
