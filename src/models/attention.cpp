@@ -39,15 +39,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const bool grad =
       torch::GradMode::is_enabled() && (x.requires_grad() || to_q->weight.requires_grad());
   const bool small_heads = dim_head_ <= kFusedAttentionMaxHeadDim;
-  if (!grad && x.is_cpu() && x.scalar_type() == torch::kFloat && (small_heads || N % 8 == 0)) {
-    // Sampling: everything on the NCHW maps as they lie, the projections as 1×1 convolutions,
-    // the attention on channel-major q, k, v (small heads: the fused kernel; wide ones: two
-    // GEMMs around a softmax); no transposing copies.
+  if (x.is_cpu() && x.scalar_type() == torch::kFloat && (small_heads || (!grad && N % 8 == 0))) {
+    // Everything on the NCHW maps as they lie, the projections as 1×1 convolutions (with
+    // gradients too: the pointwise kernel has its backward), the attention on channel-major q,
+    // k, v (small heads: the fused kernel, both passes; wide ones, sampling only: two GEMMs
+    // around a softmax); no transposing copies.
     auto qkv = conv1x1(h, w, b).view({B, 3 * C, N});  // [B, 3C, HW]
     auto heads = (small_heads ? fused_attention_channels_first(qkv, heads_, scale)
                               : gemm_attention_channels_first(qkv, heads_, scale))
                      .view({B, C, H, W});
-    auto out = conv1x1(heads, out_proj_->weight, out_proj_->bias).add_(x);  // + residual
+    auto out = conv1x1(heads, out_proj_->weight, out_proj_->bias);  // [B, C, H, W]
+    out = grad ? out + x : out.add_(x);                             // + residual
     return options_.rescale_output_factor == 1.0 ? out : out / options_.rescale_output_factor;
   }
   auto tokens = h.flatten(2).transpose(1, 2).reshape({B * N, C});  // [B·HW, C]

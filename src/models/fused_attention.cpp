@@ -8,21 +8,37 @@ namespace ddpm {
 
 namespace {
 
-kernels::AttentionProblem problem(const torch::Tensor& qkv, int64_t heads, double scale) {
-  return {qkv.data_ptr<float>(), qkv.size(0), qkv.size(1), qkv.size(2) / 3, heads, float(scale)};
+/// The kernels' problem for packed projections qkv: [B, N, 3C], or [B, 3C, N] when channel-major.
+kernels::AttentionProblem problem(const torch::Tensor& qkv, int64_t heads, double scale,
+                                  bool channel_major) {
+  kernels::AttentionProblem p{qkv.data_ptr<float>(),
+                              qkv.size(0),
+                              channel_major ? qkv.size(2) : qkv.size(1),
+                              (channel_major ? qkv.size(1) : qkv.size(2)) / 3,
+                              heads,
+                              float(scale)};
+  p.channel_major = channel_major;
+  return p;
+}
+
+/// out [B, N, C] for qkv [B, N, 3C], or [B, C, N] for channel-major qkv [B, 3C, N].
+torch::Tensor empty_output(const torch::Tensor& qkv, bool channel_major) {
+  return channel_major ? torch::empty({qkv.size(0), qkv.size(1) / 3, qkv.size(2)}, qkv.options())
+                       : torch::empty({qkv.size(0), qkv.size(1), qkv.size(2) / 3}, qkv.options());
 }
 
 struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv,
-                               int64_t heads, double scale) {
+                               int64_t heads, double scale, bool channel_major) {
     RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{qkv});
-    auto lse = torch::empty({qkv.size(0), heads, qkv.size(1)}, qkv.options());
-    auto out = torch::empty({qkv.size(0), qkv.size(1), qkv.size(2) / 3}, qkv.options());
-    kernels::attention_forward(problem(qkv, heads, scale), out.data_ptr<float>(),
-                               lse.data_ptr<float>());
+    const auto p = problem(qkv, heads, scale, channel_major);
+    auto lse = torch::empty({p.batch, heads, p.tokens}, qkv.options());
+    auto out = empty_output(qkv, channel_major);
+    kernels::attention_forward(p, out.data_ptr<float>(), lse.data_ptr<float>());
     ctx->save_for_backward({qkv, lse});
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["scale"] = scale;
+    ctx->saved_data["channel_major"] = channel_major;
     return out;
   }
 
@@ -31,12 +47,13 @@ struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction
     RECORD_FUNCTION("ddpm::fused_attention_backward", std::vector<c10::IValue>{grads[0]});
     const auto saved = ctx->get_saved_variables();
     const auto &qkv = saved[0], &lse = saved[1];
-    const auto d_out = grads[0].contiguous();  // [B, N, C]
-    auto d_qkv = torch::empty_like(qkv);       // [B, N, 3C]
+    const auto d_out = grads[0].contiguous();  // [B, N, C] ([B, C, N])
+    auto d_qkv = torch::empty_like(qkv);       // [B, N, 3C] ([B, 3C, N])
     kernels::attention_backward(
-        problem(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["scale"].toDouble()),
+        problem(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["scale"].toDouble(),
+                ctx->saved_data["channel_major"].toBool()),
         lse.data_ptr<float>(), d_out.data_ptr<float>(), d_qkv.data_ptr<float>());
-    return {d_qkv, torch::Tensor(), torch::Tensor()};
+    return {d_qkv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -57,11 +74,12 @@ torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double sc
   const bool needs_grad = torch::GradMode::is_enabled() && packed.requires_grad();
   if (!needs_grad) {  // sampling: no statistics kept
     RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
-    auto out = torch::empty({packed.size(0), packed.size(1), packed.size(2) / 3}, packed.options());
-    kernels::attention_forward(problem(packed, heads, scale), out.data_ptr<float>(), nullptr);
+    auto out = empty_output(packed, false);
+    kernels::attention_forward(problem(packed, heads, scale, false), out.data_ptr<float>(),
+                               nullptr);
     return out;
   }
-  return FusedAttentionFunction::apply(packed, heads, scale);
+  return FusedAttentionFunction::apply(packed, heads, scale, false);
 }
 
 torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t heads,
@@ -71,15 +89,12 @@ torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t h
               "heads ≤ ",
               kFusedAttentionMaxHeadDim, ", got ", qkv.sizes(), " ", qkv.dtype(), " on ",
               qkv.device(), " with ", heads, " heads");
-  TORCH_CHECK(!(torch::GradMode::is_enabled() && qkv.requires_grad()),
-              "fused_attention_channels_first has no backward pass; use fused_attention");
   const auto packed = qkv.contiguous();
+  if (torch::GradMode::is_enabled() && packed.requires_grad())
+    return FusedAttentionFunction::apply(packed, heads, scale, true);
   RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
-  auto out = torch::empty({packed.size(0), packed.size(1) / 3, packed.size(2)}, packed.options());
-  kernels::AttentionProblem p{packed.data_ptr<float>(), packed.size(0), packed.size(2),
-                              packed.size(1) / 3,       heads,          float(scale)};
-  p.channel_major = true;
-  kernels::attention_forward(p, out.data_ptr<float>(), nullptr);
+  auto out = empty_output(packed, true);
+  kernels::attention_forward(problem(packed, heads, scale, true), out.data_ptr<float>(), nullptr);
   return out;
 }
 

@@ -35,8 +35,7 @@ bool fused_attention_applies(const torch::Tensor& qkv, int64_t heads);
 torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double scale);
 
 /// The same on channel-major projections qkv [B, 3C, N] → [B, C, N] (the layout of NCHW maps,
-/// so that 1×1 convolutions make the projections with no transposes), forward only: throws
-/// when qkv requires a gradient.
+/// so that 1×1 convolutions make the projections with no transposes); differentiable in qkv.
 torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t heads, double scale);
 
 }  // namespace ddpm

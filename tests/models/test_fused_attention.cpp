@@ -44,21 +44,32 @@ TEST(FusedAttention, MatchesMatmulSoftmaxForwardAndBackward) {
   }
 }
 
-TEST(FusedAttention, ChannelsFirstMatchesTheReference) {
-  // The sampling path's layout: q, k, v as [B, 3C, N] planes, out [B, C, N].
+TEST(FusedAttention, ChannelsFirstMatchesTheReferenceForwardAndBackward) {
+  // The NCHW maps' layout: q, k, v as [B, 3C, N] planes, out [B, C, N], and their gradients.
   for (const Case c : {Case{2, 64, 8, 8}, Case{3, 16, 12, 8}, Case{3, 7, 1, 5}, Case{1, 100, 2, 32},
                        Case{2, 1, 3, 4}}) {
     torch::manual_seed(c.b * 1000 + c.n + 1);
     const double scale = 1.0 / std::sqrt(double(c.d));
-    auto qkv = 2 * torch::randn({c.b, c.n, 3 * c.heads * c.d});  // [B, N, 3C]
-    torch::NoGradGuard no_grad;
-    auto ours = fused_attention_channels_first(qkv.transpose(1, 2).contiguous(), c.heads, scale);
-    auto ref = reference_attention(qkv, c.heads, scale).transpose(1, 2);  // [B, C, N]
-    EXPECT_TRUE(test::tensors_close(ours, ref, 1e-5))
-        << fmt::format("B {} N {} heads {} d {}", c.b, c.n, c.heads, c.d);
+    const auto tokens = 2 * torch::randn({c.b, c.n, 3 * c.heads * c.d});  // [B, N, 3C]
+    const auto where = fmt::format("B {} N {} heads {} d {}", c.b, c.n, c.heads, c.d);
+    {
+      torch::NoGradGuard no_grad;
+      auto ours =
+          fused_attention_channels_first(tokens.transpose(1, 2).contiguous(), c.heads, scale);
+      auto ref = reference_attention(tokens, c.heads, scale).transpose(1, 2);  // [B, C, N]
+      EXPECT_TRUE(test::tensors_close(ours, ref, 1e-5)) << where;
+    }
+    auto qkv = tokens.transpose(1, 2).contiguous().requires_grad_();  // [B, 3C, N]
+    auto qkv_ref = tokens.clone().requires_grad_();
+    auto ours = fused_attention_channels_first(qkv, c.heads, scale);
+    auto ref = reference_attention(qkv_ref, c.heads, scale).transpose(1, 2);
+    EXPECT_TRUE(test::tensors_close(ours, ref, 1e-5)) << where;
+    auto upstream = torch::randn_like(ref);
+    (ours * upstream).sum().backward();
+    (ref * upstream).sum().backward();
+    EXPECT_TRUE(test::tensors_close(qkv.grad(), qkv_ref.grad().transpose(1, 2), 1e-5))
+        << "d qkv " << where;
   }
-  auto needs_grad = torch::randn({1, 24, 4}).requires_grad_();
-  EXPECT_THROW(fused_attention_channels_first(needs_grad, 1, 1.0), c10::Error);
   EXPECT_THROW(fused_attention_channels_first(torch::randn({1, 3 * 64, 4}), 1, 1.0), c10::Error);
 }
 

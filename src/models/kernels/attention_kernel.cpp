@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
 #include <vector>
 
 #include "models/cpu_math.h"
@@ -24,6 +23,12 @@ struct AttentionRows {
   int64_t d;       ///< channels per head
   float scale;
   int64_t channel_stride = 1;  ///< floats from one channel to the next
+};
+
+/// Floats from one token to the next and from one channel to the next in a [B, N, C]-like
+/// (token-major: {C, 1}) or [B, C, N]-like (channel-major: {1, N}) tensor.
+struct Strides {
+  int64_t token, channel;
 };
 
 /// Where a head's output goes: channel c of token i at at[i·stride + c·channel_stride].
@@ -126,17 +131,18 @@ void head_forward(const AttentionRows& in, const OutRows& out, float* lse, float
 /// Pass 2, per key j: dS_j = scale · P_j ∘ (dP_j − r); dQ += dS_j k_jᵀ (lanes: queries);
 /// dK_j += Σ_lanes dS_j q, dV_j += Σ_lanes P_j dO, 8 channels per vector (dk, dv [n, d8],
 /// token-major, d8 = d rounded up to 8). Lanes past the last query have P = 0, so they add
-/// nothing. Token-major q, k, v (channel stride 1).
+/// nothing. d_out and d_q are laid out as `out` and `grad` say (token and channel strides).
 DDPM_CPU_CLONES
 void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse, const float* d_out,
-                          int64_t grad_stride, float* d_q, int64_t grad_in_stride, float* dk,
-                          float* dv, float* s) {
+                          const Strides& out, float* d_q, const Strides& grad, float* dk, float* dv,
+                          float* s) {
   using lanes = float __attribute__((vector_size(kQueryLanes * sizeof(float))));
   using lanes_in_s = float __attribute__((vector_size(kQueryLanes * sizeof(float)), aligned(4)));
   using chans = float __attribute__((vector_size(kChannelLanes * sizeof(float))));
   using chans_in_s = float __attribute__((vector_size(kChannelLanes * sizeof(float)), aligned(4)));
   constexpr int L = kQueryLanes, CL = kChannelLanes, kMaxVectors = kMaxHeadDim / CL;
-  const int64_t n = in.n, d = in.d, ts = in.stride, vectors = (d + CL - 1) / CL;
+  const int64_t n = in.n, d = in.d, ts = in.stride, cs = in.channel_stride;
+  const int64_t vectors = (d + CL - 1) / CL;
   const int rows = int(std::min<int64_t>(L, n - i0));
   lanes qt[kMaxHeadDim], dot[kMaxHeadDim], dqt[kMaxHeadDim];        // [c][lane]; q scaled
   chans q_rows[L][kMaxVectors] = {}, do_rows[L][kMaxVectors] = {};  // [lane][c / 8][c % 8]
@@ -145,8 +151,8 @@ void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse,
     shift[l] = lse[i0 + l];
     valid[l] = 1.0f;
     for (int64_t c = 0; c < d; ++c) {
-      q_rows[l][c / CL][c % CL] = in.q[(i0 + l) * ts + c];
-      do_rows[l][c / CL][c % CL] = d_out[(i0 + l) * grad_stride + c];
+      q_rows[l][c / CL][c % CL] = in.q[(i0 + l) * ts + c * cs];
+      do_rows[l][c / CL][c % CL] = d_out[(i0 + l) * out.token + c * out.channel];
     }
   }
   for (int64_t c = 0; c < d; ++c) {
@@ -162,8 +168,8 @@ void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse,
     const float* v_j = in.v + j * ts;
     lanes score{}, dp{};
     for (int64_t c = 0; c < d; ++c) {
-      score += qt[c] * k_j[c];
-      dp += dot[c] * v_j[c];
+      score += qt[c] * k_j[c * cs];
+      dp += dot[c] * v_j[c * cs];
     }
     sv[2 * j] = score - shift, sv[2 * j + 1] = dp;
   }
@@ -182,7 +188,7 @@ void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse,
     const lanes pj = sv[2 * j];
     const lanes ds = pj * (lanes(sv[2 * j + 1]) - r) * in.scale;
     const float* k_j = in.k + j * ts;
-    for (int64_t c = 0; c < d; ++c) dqt[c] += ds * k_j[c];
+    for (int64_t c = 0; c < d; ++c) dqt[c] += ds * k_j[c * cs];
     for (int64_t v = 0; v < vectors; ++v) {
       chans dk_j = dkv[j * vectors + v], dv_j = dvv[j * vectors + v];
       for (int l = 0; l < rows; ++l) {
@@ -193,13 +199,13 @@ void query_block_backward(const AttentionRows& in, int64_t i0, const float* lse,
     }
   }
   for (int l = 0; l < rows; ++l)
-    for (int64_t c = 0; c < d; ++c) d_q[(i0 + l) * grad_in_stride + c] = dqt[c][l];
+    for (int64_t c = 0; c < d; ++c) d_q[(i0 + l) * grad.token + c * grad.channel] = dqt[c][l];
 }
 
 /// One (sample, head)'s backward, kQueryLanes queries at a time; dK and dV summed over the blocks
 /// in scratch, then stored.
 void head_backward(const AttentionRows& in, const float* lse, const float* d_out,
-                   int64_t grad_stride, float* d_q, float* d_k, float* d_v, int64_t grad_in_stride,
+                   const Strides& out, float* d_q, float* d_k, float* d_v, const Strides& grad,
                    float* scratch) {
   const int64_t n = in.n, d = in.d, d8 = (d + kChannelLanes - 1) / kChannelLanes * kChannelLanes;
   float* dk = scratch;      // dK [n, d8]
@@ -207,11 +213,11 @@ void head_backward(const AttentionRows& in, const float* lse, const float* d_out
   float* s = dv + n * d8;   // P and dP of a block [n][2][8]
   std::fill(dk, dk + 2 * n * d8, 0.0f);
   for (int64_t i0 = 0; i0 < n; i0 += kQueryLanes)
-    query_block_backward(in, i0, lse, d_out, grad_stride, d_q, grad_in_stride, dk, dv, s);
+    query_block_backward(in, i0, lse, d_out, out, d_q, grad, dk, dv, s);
   for (int64_t j = 0; j < n; ++j)
     for (int64_t c = 0; c < d; ++c) {
-      d_k[j * grad_in_stride + c] = dk[j * d8 + c];
-      d_v[j * grad_in_stride + c] = dv[j * d8 + c];
+      d_k[j * grad.token + c * grad.channel] = dk[j * d8 + c];
+      d_v[j * grad.token + c * grad.channel] = dv[j * d8 + c];
     }
 }
 
@@ -259,13 +265,14 @@ void attention_forward(const AttentionProblem& p, float* out, float* lse) {
 
 void attention_backward(const AttentionProblem& p, const float* lse, const float* d_out,
                         float* d_qkv) {
-  if (p.channel_major) throw std::invalid_argument("attention_backward: token-major layout only");
-  const int64_t C = p.channels;
+  // The gradients of q, k, v sit where they sit in qkv, laid out as they are; d_out as out.
+  const int64_t C = p.channels, N = p.tokens;
+  const Strides out = p.channel_major ? Strides{1, N} : Strides{C, 1};
   for_each_head(p, [&](const HeadAt& at, float* scratch) {
-    // The gradient of q, k, v sits where they sit in qkv.
     float* g = d_qkv + (at.rows.q - p.qkv);
-    head_backward(at.rows, lse + at.lse_offset, d_out + at.out_offset, C, g, g + C, g + 2 * C,
-                  3 * C, scratch);
+    const int64_t part = at.rows.k - at.rows.q;  // from q's rows to k's
+    head_backward(at.rows, lse + at.lse_offset, d_out + at.out_offset, out, g, g + part,
+                  g + 2 * part, {at.rows.stride, at.rows.channel_stride}, scratch);
   });
 }
 

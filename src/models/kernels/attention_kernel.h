@@ -17,8 +17,8 @@ struct AttentionProblem {
   const float* qkv;
   int64_t batch, tokens, channels, heads;
   float scale;  ///< applied to q·k
-  /// qkv [B, 3C, N] and out [B, C, N] instead (the NCHW maps' layout, for 1×1 projections; the
-  /// forward pass only).
+  /// qkv [B, 3C, N] and out [B, C, N] instead, and their gradients likewise (the NCHW maps'
+  /// layout, for 1×1 projections).
   bool channel_major = false;
 };
 
@@ -27,7 +27,8 @@ struct AttentionProblem {
 /// probabilities (as FlashAttention does) instead of keeping the N×N matrix.
 void attention_forward(const AttentionProblem& p, float* out, float* lse);
 
-/// d_qkv [B, N, 3C] given d_out [B, N, C] and the forward's lse, from P = exp(S − lse),
+/// d_qkv [B, N, 3C] given d_out [B, N, C] (channel-major: [B, 3C, N] given [B, C, N]) and the
+/// forward's lse, from P = exp(S − lse),
 /// dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP − rowsum(P ∘ dP)), dQ = scale · dS K, dK = scale · dSᵀ Q.
 void attention_backward(const AttentionProblem& p, const float* lse, const float* d_out,
                         float* d_qkv);
