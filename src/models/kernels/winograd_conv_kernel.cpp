@@ -359,7 +359,11 @@ DDPM_WINO_INLINE void forward_item(const Forward& f, int64_t item, float* v, flo
                 std::memcpy(yp + row, values, M * sizeof(float));
                 continue;
               }
-              for (int j = 0; j < M; ++j) yp[row + j] = values[j] + rp[row + j];
+              if constexpr (M == 4) {
+                storev(yp + row, loadv<v4>(values) + loadv<v4>(rp + row));
+              } else {
+                for (int j = 0; j < M; ++j) yp[row + j] = values[j] + rp[row + j];
+              }
             }
         }
         continue;
