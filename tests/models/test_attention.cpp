@@ -51,12 +51,18 @@ TEST(Attention, HeadsSplitChannels) {
   EXPECT_THROW(Attention{o}, c10::Error);
 }
 
-TEST(Attention, SamplingPathMatchesTheTrainingPath) {
-  torch::manual_seed(4);
+/// 24 channels in 3 heads of 8 (the fused kernels), GroupNorm of 4 groups.
+AttentionOptions three_small_heads() {
   AttentionOptions o;
   o.channels = 24;
-  o.head_dim = 8;  // 3 heads: the fused kernels
+  o.head_dim = 8;
   o.norm = NormOptions{NormType::group, 4, 1e-5, 0.01};
+  return o;
+}
+
+TEST(Attention, SamplingPathMatchesTheTrainingPath) {
+  torch::manual_seed(4);
+  AttentionOptions o = three_small_heads();
   Attention small(o);
   o.channels = 80;
   o.head_dim = 40;  // 2 heads: the strided GEMMs at 5×8 tokens, the matmuls at 5×7
@@ -78,11 +84,7 @@ TEST(Attention, SamplingPathMatchesTheTrainingPath) {
 
 TEST(Attention, TrainingGradientsMatchTheManualComputation) {
   torch::manual_seed(5);
-  AttentionOptions o;
-  o.channels = 24;
-  o.head_dim = 8;  // 3 heads: the fused kernels
-  o.norm = NormOptions{NormType::group, 4, 1e-5, 0.01};
-  Attention attn(o);
+  Attention attn(three_small_heads());
   const auto x0 = torch::randn({3, 24, 5, 7});
   const auto upstream = torch::randn({3, 24, 5, 7});
   // The reference: LibTorch operators on token-major q, k, v split into heads.
