@@ -57,6 +57,19 @@ struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction
   }
 };
 
+/// Attention of checked projections in either layout: through the autograd function when qkv
+/// needs a gradient, else the forward alone (sampling: no statistics kept).
+torch::Tensor attend(const torch::Tensor& qkv, int64_t heads, double scale, bool channel_major) {
+  const auto packed = qkv.contiguous();
+  if (torch::GradMode::is_enabled() && packed.requires_grad())
+    return FusedAttentionFunction::apply(packed, heads, scale, channel_major);
+  RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
+  auto out = empty_output(packed, channel_major);
+  kernels::attention_forward(problem(packed, heads, scale, channel_major), out.data_ptr<float>(),
+                             nullptr);
+  return out;
+}
+
 }  // namespace
 
 bool fused_attention_applies(const torch::Tensor& qkv, int64_t heads) {
@@ -70,16 +83,7 @@ torch::Tensor fused_attention(const torch::Tensor& qkv, int64_t heads, double sc
               "fused_attention takes CPU float32 packed projections [B, N, 3C] with C / heads ≤ ",
               kFusedAttentionMaxHeadDim, ", got ", qkv.sizes(), " ", qkv.dtype(), " on ",
               qkv.device(), " with ", heads, " heads");
-  const auto packed = qkv.contiguous();
-  const bool needs_grad = torch::GradMode::is_enabled() && packed.requires_grad();
-  if (!needs_grad) {  // sampling: no statistics kept
-    RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
-    auto out = empty_output(packed, false);
-    kernels::attention_forward(problem(packed, heads, scale, false), out.data_ptr<float>(),
-                               nullptr);
-    return out;
-  }
-  return FusedAttentionFunction::apply(packed, heads, scale, false);
+  return attend(qkv, heads, scale, /*channel_major=*/false);
 }
 
 torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t heads,
@@ -89,13 +93,7 @@ torch::Tensor fused_attention_channels_first(const torch::Tensor& qkv, int64_t h
               "heads ≤ ",
               kFusedAttentionMaxHeadDim, ", got ", qkv.sizes(), " ", qkv.dtype(), " on ",
               qkv.device(), " with ", heads, " heads");
-  const auto packed = qkv.contiguous();
-  if (torch::GradMode::is_enabled() && packed.requires_grad())
-    return FusedAttentionFunction::apply(packed, heads, scale, true);
-  RECORD_FUNCTION("ddpm::fused_attention", std::vector<c10::IValue>{packed});
-  auto out = empty_output(packed, true);
-  kernels::attention_forward(problem(packed, heads, scale, true), out.data_ptr<float>(), nullptr);
-  return out;
+  return attend(qkv, heads, scale, /*channel_major=*/true);
 }
 
 }  // namespace ddpm

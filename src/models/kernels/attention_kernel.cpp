@@ -31,12 +31,6 @@ struct Strides {
   int64_t token, channel;
 };
 
-/// Where a head's output goes: channel c of token i at at[i·stride + c·channel_stride].
-struct OutRows {
-  float* at;
-  int64_t stride, channel_stride;
-};
-
 /// Queries handled together by query_block_forward and query_block_backward, one per lane of
 /// their vectors: 16, one AVX-512 register (8 took 1.8x as long, fashion-mnist's 64 tokens).
 constexpr int kQueryLanes = 16;
@@ -51,11 +45,11 @@ int64_t scratch_floats(int64_t n, int64_t d) {
 /// Queries i0 .. i0 + 15 of one (sample, head), each in one lane of every vector, so that every
 /// step is a vertical multiply-add with a key's or value's channel broadcast (no horizontal sums):
 /// S[j] = scale · Q_block k_j, the row maxima and sums lane by lane, O[c] = Σ_j P[j] v_jc.
-/// Lanes past the last query (i0 + lane ≥ n) compute on zeros and are not stored. `s` holds
-/// n · kQueryLanes floats.
+/// Lanes past the last query (i0 + lane ≥ n) compute on zeros and are not stored; the head's
+/// output goes to `out`, laid out as `strides` say. `s` holds n · kQueryLanes floats.
 DDPM_CPU_CLONES
-void query_block_forward(const AttentionRows& in, int64_t i0, const OutRows& out, float* lse,
-                         float* s) {
+void query_block_forward(const AttentionRows& in, int64_t i0, float* out, const Strides& strides,
+                         float* lse, float* s) {
   using lanes = float __attribute__((vector_size(kQueryLanes * sizeof(float))));
   using lanes_in_s = float __attribute__((vector_size(kQueryLanes * sizeof(float)), aligned(4)));
   constexpr int L = kQueryLanes;
@@ -114,14 +108,16 @@ void query_block_forward(const AttentionRows& in, int64_t i0, const OutRows& out
   }
   for (int l = 0; l < rows; ++l) {
     const float inv = 1.0f / sum[l];
-    float* o_i = out.at + (i0 + l) * out.stride;
-    for (c = 0; c < d; ++c) o_i[c * out.channel_stride] = o[c][l] * inv;
+    float* o_i = out + (i0 + l) * strides.token;
+    for (c = 0; c < d; ++c) o_i[c * strides.channel] = o[c][l] * inv;
     if (lse) lse[i0 + l] = m[l] + std::log(sum[l]);
   }
 }
 
-void head_forward(const AttentionRows& in, const OutRows& out, float* lse, float* scratch) {
-  for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes) query_block_forward(in, i0, out, lse, scratch);
+void head_forward(const AttentionRows& in, float* out, const Strides& strides, float* lse,
+                  float* scratch) {
+  for (int64_t i0 = 0; i0 < in.n; i0 += kQueryLanes)
+    query_block_forward(in, i0, out, strides, lse, scratch);
 }
 
 /// The backward pass of queries i0 .. i0 + 15 of one (sample, head), one query per lane as in
@@ -210,7 +206,7 @@ void head_backward(const AttentionRows& in, const float* lse, const float* d_out
   const int64_t n = in.n, d = in.d, d8 = (d + kChannelLanes - 1) / kChannelLanes * kChannelLanes;
   float* dk = scratch;      // dK [n, d8]
   float* dv = dk + n * d8;  // dV [n, d8]
-  float* s = dv + n * d8;   // P and dP of a block [n][2][8]
+  float* s = dv + n * d8;   // P and dP of a block [n][2][kQueryLanes]
   std::fill(dk, dk + 2 * n * d8, 0.0f);
   for (int64_t i0 = 0; i0 < n; i0 += kQueryLanes)
     query_block_backward(in, i0, lse, d_out, out, d_q, grad, dk, dv, s);
@@ -252,22 +248,25 @@ void for_each_head(const AttentionProblem& p, F&& f) {
   }
 }
 
+/// The output's layout (and its gradient's): [B, N, C], or [B, C, N] when channel-major.
+Strides output_strides(const AttentionProblem& p) {
+  return p.channel_major ? Strides{1, p.tokens} : Strides{p.channels, 1};
+}
+
 }  // namespace
 
 void attention_forward(const AttentionProblem& p, float* out, float* lse) {
-  const int64_t out_stride = p.channel_major ? 1 : p.channels;
-  const int64_t out_channel_stride = p.channel_major ? p.tokens : 1;
+  const Strides strides = output_strides(p);
   for_each_head(p, [&](const HeadAt& at, float* scratch) {
-    head_forward(at.rows, {out + at.out_offset, out_stride, out_channel_stride},
-                 lse ? lse + at.lse_offset : nullptr, scratch);
+    head_forward(at.rows, out + at.out_offset, strides, lse ? lse + at.lse_offset : nullptr,
+                 scratch);
   });
 }
 
 void attention_backward(const AttentionProblem& p, const float* lse, const float* d_out,
                         float* d_qkv) {
   // The gradients of q, k, v sit where they sit in qkv, laid out as they are; d_out as out.
-  const int64_t C = p.channels, N = p.tokens;
-  const Strides out = p.channel_major ? Strides{1, N} : Strides{C, 1};
+  const Strides out = output_strides(p);
   for_each_head(p, [&](const HeadAt& at, float* scratch) {
     float* g = d_qkv + (at.rows.q - p.qkv);
     const int64_t part = at.rows.k - at.rows.q;  // from q's rows to k's
